@@ -1,0 +1,32 @@
+# rollcall: `make run` starts it on its embedded database; `make test` runs every check.
+# Both bootstrap .venv on first use and are safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint unit browser bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/rollcall serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	bash scripts/test
+
+lint: $(STAMP)
+	bash scripts/lint
+
+bench: $(STAMP)
+	$(BIN)/python -m bench all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -1,0 +1,145 @@
+"""The `rollcall` command: serve, migrate, create events."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rollcall.db import migrate
+from rollcall.db.url import resolve_database_url
+from rollcall.errors import DatabaseSetupError
+from rollcall.settings import Settings
+
+log = logging.getLogger("rollcall")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rollcall.app import create_app
+
+    settings = _settings(args)
+    url = resolve_database_url(settings)
+    if not args.no_migrate:
+        migrate.upgrade(url)
+    base = settings.public_url or f"http://{_display_host(args.host)}:{args.port}"
+    print(f"rollcall is serving on http://{_display_host(args.host)}:{args.port}")
+    print(f"  open {base}/ to create an event and show its dashboard")
+    if _is_loopback(args.host):
+        print(
+            "  note: it listens on loopback only, so phones cannot reach it and the QR code\n"
+            "  would point nowhere they can open. To serve the local network, run\n"
+            "    ROLLCALL_PUBLIC_URL=http://<this machine's LAN address>:"
+            f"{args.port} rollcall serve --host 0.0.0.0"
+        )
+    sys.stdout.flush()
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+        ws_max_size=64 * 1024,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "sql":
+        print(migrate.offline_sql(downgrade=args.downgrade), end="")
+        return 0
+    url = resolve_database_url(_settings(args))
+    if args.db_command == "upgrade":
+        migrate.upgrade(url, args.revision)
+        print(f"database at {migrate.current(url)}")
+    elif args.db_command == "downgrade":
+        migrate.downgrade(url, args.revision)
+        print(f"database at {migrate.current(url)}")
+    elif args.db_command == "current":
+        print(migrate.current(url))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollcall", description="Participant identity and live presence for live events."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir", type=Path, help="where the embedded database lives (ROLLCALL_DATA_DIR)"
+    )
+
+    serve = commands.add_parser("serve", parents=[data_dir], help="migrate, then serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema first")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(handler=_cmd_serve)
+
+    db = commands.add_parser("db", help="schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", parents=[data_dir], help="upgrade the schema")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", parents=[data_dir], help="downgrade to REV")
+    downgrade.add_argument("revision", help="a revision id, -1, or base")
+    db_commands.add_parser("current", parents=[data_dir], help="print the schema's revision")
+    sql = db_commands.add_parser("sql", help="print the SQL of every revision, for review")
+    sql.add_argument("--downgrade", action="store_true", help="the downgrade, head to base")
+    db.set_defaults(handler=_cmd_db)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ValidationError as exc:
+        print(f"rollcall: invalid settings:\n{_settings_errors(exc)}", file=sys.stderr)
+        return 2
+    except DatabaseSetupError as exc:
+        print(f"rollcall: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _settings_errors(exc: ValidationError) -> str:
+    return "\n".join(
+        f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database access: the embedded server, the asyncpg pool and the Alembic migrations."""

@@ -1,0 +1,74 @@
+"""Device and session identity on event_participants.
+
+One participant per (event, device); a session token stored only as its SHA-256 digest; when
+the participant joined and last sent a heartbeat. Written for a large, busy table: nullable
+column first, default for new rows only, batched backfill, NOT NULL through a validated CHECK,
+unique indexes built concurrently and then attached as constraints.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25 04:10:00+00:00
+"""
+
+from alembic import op
+
+from rollcall.db import migration_ops as ops
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+TABLE = "event_participants"
+
+
+def upgrade() -> None:
+    ops.set_timeouts()
+    op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS device_id uuid")
+    ops.execute_justified(
+        f"ALTER TABLE {TABLE} ALTER COLUMN device_id SET DEFAULT gen_random_uuid()",
+        ignore="prefer-robust-stmts",
+        why="Idempotent; and a default changes only rows inserted from now on, so no rewrite.",
+    )
+    op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS session_token_hash bytea")
+    # now() is stable, not volatile: PostgreSQL 11+ stores this default without a rewrite.
+    op.execute(
+        f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS join_timestamp timestamptz DEFAULT now()"
+    )
+    op.execute(
+        f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS last_heartbeat timestamptz DEFAULT now()"
+    )
+
+    ops.backfill_in_batches(
+        label="device_id backfill",
+        remaining_sql=f"SELECT count(*) FROM {TABLE} WHERE device_id IS NULL",
+        batch_sql=(
+            f"UPDATE {TABLE} SET device_id = gen_random_uuid() WHERE id IN "
+            f"(SELECT id FROM {TABLE} WHERE device_id IS NULL LIMIT {ops.BATCH_SIZE})"
+        ),
+    )
+    ops.set_not_null_through_check(table=TABLE, column="device_id")
+
+    ops.add_unique_constraint_concurrently(
+        table=TABLE, name="unique_device_per_event", columns="event_id, device_id"
+    )
+    ops.add_unique_constraint_concurrently(
+        table=TABLE, name="event_participants_session_token_hash_key", columns="session_token_hash"
+    )
+    ops.create_index_concurrently(
+        table=TABLE, name="idx_event_participants_device_id", columns="device_id"
+    )
+
+
+def downgrade() -> None:
+    ops.set_timeouts()
+    op.execute(
+        f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS event_participants_session_token_hash_key"
+    )
+    op.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS unique_device_per_event")
+    ops.drop_index_concurrently("idx_event_participants_device_id")
+    # squawk-ignore ban-drop-column
+    op.execute(
+        f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS last_heartbeat, DROP COLUMN IF EXISTS join_timestamp,"
+        " DROP COLUMN IF EXISTS session_token_hash, DROP COLUMN IF EXISTS device_id"
+    )

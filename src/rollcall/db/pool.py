@@ -1,0 +1,41 @@
+"""The asyncpg pool the app runs on, and the errors that mean "the database is not there"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+# A query that cannot finish within this many seconds fails instead of holding a request.
+COMMAND_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 3.0
+
+# What asyncpg raises when the server is down, restarting or unreachable.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
+    pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=CONNECT_TIMEOUT_S,
+        command_timeout=COMMAND_TIMEOUT_S,
+        init=_init_connection,
+        server_settings={"application_name": "rollcall"},
+    )
+    return pool

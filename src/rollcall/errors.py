@@ -1,0 +1,94 @@
+"""Every problem rollcall reports, one exception type per stable problem `code`.
+
+app.py maps them once to RFC 9457 problem+json responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DatabaseSetupError(RuntimeError):
+    """The database could not be started or reached at start-up (not an HTTP problem)."""
+
+
+class Problem(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class ValidationFailed(Problem):
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+
+class MalformedRequest(Problem):
+    status, code, title = 400, "malformed_request", "The request body is not valid JSON"
+
+
+class UnsupportedMediaType(Problem):
+    status, code, title = 415, "unsupported_media_type", "The request body must be JSON"
+
+
+class PayloadTooLarge(Problem):
+    status, code, title = 413, "payload_too_large", "The request body is too large"
+
+
+class NotFound(Problem):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class EventNotFound(Problem):
+    status, code, title = 404, "event_not_found", "No event has this code"
+
+
+class ParticipantNotFound(Problem):
+    status, code, title = 404, "participant_not_found", "No such participant in this event"
+
+
+class EventClosed(Problem):
+    status, code, title = 410, "event_closed", "The event is closed"
+
+
+class DeviceBanned(Problem):
+    status, code, title = 403, "device_banned", "This device was removed from the event"
+
+
+class EventLocked(Problem):
+    status, code, title = 403, "event_locked", "The event accepts no new participants"
+
+
+class EventFull(Problem):
+    status, code, title = 409, "event_full", "Every seat of the event is taken"
+
+
+class NameTaken(Problem):
+    status, code, title = 409, "name_taken", "Someone else in this event has this name"
+
+
+class InvalidToken(Problem):
+    status, code, title = 401, "invalid_token", "The credentials are missing, invalid or revoked"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(Problem):
+    status, code, title = 403, "forbidden", "These credentials do not allow this"
+
+
+class StateTooLarge(Problem):
+    status, code, title = 413, "state_too_large", "The participant state exceeds 16 KiB"
+
+
+class ServiceUnavailable(Problem):
+    status, code, title = 503, "service_unavailable", "The database cannot be reached"
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}

@@ -1,0 +1,147 @@
+"""RFC 9457 problem+json: how every error leaves the service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.errors import (
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem_response(problem: Problem) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": problem.title,
+        "status": problem.status,
+        "code": problem.code,
+        "detail": problem.detail,
+        **problem.extra,
+    }
+    return ProblemResponse(body, status_code=problem.status, headers=dict(problem.headers))
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        errors.append(
+            {
+                "field": ".".join(location) or "body",
+                "message": str(error.get("msg", "invalid")),
+                "type": str(error.get("type", "value_error")),
+            }
+        )
+    return errors
+
+
+def _on_validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return problem_response(MalformedRequest())
+    errors = _field_errors(exc)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem_response(ValidationFailed(detail, errors=errors))
+
+
+def _on_http_exception(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return problem_response(NotFound())
+    if exc.status_code == 405:
+        return problem_response(MethodNotAllowed())
+    return ProblemResponse(
+        {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "code": "http_error",
+            "detail": str(exc.detail),
+        },
+        status_code=exc.status_code,
+    )
+
+
+def _on_problem(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+def _on_database_unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(ServiceUnavailable())
+
+
+def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(Problem("an unexpected error occurred; it has been logged"))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Problem, _on_problem)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _on_database_unavailable)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def openapi_problem(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry documenting which problem codes a route can answer with."""
+    by_status: dict[int, list[str]] = {}
+    for problem in problems:
+        by_status.setdefault(problem.status, []).append(problem.code)
+    return {
+        status: {
+            "description": "Problem: " + ", ".join(f"`{code}`" for code in codes),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, codes in sorted(by_status.items())
+    }
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem, with rollcall's stable `code`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def add_problem_schema(openapi: dict[str, Any]) -> dict[str, Any]:
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas[name] = definition
+    schemas["Problem"] = schema
+    return openapi

@@ -1,0 +1,74 @@
+"""The one settings class: environment variables read once, unsafe values refused at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("rollcall"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROLLCALL_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    public_url: str | None = None
+    heartbeat_interval_s: float = Field(default=10.0, gt=0, le=3600)
+    presence_timeout_s: float = Field(default=30.0, gt=0, le=86400)
+    heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
+    max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
+    admin_token: str | None = None
+    event_log_retention: int = Field(default=10_000, ge=100)
+
+    @field_validator("database_url", "public_url", "admin_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with postgresql:// or postgres://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("ROLLCALL_PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_is_strong(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("ROLLCALL_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _timeout_outlasts_heartbeat(self) -> Settings:
+        if self.presence_timeout_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                "ROLLCALL_PRESENCE_TIMEOUT_S must be longer than ROLLCALL_HEARTBEAT_INTERVAL_S,"
+                " or every participant would flicker offline between two heartbeats"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

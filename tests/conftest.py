@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite: a real PostgreSQL, the app, an HTTP client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from rollcall.app import create_app
+from rollcall.settings import Settings
+from tests.pg import PgServer, test_server
+
+
+def pytest_report_header() -> str:
+    import os
+
+    from tests.pg import EXTERNAL_URL_VARIABLE
+
+    where = os.environ.get(EXTERNAL_URL_VARIABLE)
+    return f"database: {'external server via ' + EXTERNAL_URL_VARIABLE if where else 'embedded'}"
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    with test_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def database_url(pg: PgServer) -> Iterator[str]:
+    """One database at head, shared by the tests that each make their own events."""
+    with pg.fresh_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=None,
+        data_dir=tmp_path_factory.mktemp("data"),
+        public_url="http://rollcall.test",
+        heartbeat_interval_s=10,
+        presence_timeout_s=30,
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database_url=database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rollcall.test") as c:
+            yield c
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pgserver() -> None:
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -1,0 +1,91 @@
+"""The PostgreSQL server the tests run against: embedded by default, external when told.
+
+ROLLCALL_TEST_DATABASE_URL names an external server (any database on it); every database the
+tests use is created fresh on it and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from rollcall.db import migrate
+
+EXTERNAL_URL_VARIABLE = "ROLLCALL_TEST_DATABASE_URL"
+
+
+class PgServer:
+    def __init__(self, admin_url: str, *, external: bool) -> None:
+        self.admin_url = admin_url
+        self.external = external
+
+    def url_for(self, database: str) -> str:
+        conninfo = psycopg.conninfo.conninfo_to_dict(self.admin_url)
+        conninfo["dbname"] = database
+        return _to_url(conninfo)
+
+    def create_database(self, prefix: str = "rollcall_test") -> str:
+        name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    @contextmanager
+    def fresh_database(self, *, migrated: bool = False) -> Iterator[str]:
+        """A new, empty database (optionally at head) for one test or one module."""
+        name = self.create_database()
+        url = self.url_for(name)
+        try:
+            if migrated:
+                migrate.upgrade(url)
+            yield url
+        finally:
+            self.drop_database(name)
+
+
+def _to_url(conninfo: dict[str, object]) -> str:
+    user = conninfo.get("user") or "postgres"
+    password = conninfo.get("password")
+    host = str(conninfo.get("host") or "")
+    port = conninfo.get("port")
+    dbname = conninfo["dbname"]
+    auth = f"{user}:{password}" if password else f"{user}"
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{dbname}?host={host}" + (f"&port={port}" if port else "")
+    netloc = f"{host}:{port}" if port else host
+    return f"postgresql://{auth}@{netloc}/{dbname}"
+
+
+@contextmanager
+def test_server() -> Iterator[PgServer]:
+    external = os.environ.get(EXTERNAL_URL_VARIABLE)
+    if external:
+        with psycopg.connect(external, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+        yield PgServer(external, external=True)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        root = Path(tempfile.mkdtemp(prefix="rollcall-test-pg-"))
+        root.chmod(0o755)
+        server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+    try:
+        yield PgServer(server.get_uri(), external=False)
+    finally:
+        server.cleanup()
