@@ -15,7 +15,11 @@ from rollcall import __version__, problems
 from rollcall.db import health
 from rollcall.db.pool import create_pool
 from rollcall.db.url import resolve_database_url
+from rollcall.events import routes as events_routes
 from rollcall.limits import BodyGuard
+from rollcall.participants import routes as participants_routes
+from rollcall.participants.schemas import JoinRequest
+from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -31,9 +35,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         if url is None:
             url = await asyncio.to_thread(resolve_database_url, settings)
         app.state.pool = await create_pool(url)
+        app.state.heartbeats = HeartbeatBuffer(
+            app.state.pool, flush_interval_s=settings.heartbeat_flush_s
+        )
+        app.state.heartbeats.start()
         try:
             yield
         finally:
+            await app.state.heartbeats.stop()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -46,13 +55,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     problems.install(app)
     app.add_middleware(BodyGuard)
     app.include_router(health.router)
+    app.include_router(events_routes.router)
+    app.include_router(participants_routes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
-            app.openapi_schema = problems.add_problem_schema(schema)
+            problems.add_schemas(schema, Problem=problems.ProblemDocument, JoinRequest=JoinRequest)
+            app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

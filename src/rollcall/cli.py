@@ -88,6 +88,12 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_event(args: argparse.Namespace) -> int:
+    from rollcall.events.cli import create_event_command
+
+    return create_event_command(_settings(args), title=args.title, capacity=args.capacity)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rollcall", description="Participant identity and live presence for live events."
@@ -117,11 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--downgrade", action="store_true", help="the downgrade, head to base")
     db.set_defaults(handler=_cmd_db)
 
+    event = commands.add_parser("event", help="events")
+    event_commands = event.add_subparsers(dest="event_command", required=True)
+    create = event_commands.add_parser("create", parents=[data_dir], help="create an event")
+    create.add_argument("title")
+    create.add_argument("--capacity", type=int, default=None)
+    event.set_defaults(handler=_cmd_event)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rollcall.db.pool import UNAVAILABLE_ERRORS
@@ -22,6 +22,8 @@ from rollcall.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -138,10 +140,59 @@ class ProblemDocument(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def add_problem_schema(openapi: dict[str, Any]) -> dict[str, Any]:
+def add_schemas(openapi: dict[str, Any], **models: type[BaseModel]) -> dict[str, Any]:
+    """Add models to the document's components, for routes that reference them by hand."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
-    schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas[name] = definition
-    schemas["Problem"] = schema
+    for component, model in models.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas[component] = schema
+    return openapi
+
+
+async def parse_json_body(request: Request, model: type[M]) -> M:
+    """Read and validate a JSON body by hand, for routes that must check something first."""
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise MalformedRequest() from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]) or "body",
+                "message": error["msg"],
+                "type": error["type"],
+            }
+            for error in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ValidationFailed(detail, errors=errors) from exc
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx in the document is problem+json; every database route may answer 503."""
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in openapi.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "Problem: `validation_error` (each field in `errors`)",
+                    "content": problem_content,
+                }
+            if path.startswith("/api/"):
+                responses.setdefault(
+                    "503",
+                    {
+                        "description": "Problem: `service_unavailable` (the database is out of "
+                        "reach; see Retry-After)",
+                        "content": problem_content,
+                    },
+                )
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     return openapi

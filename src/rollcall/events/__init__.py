@@ -1,0 +1,1 @@
+"""Events: create, read, update, the QR code."""

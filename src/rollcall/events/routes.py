@@ -1,0 +1,119 @@
+"""HTTP routes for events."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from fastapi import APIRouter, Request, Response
+
+from rollcall.auth import bearer_token, same_secret
+from rollcall.db.deps import Conn
+from rollcall.errors import (
+    EventClosed,
+    EventNotFound,
+    InvalidToken,
+    MalformedRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from rollcall.events import service
+from rollcall.events.deps import HostEvent, PathEvent
+from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate
+from rollcall.problems import openapi_problem
+from rollcall.settings import AppSettings, Settings
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
+
+
+def public_base(settings: Settings, request: Request) -> str:
+    return settings.public_url or str(request.base_url).rstrip("/")
+
+
+def join_url(base: str, code: str) -> str:
+    return f"{base}/j/{code}"
+
+
+def host_url(base: str, code: str) -> str:
+    return f"{base}/host/{code}"
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventCreated,
+    responses=openapi_problem(InvalidToken, *BAD_BODY),
+)
+async def create_event(
+    body: EventCreate, request: Request, conn: Conn, settings: AppSettings
+) -> EventCreated:
+    """Create an event. The host token in the answer is shown once; keep it."""
+    if settings.admin_token is not None:
+        token = bearer_token(request)
+        if token is None or not same_secret(token, settings.admin_token):
+            raise InvalidToken("creating events needs ROLLCALL_ADMIN_TOKEN as a bearer token")
+    capacity = body.capacity or settings.max_capacity
+    if capacity > settings.max_capacity:
+        raise ValidationFailed(
+            f"capacity: at most {settings.max_capacity}",
+            errors=[
+                {
+                    "field": "capacity",
+                    "message": f"at most {settings.max_capacity}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    event, host_token = await service.create_event(conn, title=body.title, capacity=capacity)
+    base = public_base(settings, request)
+    return EventCreated(
+        event=await service.describe(
+            conn, event=event, presence_timeout_s=settings.presence_timeout_s
+        ),
+        host_token=host_token,
+        host_url=host_url(base, event.code),
+        join_url=join_url(base, event.code),
+    )
+
+
+@router.get("/{code}", response_model=Event, responses=openapi_problem(EventNotFound))
+async def read_event(event: PathEvent, conn: Conn, settings: AppSettings) -> Event:
+    return await service.describe(conn, event=event, presence_timeout_s=settings.presence_timeout_s)
+
+
+@router.patch(
+    "/{code}",
+    response_model=Event,
+    responses=openapi_problem(EventNotFound, InvalidToken, EventClosed, *BAD_BODY),
+)
+async def update_event(
+    body: EventUpdate, event: HostEvent, conn: Conn, settings: AppSettings
+) -> Event:
+    """Change title, capacity or status. Closing ends every session; a closed event stays closed."""
+    return await service.update_event(
+        conn,
+        event=event,
+        changes=body,
+        max_capacity=settings.max_capacity,
+        presence_timeout_s=settings.presence_timeout_s,
+    )
+
+
+@router.get(
+    "/{code}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **openapi_problem(EventNotFound)},
+)
+async def event_qr(event: PathEvent, request: Request, settings: AppSettings) -> Response:
+    """The QR code of the event's join URL."""
+    url = join_url(public_base(settings, request), event.code)
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(
+        buffer, kind="svg", scale=10, border=2, xmldecl=False, title=f"Join {event.title}"
+    )
+    return Response(
+        buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,196 @@
+"""Events: codes, host tokens, reading, updating and closing."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rollcall.auth import digest, new_token
+from rollcall.errors import EventClosed, EventNotFound, InvalidToken, ValidationFailed
+from rollcall.events.schemas import Event, EventCounts, EventUpdate
+from rollcall.presence.service import presence_sql
+from rollcall.realtime import log as event_log
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 6
+CODE_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: UUID
+    code: str
+    title: str
+    capacity: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+_EVENT_COLUMNS = "id, code, title, capacity, status, created_at, updated_at"
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str) -> str | None:
+    """The code in its stored form, or None when it cannot be one (so: not found)."""
+    code = code.strip().upper()
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def _row(record: asyncpg.Record) -> EventRow:
+    return EventRow(**{key: record[key] for key in EventRow.__dataclass_fields__})
+
+
+async def create_event(
+    conn: asyncpg.Connection[Any], *, title: str, capacity: int
+) -> tuple[EventRow, str]:
+    """A new open event and its host token (returned once, stored only as a digest)."""
+    host_token = new_token()
+    for _ in range(CODE_ATTEMPTS):
+        record = await conn.fetchrow(
+            f"""
+            INSERT INTO events (code, title, capacity, host_token_hash)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (code) DO NOTHING
+            RETURNING {_EVENT_COLUMNS}
+            """,
+            new_code(),
+            title,
+            capacity,
+            digest(host_token),
+        )
+        if record is not None:
+            return _row(record), host_token
+    raise RuntimeError("could not find a free event code")  # 30^6 codes: practically never
+
+
+async def get_event(conn: asyncpg.Connection[Any], *, code: str) -> EventRow:
+    normalized = normalize_code(code)
+    record = None
+    if normalized is not None:
+        record = await conn.fetchrow(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE code = $1", normalized
+        )
+    if record is None:
+        raise EventNotFound(f"no event has the code {code!r}")
+    return _row(record)
+
+
+async def event_for_host(
+    conn: asyncpg.Connection[Any], *, code: str, token: str | None
+) -> EventRow:
+    """The event, if `token` is its host token; 404 for an unknown code, else 401."""
+    normalized = normalize_code(code)
+    record = None
+    if normalized is not None:
+        record = await conn.fetchrow(
+            f"SELECT {_EVENT_COLUMNS}, host_token_hash FROM events WHERE code = $1", normalized
+        )
+    if record is None:
+        raise EventNotFound(f"no event has the code {code!r}")
+    if token is None or not secrets.compare_digest(digest(token), record["host_token_hash"]):
+        raise InvalidToken("this event's host token is required")
+    return _row(record)
+
+
+async def update_event(
+    conn: asyncpg.Connection[Any],
+    *,
+    event: EventRow,
+    changes: EventUpdate,
+    max_capacity: int,
+    presence_timeout_s: float,
+) -> Event:
+    """Apply the changes and tell the hosts. Closing ends every session: each token is revoked."""
+    if changes.capacity is not None and changes.capacity > max_capacity:
+        raise ValidationFailed(
+            f"capacity: at most {max_capacity}",
+            errors=[
+                {
+                    "field": "capacity",
+                    "message": f"at most {max_capacity}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    async with conn.transaction():
+        await event_log.lock_event(conn, event_id=event.id)
+        record = await conn.fetchrow(
+            f"""
+            UPDATE events SET
+                title = coalesce($2, title),
+                capacity = coalesce($3, capacity),
+                status = coalesce($4, status),
+                updated_at = now()
+            WHERE id = $1 AND status <> 'closed'
+            RETURNING {_EVENT_COLUMNS}
+            """,
+            event.id,
+            changes.title,
+            changes.capacity,
+            changes.status,
+        )
+        if record is None:
+            raise EventClosed("a closed event cannot be changed")
+        if record["status"] == "closed":
+            await conn.execute(
+                "UPDATE event_participants SET session_token_hash = NULL"
+                " WHERE event_id = $1 AND session_token_hash IS NOT NULL",
+                event.id,
+            )
+        described = await describe(conn, event=_row(record), presence_timeout_s=presence_timeout_s)
+        await event_log.append(
+            conn,
+            event_id=event.id,
+            message={"type": "event.updated", "event": described.model_dump(mode="json")},
+        )
+    return described
+
+
+async def event_counts(
+    conn: asyncpg.Connection[Any], *, event_id: UUID, presence_timeout_s: float
+) -> EventCounts:
+    record = await conn.fetchrow(
+        f"""
+        SELECT
+            (SELECT seats_taken FROM events WHERE id = $1) AS seats_taken,
+            count(*) FILTER (WHERE p.status = 'active') AS active,
+            count(*) FILTER (WHERE presence = 'online') AS online,
+            count(*) FILTER (WHERE presence = 'away') AS away,
+            count(*) FILTER (WHERE presence = 'offline') AS offline,
+            count(*) FILTER (WHERE presence = 'left') AS left,
+            count(*) FILTER (WHERE presence = 'kicked') AS kicked
+        FROM event_participants AS p,
+             LATERAL (SELECT {presence_sql("p", "$2")} AS presence) AS computed
+        WHERE p.event_id = $1
+        """,
+        event_id,
+        presence_timeout_s,
+    )
+    assert record is not None
+    return EventCounts(**{key: record[key] or 0 for key in EventCounts.model_fields})
+
+
+async def describe(
+    conn: asyncpg.Connection[Any], *, event: EventRow, presence_timeout_s: float
+) -> Event:
+    counts = await event_counts(conn, event_id=event.id, presence_timeout_s=presence_timeout_s)
+    return Event(
+        code=event.code,
+        title=event.title,
+        capacity=event.capacity,
+        status=event.status,  # type: ignore[arg-type]
+        created_at=event.created_at,
+        updated_at=event.updated_at,
+        counts=counts,
+    )

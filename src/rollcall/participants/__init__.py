@@ -1,0 +1,1 @@
+"""Participants: join, rejoin, leave, kick and state."""

@@ -1,0 +1,363 @@
+"""Join, rejoin, leave, kick, state: the rules of DESIGN.md, decided by the database.
+
+Uniqueness of devices and names are constraints; the seat count is a single conditional
+UPDATE. Concurrent requests are resolved by PostgreSQL, never by a check-then-insert here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rollcall.auth import digest, new_token
+from rollcall.errors import (
+    DeviceBanned,
+    EventClosed,
+    EventFull,
+    EventLocked,
+    InvalidToken,
+    NameTaken,
+    ParticipantNotFound,
+    StateTooLarge,
+)
+from rollcall.events.service import EventRow
+from rollcall.participants.names import normalize_display_name
+from rollcall.participants.schemas import Participant, RosterEntry
+from rollcall.presence.service import presence_sql
+from rollcall.realtime import log as event_log
+
+MAX_STATE_BYTES = 16 * 1024
+JOIN_ATTEMPTS = 5
+
+PARTICIPANT_COLUMNS = (
+    "p.id, p.event_id, p.display_name, p.status, p.state, p.state_version, p.join_timestamp"
+)
+
+
+def to_participant(record: asyncpg.Record) -> Participant:
+    return Participant(
+        id=record["id"],
+        display_name=record["display_name"],
+        status=record["status"],
+        state=record["state"],
+        version=record["state_version"],
+        joined_at=record["join_timestamp"],
+    )
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    participant: Participant
+    session_token: str
+    rejoined: bool
+
+
+@dataclass(frozen=True)
+class Session:
+    participant: Participant
+    event_id: UUID
+    event_code: str
+
+
+async def join(
+    conn: asyncpg.Connection[Any], *, event: EventRow, device_id: UUID, display_name: str
+) -> JoinResult:
+    """Join `event` from `device_id`, or rejoin the participant this device already has there."""
+    name, name_key = normalize_display_name(display_name)
+    for _ in range(JOIN_ATTEMPTS):
+        token = new_token()
+        try:
+            async with conn.transaction():
+                if await event_log.lock_event(conn, event_id=event.id) == "closed":
+                    raise EventClosed()
+                record = await _rejoin(conn, event_id=event.id, device_id=device_id, token=token)
+                if record is not None:
+                    participant = to_participant(record)
+                    await _announce_arrival(conn, record, "participant.rejoined")
+                    return JoinResult(participant, token, rejoined=True)
+                await _take_seat(conn, event_id=event.id, device_id=device_id)
+                record = await conn.fetchrow(
+                    f"""
+                    INSERT INTO event_participants AS p (event_id, device_id, display_name,
+                        name_key, session_token_hash, reported_presence)
+                    VALUES ($1, $2, $3, $4, $5, 'online')
+                    RETURNING {PARTICIPANT_COLUMNS}, p.last_heartbeat
+                    """,
+                    event.id,
+                    device_id,
+                    name,
+                    name_key,
+                    digest(token),
+                )
+                assert record is not None
+                await _announce_arrival(conn, record, "participant.joined")
+                return JoinResult(to_participant(record), token, rejoined=False)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "unique_name_per_event":
+                raise NameTaken(f"someone else in this event is called {name!r}") from exc
+            if exc.constraint_name != "unique_device_per_event":
+                raise
+            # The same device joined concurrently and won; the next attempt is a rejoin
+            # unless that participant was kicked meanwhile.
+            if await _is_banned(conn, event_id=event.id, device_id=device_id):
+                raise DeviceBanned() from exc
+    raise RuntimeError("join did not settle after several attempts")
+
+
+async def _announce_arrival(
+    conn: asyncpg.Connection[Any], record: asyncpg.Record, kind: str
+) -> None:
+    entry = RosterEntry(
+        **to_participant(record).model_dump(),
+        presence="online",
+        last_heartbeat=record["last_heartbeat"],
+    )
+    await event_log.append(
+        conn,
+        event_id=record["event_id"],
+        message={"type": kind, "participant": entry.model_dump(mode="json")},
+    )
+
+
+async def _rejoin(
+    conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID, token: str
+) -> asyncpg.Record | None:
+    """Reactivate this device's participant with a new token (revoking the old one)."""
+    return await conn.fetchrow(
+        f"""
+        UPDATE event_participants AS p
+        SET status = 'active', session_token_hash = $3, away = false, last_heartbeat = now(),
+            reported_presence = 'online'
+        WHERE p.event_id = $1 AND p.device_id = $2 AND p.status <> 'kicked'
+        RETURNING {PARTICIPANT_COLUMNS}, p.last_heartbeat
+        """,
+        event_id,
+        device_id,
+        digest(token),
+    )
+
+
+async def _take_seat(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID) -> None:
+    """Count one more seat, or raise why not: closed, banned, locked or full, in that order."""
+    taken = await conn.fetchval(
+        """
+        UPDATE events SET seats_taken = seats_taken + 1
+        WHERE id = $1 AND status = 'open' AND seats_taken < capacity
+        RETURNING seats_taken
+        """,
+        event_id,
+    )
+    if taken is not None:
+        return
+    status = await conn.fetchval("SELECT status FROM events WHERE id = $1", event_id)
+    if status == "closed":
+        raise EventClosed()
+    if await _is_banned(conn, event_id=event_id, device_id=device_id):
+        raise DeviceBanned()
+    if status == "locked":
+        raise EventLocked()
+    raise EventFull()
+
+
+async def _is_banned(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM event_participants"
+        " WHERE event_id = $1 AND device_id = $2 AND status = 'kicked'",
+        event_id,
+        device_id,
+    )
+    return found is not None
+
+
+async def check_not_banned(
+    conn: asyncpg.Connection[Any], *, event: EventRow, device_id: UUID
+) -> None:
+    if await _is_banned(conn, event_id=event.id, device_id=device_id):
+        raise DeviceBanned()
+
+
+async def session_for_token(conn: asyncpg.Connection[Any], *, token: str | None) -> Session:
+    """The live session this token belongs to, or 401 invalid_token."""
+    record = None
+    if token:
+        record = await conn.fetchrow(
+            f"""
+            SELECT {PARTICIPANT_COLUMNS}, e.code AS event_code
+            FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
+            WHERE p.session_token_hash = $1 AND p.status = 'active' AND e.status <> 'closed'
+            """,
+            digest(token),
+        )
+    if record is None:
+        raise InvalidToken("the session token is missing, invalid or revoked")
+    return Session(to_participant(record), record["event_id"], record["event_code"])
+
+
+async def heartbeat(conn: asyncpg.Connection[Any], *, participant_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE event_participants SET last_heartbeat = now() WHERE id = $1", participant_id
+    )
+
+
+async def leave(conn: asyncpg.Connection[Any], *, token: str | None) -> UUID:
+    """Mark the participant left and revoke the token; they keep their seat and name.
+
+    Returns the participant's id.
+    """
+    if not token:
+        raise InvalidToken("the session token is missing, invalid or revoked")
+    token_hash = digest(token)
+    async with conn.transaction():
+        event_id: UUID | None = await conn.fetchval(
+            """
+            SELECT e.id FROM events AS e JOIN event_participants AS p ON p.event_id = e.id
+            WHERE p.session_token_hash = $1 AND p.status = 'active' AND e.status <> 'closed'
+            FOR UPDATE OF e
+            """,
+            token_hash,
+        )
+        participant_id: UUID | None = None
+        if event_id is not None:
+            participant_id = await conn.fetchval(
+                """
+                UPDATE event_participants SET status = 'left', session_token_hash = NULL,
+                    away = false, reported_presence = 'left'
+                WHERE session_token_hash = $1 AND status = 'active'
+                RETURNING id
+                """,
+                token_hash,
+            )
+        if event_id is None or participant_id is None:
+            raise InvalidToken("the session token is missing, invalid or revoked")
+        await event_log.append(
+            conn,
+            event_id=event_id,
+            message={"type": "participant.left", "participant_id": str(participant_id)},
+        )
+    return participant_id
+
+
+async def kick(
+    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID
+) -> Participant:
+    """Kick: the token is revoked, the seat freed, and the device refused from now on."""
+    async with conn.transaction():
+        if await event_log.lock_event(conn, event_id=event.id) == "closed":
+            raise EventClosed("a closed event cannot be changed")
+        record = await conn.fetchrow(
+            f"""
+            UPDATE event_participants AS p
+            SET status = 'kicked', session_token_hash = NULL, away = false,
+                reported_presence = 'kicked'
+            WHERE p.id = $1 AND p.event_id = $2 AND p.status <> 'kicked'
+            RETURNING {PARTICIPANT_COLUMNS}
+            """,
+            participant_id,
+            event.id,
+        )
+        if record is None:
+            return await get_participant(conn, event=event, participant_id=participant_id)
+        await conn.execute(
+            "UPDATE events SET seats_taken = seats_taken - 1 WHERE id = $1", event.id
+        )
+        await event_log.append(
+            conn,
+            event_id=event.id,
+            message={"type": "participant.kicked", "participant_id": str(participant_id)},
+        )
+    return to_participant(record)
+
+
+async def get_participant(
+    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID
+) -> Participant:
+    record = await conn.fetchrow(
+        f"SELECT {PARTICIPANT_COLUMNS} FROM event_participants AS p"
+        " WHERE p.id = $1 AND p.event_id = $2",
+        participant_id,
+        event.id,
+    )
+    if record is None:
+        raise ParticipantNotFound()
+    return to_participant(record)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+async def patch_state(
+    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID, patch: dict[str, Any]
+) -> Participant:
+    """Merge the patch into the state under a row lock, so concurrent patches all count."""
+    async with conn.transaction():
+        if await event_log.lock_event(conn, event_id=event.id) == "closed":
+            raise EventClosed("a closed event cannot be changed")
+        current = await conn.fetchval(
+            "SELECT state FROM event_participants WHERE id = $1 AND event_id = $2 FOR UPDATE",
+            participant_id,
+            event.id,
+        )
+        if current is None:
+            raise ParticipantNotFound()
+        merged = merge_patch(current, patch)
+        size = len(json.dumps(merged, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_STATE_BYTES:
+            raise StateTooLarge(f"the state would be {size} bytes; the limit is {MAX_STATE_BYTES}")
+        record = await conn.fetchrow(
+            f"""
+            UPDATE event_participants AS p SET state = $2, state_version = state_version + 1
+            WHERE p.id = $1
+            RETURNING {PARTICIPANT_COLUMNS}
+            """,
+            participant_id,
+            merged,
+        )
+        assert record is not None
+        await event_log.append(
+            conn,
+            event_id=event.id,
+            message={
+                "type": "participant.state",
+                "participant_id": str(participant_id),
+                "state": merged,
+                "version": record["state_version"],
+            },
+        )
+    return to_participant(record)
+
+
+async def roster(
+    conn: asyncpg.Connection[Any], *, event: EventRow, presence_timeout_s: float
+) -> list[RosterEntry]:
+    records = await conn.fetch(
+        f"""
+        SELECT {PARTICIPANT_COLUMNS}, p.last_heartbeat, {presence_sql("p", "$2")} AS presence
+        FROM event_participants AS p
+        WHERE p.event_id = $1
+        ORDER BY p.join_timestamp, p.id
+        """,
+        event.id,
+        presence_timeout_s,
+    )
+    return [
+        RosterEntry(
+            **to_participant(record).model_dump(),
+            presence=record["presence"],
+            last_heartbeat=record["last_heartbeat"],
+        )
+        for record in records
+    ]

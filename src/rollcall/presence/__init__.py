@@ -1,0 +1,1 @@
+"""Presence: heartbeats, presence states and the sweep that reports their changes."""

@@ -1,0 +1,81 @@
+"""Heartbeats, buffered: each process collects them and writes them in one statement a flush.
+
+A thousand phones beating every second cost one UPDATE a second, not a thousand. The buffer
+keeps only the latest beat per participant; a graceful stop flushes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rollcall.db.pool import UNAVAILABLE_ERRORS
+
+log = logging.getLogger(__name__)
+
+FLUSH_SQL = """
+UPDATE event_participants AS p SET last_heartbeat = b.at
+FROM unnest($1::uuid[], $2::timestamptz[]) AS b(id, at)
+WHERE p.id = b.id AND p.last_heartbeat < b.at
+"""
+
+
+class HeartbeatBuffer:
+    def __init__(self, pool: asyncpg.Pool[Any], *, flush_interval_s: float) -> None:
+        self._pool = pool
+        self._interval = flush_interval_s
+        self._pending: dict[UUID, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.flushes = 0
+
+    async def beat(self, participant_id: UUID) -> None:
+        self._pending[participant_id] = datetime.now(UTC)
+
+    async def flush(self) -> int:
+        """Write every pending beat in one statement; returns how many were written."""
+        async with self._lock:
+            if not self._pending:
+                return 0
+            batch, self._pending = self._pending, {}
+            try:
+                async with self._pool.acquire() as conn:
+                    await conn.execute(FLUSH_SQL, list(batch), list(batch.values()))
+            except UNAVAILABLE_ERRORS:
+                # Keep the beats for the next flush, unless newer ones came meanwhile.
+                for participant_id, at in batch.items():
+                    self._pending.setdefault(participant_id, at)
+                raise
+            self.flushes += 1
+            return len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("heartbeat flush failed, will retry: %s", type(exc).__name__)
+            except Exception:
+                log.exception("heartbeat flush failed")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="heartbeat-flush")
+
+    async def stop(self) -> None:
+        """Stop the loop and write what is still buffered: a graceful stop loses no beat."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except UNAVAILABLE_ERRORS:
+            log.warning("could not write %d buffered heartbeats at stop", len(self._pending))

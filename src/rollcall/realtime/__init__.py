@@ -1,0 +1,1 @@
+"""Realtime: the /ws protocol, the connection registry and fan-out between processes."""

@@ -1,0 +1,83 @@
+"""The per-event message log: every change a host should see, numbered, durable, announced.
+
+append() runs inside the transaction that makes the change, so the message exists exactly
+when the change does, and NOTIFY tells every rollcall process about it at commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+CHANNEL = "rollcall_events"
+
+
+async def lock_event(conn: asyncpg.Connection[Any], *, event_id: UUID) -> str | None:
+    """Lock the event row for this transaction and return its status (None: no such event).
+
+    Every transaction that changes an event's roster takes this lock first, before any
+    participant row, so that two of them can never wait on each other (no deadlock), and the
+    event's messages commit in seq order.
+    """
+    status: str | None = await conn.fetchval(
+        "SELECT status FROM events WHERE id = $1 FOR UPDATE", event_id
+    )
+    return status
+
+
+async def append(conn: asyncpg.Connection[Any], *, event_id: UUID, message: dict[str, Any]) -> int:
+    """Give the message the event's next seq, store it and announce it; returns the seq.
+
+    Runs inside the change's transaction, after lock_event(): the message exists exactly when
+    the change does, and NOTIFY goes out at commit.
+    """
+    assert conn.is_in_transaction(), "append() belongs inside the change's transaction"
+    seq: int = await conn.fetchval(
+        """
+        WITH next AS (UPDATE events SET seq = seq + 1 WHERE id = $1 RETURNING seq),
+        stored AS (
+            INSERT INTO event_log (event_id, seq, message)
+            SELECT $1, next.seq, $2::jsonb || jsonb_build_object('seq', next.seq) FROM next
+            RETURNING seq
+        )
+        SELECT stored.seq FROM stored,
+            LATERAL pg_notify($3, json_build_object('event_id', $1::uuid, 'seq', stored.seq)::text)
+        """,
+        event_id,
+        message,
+        CHANNEL,
+    )
+    return seq
+
+
+async def messages_after(
+    conn: asyncpg.Connection[Any], *, event_id: UUID, since: int, limit: int = 1000
+) -> list[dict[str, Any]]:
+    records = await conn.fetch(
+        "SELECT message FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        event_id,
+        since,
+        limit,
+    )
+    return [record["message"] for record in records]
+
+
+async def oldest_kept(conn: asyncpg.Connection[Any], *, event_id: UUID) -> int | None:
+    seq: int | None = await conn.fetchval(
+        "SELECT min(seq) FROM event_log WHERE event_id = $1", event_id
+    )
+    return seq
+
+
+async def trim(conn: asyncpg.Connection[Any], *, keep: int) -> int:
+    """Forget all but the newest `keep` messages of each event; returns how many went."""
+    status = await conn.execute(
+        """
+        DELETE FROM event_log AS l USING events AS e
+        WHERE l.event_id = e.id AND l.seq <= e.seq - $1
+        """,
+        keep,
+    )
+    return int(status.split()[-1])

@@ -1,0 +1,1 @@
+"""The pages: the host dashboard and the participant join page."""

@@ -1,0 +1,86 @@
+"""While the database is down every route answers 503 at once, and service comes back by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+
+from rollcall.app import create_app
+from rollcall.db import migrate
+from rollcall.db.embedded import ensure_database
+from rollcall.settings import Settings
+
+
+async def test_routes_answer_503_while_the_database_is_down_and_recover(settings: Settings) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+        from pgserver._commands import pg_ctl
+
+    root = Path(tempfile.mkdtemp(prefix="rollcall-outage-"))
+    root.chmod(0o755)
+    server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+    try:
+        ensure_database(server.get_uri(), "rollcall")
+        url = server.get_uri("rollcall")
+        migrate.upgrade(url)
+        app = create_app(settings, database_url=url)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                created = await client.post("/api/events", json={"title": "Outage"})
+                assert created.status_code == 201
+                code = created.json()["event"]["code"]
+
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+                for method, path, body in [
+                    ("GET", "/healthz", None),
+                    ("GET", f"/api/events/{code}", None),
+                    ("POST", "/api/events", {"title": "During"}),
+                    (
+                        "POST",
+                        f"/api/events/{code}/join",
+                        {
+                            "device_id": "6f1c1f3e-8f4f-4e0c-9a51-6b7a0e0f7a11",
+                            "display_name": "Ana",
+                        },
+                    ),
+                ]:
+                    started = time.monotonic()
+                    response = await client.request(method, path, json=body)
+                    assert response.status_code == 503, (path, response.text)
+                    assert response.headers["retry-after"]
+                    assert time.monotonic() - started < 5
+                    if path != "/healthz":
+                        assert response.json()["code"] == "service_unavailable"
+
+                pg_ctl(
+                    [
+                        "-w",
+                        "-o",
+                        "-h ''",
+                        "-o",
+                        f"-k {server.pgdata}",
+                        "-l",
+                        str(server.log),
+                        "start",
+                    ],
+                    pgdata=server.pgdata,
+                    user=server.system_user,
+                )
+                recovered = None
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    recovered = await client.get(f"/api/events/{code}")
+                    if recovered.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert recovered is not None and recovered.status_code == 200
+                assert (await client.get("/healthz")).status_code == 200
+    finally:
+        server.cleanup()
