@@ -21,6 +21,7 @@ from rollcall.participants import routes as participants_routes
 from rollcall.participants.schemas import JoinRequest
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.settings import Settings, get_settings
+from rollcall.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(web_routes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

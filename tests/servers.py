@@ -1,0 +1,103 @@
+"""Real `rollcall serve` processes on loopback, for tests that need sockets and several servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RollcallServer:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, *, timeout: float = 15) -> int:
+        """SIGTERM, as a process manager would: a graceful stop. Returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+@contextmanager
+def rollcall_server(
+    database_url: str,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    migrate: bool = False,
+    **settings: str | float,
+) -> Iterator[RollcallServer]:
+    """Start `rollcall serve` on DATABASE_URL; settings become ROLLCALL_<NAME> variables."""
+    port = port or free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ROLLCALL_")}
+    env["DATABASE_URL"] = database_url
+    env["PYTHONUNBUFFERED"] = "1"
+    for name, value in settings.items():
+        env[f"ROLLCALL_{name.upper()}"] = str(value)
+    log_path = log_dir / f"rollcall-{port}.log"
+    args = [
+        sys.executable,
+        "-m",
+        "rollcall.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    if not migrate:
+        args.append("--no-migrate")
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    server = RollcallServer(process, port, log_path)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def _wait_healthy(server: RollcallServer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"rollcall exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"rollcall did not become healthy:\n{server.log()}")
