@@ -20,6 +20,9 @@ from rollcall.limits import BodyGuard
 from rollcall.participants import routes as participants_routes
 from rollcall.participants.schemas import JoinRequest
 from rollcall.presence.heartbeats import HeartbeatBuffer
+from rollcall.presence.sweeper import PresenceSweeper
+from rollcall.realtime import ws
+from rollcall.realtime.hub import Hub
 from rollcall.settings import Settings, get_settings
 from rollcall.web import routes as web_routes
 
@@ -40,9 +43,20 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             app.state.pool, flush_interval_s=settings.heartbeat_flush_s
         )
         app.state.heartbeats.start()
+        app.state.sweeper = PresenceSweeper(
+            app.state.pool,
+            interval_s=settings.presence_sweep_s,
+            presence_timeout_s=settings.presence_timeout_s,
+            log_retention=settings.event_log_retention,
+        )
+        app.state.sweeper.start()
+        app.state.hub = Hub(app.state.pool, url)
+        await app.state.hub.start()
         try:
             yield
         finally:
+            await app.state.hub.stop()
+            await app.state.sweeper.stop()
             await app.state.heartbeats.stop()
             await app.state.pool.close()
 
@@ -58,6 +72,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(ws.router)
     app.include_router(web_routes.router)
 
     def openapi() -> dict[str, Any]:

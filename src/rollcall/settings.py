@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=10.0, gt=0, le=3600)
     presence_timeout_s: float = Field(default=30.0, gt=0, le=86400)
     heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
+    presence_sweep_s: float = Field(default=1.0, gt=0, le=60)
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
     event_log_retention: int = Field(default=10_000, ge=100)
@@ -63,10 +64,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _timeout_outlasts_heartbeat(self) -> Settings:
-        if self.presence_timeout_s <= self.heartbeat_interval_s:
+        if self.presence_timeout_s <= self.heartbeat_interval_s + self.heartbeat_flush_s:
             raise ValueError(
-                "ROLLCALL_PRESENCE_TIMEOUT_S must be longer than ROLLCALL_HEARTBEAT_INTERVAL_S,"
-                " or every participant would flicker offline between two heartbeats"
+                "ROLLCALL_PRESENCE_TIMEOUT_S must be longer than ROLLCALL_HEARTBEAT_INTERVAL_S"
+                " plus ROLLCALL_HEARTBEAT_FLUSH_S, or participants would flicker offline between"
+                " two heartbeats"
             )
         return self
 

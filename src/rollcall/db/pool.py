@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 # A query that cannot finish within this many seconds fails instead of holding a request.
 COMMAND_TIMEOUT_S = 5.0
@@ -39,3 +40,7 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
         server_settings={"application_name": "rollcall"},
     )
     return pool
+
+
+DB: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+"""What services take as `conn`: a connection, or one borrowed from the pool."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from rollcall.auth import digest, new_token
+from rollcall.db.pool import DB
 from rollcall.errors import EventClosed, EventNotFound, InvalidToken, ValidationFailed
 from rollcall.events.schemas import Event, EventCounts, EventUpdate
 from rollcall.presence.service import presence_sql
@@ -51,9 +51,7 @@ def _row(record: asyncpg.Record) -> EventRow:
     return EventRow(**{key: record[key] for key in EventRow.__dataclass_fields__})
 
 
-async def create_event(
-    conn: asyncpg.Connection[Any], *, title: str, capacity: int
-) -> tuple[EventRow, str]:
+async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow, str]:
     """A new open event and its host token (returned once, stored only as a digest)."""
     host_token = new_token()
     for _ in range(CODE_ATTEMPTS):
@@ -74,7 +72,7 @@ async def create_event(
     raise RuntimeError("could not find a free event code")  # 30^6 codes: practically never
 
 
-async def get_event(conn: asyncpg.Connection[Any], *, code: str) -> EventRow:
+async def get_event(conn: DB, *, code: str) -> EventRow:
     normalized = normalize_code(code)
     record = None
     if normalized is not None:
@@ -86,9 +84,7 @@ async def get_event(conn: asyncpg.Connection[Any], *, code: str) -> EventRow:
     return _row(record)
 
 
-async def event_for_host(
-    conn: asyncpg.Connection[Any], *, code: str, token: str | None
-) -> EventRow:
+async def event_for_host(conn: DB, *, code: str, token: str | None) -> EventRow:
     """The event, if `token` is its host token; 404 for an unknown code, else 401."""
     normalized = normalize_code(code)
     record = None
@@ -104,14 +100,18 @@ async def event_for_host(
 
 
 async def update_event(
-    conn: asyncpg.Connection[Any],
+    conn: DB,
     *,
     event: EventRow,
     changes: EventUpdate,
     max_capacity: int,
     presence_timeout_s: float,
 ) -> Event:
-    """Apply the changes and tell the hosts. Closing ends every session: each token is revoked."""
+    """Apply the changes and tell the hosts.
+
+    Closing ends every session: no route accepts a token of a closed event, and its sockets
+    close with 4410.
+    """
     if changes.capacity is not None and changes.capacity > max_capacity:
         raise ValidationFailed(
             f"capacity: at most {max_capacity}",
@@ -142,12 +142,6 @@ async def update_event(
         )
         if record is None:
             raise EventClosed("a closed event cannot be changed")
-        if record["status"] == "closed":
-            await conn.execute(
-                "UPDATE event_participants SET session_token_hash = NULL"
-                " WHERE event_id = $1 AND session_token_hash IS NOT NULL",
-                event.id,
-            )
         described = await describe(conn, event=_row(record), presence_timeout_s=presence_timeout_s)
         await event_log.append(
             conn,
@@ -157,9 +151,7 @@ async def update_event(
     return described
 
 
-async def event_counts(
-    conn: asyncpg.Connection[Any], *, event_id: UUID, presence_timeout_s: float
-) -> EventCounts:
+async def event_counts(conn: DB, *, event_id: UUID, presence_timeout_s: float) -> EventCounts:
     record = await conn.fetchrow(
         f"""
         SELECT
@@ -181,9 +173,7 @@ async def event_counts(
     return EventCounts(**{key: record[key] or 0 for key in EventCounts.model_fields})
 
 
-async def describe(
-    conn: asyncpg.Connection[Any], *, event: EventRow, presence_timeout_s: float
-) -> Event:
+async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> Event:
     counts = await event_counts(conn, event_id=event.id, presence_timeout_s=presence_timeout_s)
     return Event(
         code=event.code,

@@ -29,6 +29,7 @@ from rollcall.events import service as events
 from rollcall.events.deps import HostEvent
 from rollcall.participants import service
 from rollcall.participants.schemas import (
+    HeartbeatRequest,
     HeartbeatResponse,
     JoinRequest,
     JoinResponse,
@@ -37,6 +38,7 @@ from rollcall.participants.schemas import (
     SessionView,
     StatePatch,
 )
+from rollcall.presence.service import set_presence
 from rollcall.problems import openapi_problem, parse_json_body
 from rollcall.settings import AppSettings
 
@@ -122,12 +124,23 @@ async def read_session(
 @router.post(
     "/api/session/heartbeat",
     response_model=HeartbeatResponse,
-    responses=openapi_problem(InvalidToken),
+    responses=openapi_problem(InvalidToken, *BAD_BODY),
 )
 async def heartbeat(
     session: ParticipantSession, request: Request, conn: Conn, settings: AppSettings
 ) -> HeartbeatResponse:
+    """A heartbeat. The optional body `{"away": true|false}` also says whether the page is hidden
+    (a page sends `{"away": true}` with navigator.sendBeacon when it goes away)."""
     await request.app.state.heartbeats.beat(session.participant.id)
+    if request.headers.get("content-length", "0") != "0":
+        body = await parse_json_body(request, HeartbeatRequest)
+        if body.away is not None:
+            await set_presence(
+                conn,
+                participant_id=session.participant.id,
+                event_id=session.event_id,
+                away=body.away,
+            )
     return HeartbeatResponse(
         server_time=datetime.now(UTC), heartbeat_interval_s=settings.heartbeat_interval_s
     )

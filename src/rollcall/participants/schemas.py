@@ -64,6 +64,12 @@ class SessionView(BaseModel):
     event: Event
 
 
+class HeartbeatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    away: bool | None = Field(default=None, description="true: the page is hidden; false: back")
+
+
 class HeartbeatResponse(BaseModel):
     server_time: datetime
     heartbeat_interval_s: float

@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from rollcall.auth import digest, new_token
+from rollcall.db.pool import DB
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -63,9 +64,7 @@ class Session:
     event_code: str
 
 
-async def join(
-    conn: asyncpg.Connection[Any], *, event: EventRow, device_id: UUID, display_name: str
-) -> JoinResult:
+async def join(conn: DB, *, event: EventRow, device_id: UUID, display_name: str) -> JoinResult:
     """Join `event` from `device_id`, or rejoin the participant this device already has there."""
     name, name_key = normalize_display_name(display_name)
     for _ in range(JOIN_ATTEMPTS):
@@ -108,9 +107,7 @@ async def join(
     raise RuntimeError("join did not settle after several attempts")
 
 
-async def _announce_arrival(
-    conn: asyncpg.Connection[Any], record: asyncpg.Record, kind: str
-) -> None:
+async def _announce_arrival(conn: DB, record: asyncpg.Record, kind: str) -> None:
     entry = RosterEntry(
         **to_participant(record).model_dump(),
         presence="online",
@@ -124,7 +121,7 @@ async def _announce_arrival(
 
 
 async def _rejoin(
-    conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID, token: str
+    conn: DB, *, event_id: UUID, device_id: UUID, token: str
 ) -> asyncpg.Record | None:
     """Reactivate this device's participant with a new token (revoking the old one)."""
     return await conn.fetchrow(
@@ -141,7 +138,7 @@ async def _rejoin(
     )
 
 
-async def _take_seat(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID) -> None:
+async def _take_seat(conn: DB, *, event_id: UUID, device_id: UUID) -> None:
     """Count one more seat, or raise why not: closed, banned, locked or full, in that order."""
     taken = await conn.fetchval(
         """
@@ -163,7 +160,7 @@ async def _take_seat(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id
     raise EventFull()
 
 
-async def _is_banned(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id: UUID) -> bool:
+async def _is_banned(conn: DB, *, event_id: UUID, device_id: UUID) -> bool:
     found = await conn.fetchval(
         "SELECT 1 FROM event_participants"
         " WHERE event_id = $1 AND device_id = $2 AND status = 'kicked'",
@@ -173,14 +170,12 @@ async def _is_banned(conn: asyncpg.Connection[Any], *, event_id: UUID, device_id
     return found is not None
 
 
-async def check_not_banned(
-    conn: asyncpg.Connection[Any], *, event: EventRow, device_id: UUID
-) -> None:
+async def check_not_banned(conn: DB, *, event: EventRow, device_id: UUID) -> None:
     if await _is_banned(conn, event_id=event.id, device_id=device_id):
         raise DeviceBanned()
 
 
-async def session_for_token(conn: asyncpg.Connection[Any], *, token: str | None) -> Session:
+async def session_for_token(conn: DB, *, token: str | None) -> Session:
     """The live session this token belongs to, or 401 invalid_token."""
     record = None
     if token:
@@ -197,13 +192,13 @@ async def session_for_token(conn: asyncpg.Connection[Any], *, token: str | None)
     return Session(to_participant(record), record["event_id"], record["event_code"])
 
 
-async def heartbeat(conn: asyncpg.Connection[Any], *, participant_id: UUID) -> None:
+async def heartbeat(conn: DB, *, participant_id: UUID) -> None:
     await conn.execute(
         "UPDATE event_participants SET last_heartbeat = now() WHERE id = $1", participant_id
     )
 
 
-async def leave(conn: asyncpg.Connection[Any], *, token: str | None) -> UUID:
+async def leave(conn: DB, *, token: str | None) -> UUID:
     """Mark the participant left and revoke the token; they keep their seat and name.
 
     Returns the participant's id.
@@ -241,18 +236,19 @@ async def leave(conn: asyncpg.Connection[Any], *, token: str | None) -> UUID:
     return participant_id
 
 
-async def kick(
-    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID
-) -> Participant:
-    """Kick: the token is revoked, the seat freed, and the device refused from now on."""
+async def kick(conn: DB, *, event: EventRow, participant_id: UUID) -> Participant:
+    """Kick: the session ends, the seat is freed, and the device is refused from now on.
+
+    The token's digest stays, so that a socket that says hello with it learns it was kicked
+    (4403) rather than merely refused; no route accepts a kicked participant's token.
+    """
     async with conn.transaction():
         if await event_log.lock_event(conn, event_id=event.id) == "closed":
             raise EventClosed("a closed event cannot be changed")
         record = await conn.fetchrow(
             f"""
             UPDATE event_participants AS p
-            SET status = 'kicked', session_token_hash = NULL, away = false,
-                reported_presence = 'kicked'
+            SET status = 'kicked', away = false, reported_presence = 'kicked'
             WHERE p.id = $1 AND p.event_id = $2 AND p.status <> 'kicked'
             RETURNING {PARTICIPANT_COLUMNS}
             """,
@@ -272,9 +268,7 @@ async def kick(
     return to_participant(record)
 
 
-async def get_participant(
-    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID
-) -> Participant:
+async def get_participant(conn: DB, *, event: EventRow, participant_id: UUID) -> Participant:
     record = await conn.fetchrow(
         f"SELECT {PARTICIPANT_COLUMNS} FROM event_participants AS p"
         " WHERE p.id = $1 AND p.event_id = $2",
@@ -300,7 +294,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 async def patch_state(
-    conn: asyncpg.Connection[Any], *, event: EventRow, participant_id: UUID, patch: dict[str, Any]
+    conn: DB, *, event: EventRow, participant_id: UUID, patch: dict[str, Any]
 ) -> Participant:
     """Merge the patch into the state under a row lock, so concurrent patches all count."""
     async with conn.transaction():
@@ -340,9 +334,7 @@ async def patch_state(
     return to_participant(record)
 
 
-async def roster(
-    conn: asyncpg.Connection[Any], *, event: EventRow, presence_timeout_s: float
-) -> list[RosterEntry]:
+async def roster(conn: DB, *, event: EventRow, presence_timeout_s: float) -> list[RosterEntry]:
     records = await conn.fetch(
         f"""
         SELECT {PARTICIPANT_COLUMNS}, p.last_heartbeat, {presence_sql("p", "$2")} AS presence

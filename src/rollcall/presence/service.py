@@ -1,10 +1,25 @@
-"""Presence as the host sees it, computed in SQL from status, away and last_heartbeat."""
+"""Presence as the host sees it: computed in SQL, and each change announced exactly once.
+
+`reported_presence` remembers what the hosts were last told. A change is announced by the
+statement that moves reported_presence, so whichever process notices it first announces it
+and every other finds nothing left to do.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
+from uuid import UUID
+
+from rollcall.db.pool import DB
+from rollcall.realtime import log as event_log
+
+log = logging.getLogger(__name__)
 
 Presence = Literal["online", "away", "offline", "left", "kicked"]
+
+# One sweeper at a time across every process sharing the database.
+SWEEP_LOCK_KEY = 0x726F6C6C  # "roll"
 
 
 def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
@@ -14,3 +29,92 @@ def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
         WHEN {alias}.away THEN 'away'
         WHEN {alias}.last_heartbeat >= now() - make_interval(secs => {timeout_param}) THEN 'online'
         ELSE 'offline' END"""
+
+
+async def set_presence(conn: DB, *, participant_id: UUID, event_id: UUID, away: bool) -> bool:
+    """The participant is here now: away (page hidden) or online. Announces a change once.
+
+    Returns whether the presence changed.
+    """
+    wanted = "away" if away else "online"
+    current = await conn.fetchrow(
+        "SELECT reported_presence, away FROM event_participants WHERE id = $1", participant_id
+    )
+    if current is None or (current["reported_presence"] == wanted and current["away"] == away):
+        return False
+    async with conn.transaction():
+        await event_log.lock_event(conn, event_id=event_id)
+        before = await conn.fetchval(
+            """
+            UPDATE event_participants AS p
+            SET away = $2, last_heartbeat = now(), reported_presence = $3
+            FROM (SELECT id, reported_presence FROM event_participants WHERE id = $1 FOR UPDATE)
+                AS old
+            WHERE p.id = old.id AND p.status = 'active'
+            RETURNING coalesce(old.reported_presence, '')
+            """,
+            participant_id,
+            away,
+            wanted,
+        )
+        if before is None or before == wanted:
+            return False
+        await _announce(conn, event_id=event_id, participant_id=participant_id, presence=wanted)
+    return True
+
+
+async def _announce(conn: DB, *, event_id: UUID, participant_id: UUID, presence: str) -> None:
+    await event_log.append(
+        conn,
+        event_id=event_id,
+        message={
+            "type": "participant.presence",
+            "participant_id": str(participant_id),
+            "presence": presence,
+        },
+    )
+
+
+async def sweep(conn: DB, *, presence_timeout_s: float) -> int:
+    """Announce every presence that changed since it was last reported; returns how many.
+
+    Runs in one process at a time (an advisory lock); the others skip their turn.
+    """
+    computed = presence_sql("p", "$1")
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SWEEP_LOCK_KEY):
+            return 0
+        candidates = await conn.fetch(
+            f"""
+            SELECT p.id, p.event_id FROM event_participants AS p
+            JOIN events AS e ON e.id = p.event_id
+            WHERE p.status = 'active' AND e.status <> 'closed'
+              AND p.reported_presence IS DISTINCT FROM {computed}
+            """,
+            presence_timeout_s,
+        )
+        if not candidates:
+            return 0
+        # Events first, in a fixed order, as every roster change does: no deadlock.
+        await conn.execute(
+            "SELECT 1 FROM events WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+            sorted({c["event_id"] for c in candidates}),
+        )
+        changed = await conn.fetch(
+            f"""
+            UPDATE event_participants AS p SET reported_presence = {computed}
+            WHERE p.id = ANY($2::uuid[]) AND p.status = 'active'
+              AND p.reported_presence IS DISTINCT FROM {computed}
+            RETURNING p.id, p.event_id, p.reported_presence
+            """,
+            presence_timeout_s,
+            [c["id"] for c in candidates],
+        )
+        for row in sorted(changed, key=lambda r: (r["event_id"], r["id"])):
+            await _announce(
+                conn,
+                event_id=row["event_id"],
+                participant_id=row["id"],
+                presence=row["reported_presence"],
+            )
+    return len(changed)

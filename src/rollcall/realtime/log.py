@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import asyncpg
+from rollcall.db.pool import DB
 
 CHANNEL = "rollcall_events"
 
 
-async def lock_event(conn: asyncpg.Connection[Any], *, event_id: UUID) -> str | None:
+async def lock_event(conn: DB, *, event_id: UUID) -> str | None:
     """Lock the event row for this transaction and return its status (None: no such event).
 
     Every transaction that changes an event's roster takes this lock first, before any
@@ -27,7 +27,7 @@ async def lock_event(conn: asyncpg.Connection[Any], *, event_id: UUID) -> str | 
     return status
 
 
-async def append(conn: asyncpg.Connection[Any], *, event_id: UUID, message: dict[str, Any]) -> int:
+async def append(conn: DB, *, event_id: UUID, message: dict[str, Any]) -> int:
     """Give the message the event's next seq, store it and announce it; returns the seq.
 
     Runs inside the change's transaction, after lock_event(): the message exists exactly when
@@ -53,7 +53,7 @@ async def append(conn: asyncpg.Connection[Any], *, event_id: UUID, message: dict
 
 
 async def messages_after(
-    conn: asyncpg.Connection[Any], *, event_id: UUID, since: int, limit: int = 1000
+    conn: DB, *, event_id: UUID, since: int, limit: int = 1000
 ) -> list[dict[str, Any]]:
     records = await conn.fetch(
         "SELECT message FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -64,14 +64,14 @@ async def messages_after(
     return [record["message"] for record in records]
 
 
-async def oldest_kept(conn: asyncpg.Connection[Any], *, event_id: UUID) -> int | None:
+async def oldest_kept(conn: DB, *, event_id: UUID) -> int | None:
     seq: int | None = await conn.fetchval(
         "SELECT min(seq) FROM event_log WHERE event_id = $1", event_id
     )
     return seq
 
 
-async def trim(conn: asyncpg.Connection[Any], *, keep: int) -> int:
+async def trim(conn: DB, *, keep: int) -> int:
     """Forget all but the newest `keep` messages of each event; returns how many went."""
     status = await conn.execute(
         """

@@ -1,0 +1,54 @@
+"""Real `rollcall serve` processes sharing one database, with short presence timings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.pg import PgServer
+from tests.servers import RollcallServer, rollcall_server
+
+FAST = {
+    "heartbeat_interval_s": 0.5,
+    "presence_timeout_s": 2,
+    "heartbeat_flush_s": 0.2,
+    "presence_sweep_s": 0.2,
+}
+
+
+@pytest.fixture(scope="module")
+def realtime_db(pg: PgServer) -> Iterator[str]:
+    with pg.fresh_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def server_a(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
+    with rollcall_server(realtime_db, logs, **FAST) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server_b(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
+    with rollcall_server(realtime_db, logs, **FAST) as server:
+        yield server
+
+
+@pytest.fixture
+async def http_a(server_a: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server_a.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def http_b(server_b: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server_b.base_url, timeout=10) as client:
+        yield client

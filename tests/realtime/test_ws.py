@@ -1,0 +1,186 @@
+"""The /ws protocol against real servers: welcome, fan-out across processes, presence, replace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from tests.factories import create_event, join, new_device
+from tests.realtime.client import Socket, of_type
+from tests.servers import RollcallServer
+
+
+async def host_socket(server: RollcallServer, code: str, token: str, **extra: object) -> Socket:
+    socket = await Socket.open(
+        server.ws_url, {"type": "hello", "role": "host", "event": code, "token": token, **extra}
+    )
+    welcome = await socket.next()
+    assert welcome["type"] == "welcome" and welcome["role"] == "host", welcome
+    return socket
+
+
+async def participant_socket(
+    server: RollcallServer, token: str
+) -> tuple[Socket, dict[str, object]]:
+    socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
+    welcome = await socket.next()
+    assert welcome["type"] == "welcome", welcome
+    return socket, welcome
+
+
+async def test_a_host_on_one_process_sees_a_join_made_through_another(
+    server_a: RollcallServer,
+    http_a: httpx.AsyncClient,
+    http_b: httpx.AsyncClient,
+    server_b: RollcallServer,
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    started = time.monotonic()
+    joined = (await join(http_b, event.code, name="Across")).json()
+    message = await host.until(of_type("participant.joined"), timeout=1)
+    assert time.monotonic() - started < 1
+    assert message["participant"]["id"] == joined["participant"]["id"]
+    assert message["participant"]["presence"] == "online"
+    assert message["seq"] == 1
+    await host.close()
+
+
+async def test_the_participant_welcome_and_live_state(
+    server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    joined = (await join(http_a, event.code, name="Ana")).json()
+    phone, welcome = await participant_socket(server_b, joined["session_token"])
+    assert welcome["participant"]["display_name"] == "Ana"  # type: ignore[index]
+    assert welcome["event"]["code"] == event.code  # type: ignore[index]
+    assert welcome["heartbeat_interval_s"] == 0.5
+    pid = joined["participant"]["id"]
+    await http_a.patch(
+        f"/api/events/{event.code}/participants/{pid}",
+        json={"state": {"score": 1}},
+        headers=event.host_headers,
+    )
+    state = await phone.until(of_type("state"), timeout=1)
+    assert state["state"] == {"score": 1} and state["version"] == 1
+    await phone.send({"type": "heartbeat"})
+    assert (await phone.until(of_type("ack")))["server_time"]
+    await phone.close()
+
+
+async def test_silence_is_offline_once_and_a_beat_is_online_once(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    pid = joined["participant"]["id"]
+    phone, _ = await participant_socket(server_a, joined["session_token"])
+    await host.until(of_type("participant.joined"))
+
+    silent_since = time.monotonic()  # the phone sends nothing from here on
+    offline = await host.until(of_type("participant.presence"), timeout=4)
+    assert offline == {**offline, "participant_id": pid, "presence": "offline"}
+    assert time.monotonic() - silent_since < 3
+    more = await host.drain(1.0)
+    assert not [m for m in more if m["type"] == "participant.presence"], "offline exactly once"
+
+    await phone.send({"type": "heartbeat"})
+    online = await host.until(of_type("participant.presence"), timeout=2)
+    assert online["presence"] == "online" and online["participant_id"] == pid
+    for _ in range(4):
+        await phone.send({"type": "heartbeat"})
+        await asyncio.sleep(0.4)  # the phone's own heartbeat rhythm
+    assert not [m for m in await host.drain(0.5) if m["type"] == "participant.presence"]
+    await phone.close()
+    await host.close()
+
+
+async def test_away_lasts_until_back_and_heartbeats_keep_it_away(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    phone, _ = await participant_socket(server_a, joined["session_token"])
+    await phone.send({"type": "away"})
+    away = await host.until(of_type("participant.presence"), timeout=2)
+    assert away["presence"] == "away"
+    for _ in range(8):  # 3.2 s of heartbeats, past the 2 s timeout
+        await phone.send({"type": "heartbeat"})
+        await asyncio.sleep(0.4)
+    assert not [m for m in host.seen if m.get("presence") == "offline"]
+    assert not [m for m in await host.drain(0.3) if m["type"] == "participant.presence"]
+    await phone.send({"type": "back"})
+    back = await host.until(of_type("participant.presence"), timeout=2)
+    assert back["presence"] == "online"
+    await phone.close()
+    await host.close()
+
+
+async def test_a_newer_connection_replaces_the_older_and_no_offline_is_shown(
+    server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    pid = joined["participant"]["id"]
+    for first_server, second_server in ((server_a, server_a), (server_a, server_b)):
+        first, _ = await participant_socket(first_server, joined["session_token"])
+        second, _ = await participant_socket(second_server, joined["session_token"])
+        assert (await first.until(of_type("replaced"), timeout=2))["type"] == "replaced"
+        assert await first.closed() == 4409
+        # The second keeps working: it beats past the timeout and gets live state.
+        for _ in range(6):
+            await second.send({"type": "heartbeat"})
+            await asyncio.sleep(0.4)
+        await http_a.patch(
+            f"/api/events/{event.code}/participants/{pid}",
+            json={"state": {"round": first_server.port + second_server.port}},
+            headers=event.host_headers,
+        )
+        assert (await second.until(of_type("state"), timeout=2))["state"]["round"]
+        await second.close()
+    presence = [m for m in host.seen + await host.drain(0.3) if m["type"] == "participant.presence"]
+    assert not [m for m in presence if m["presence"] == "offline"], presence
+    await host.close()
+
+
+async def test_kick_leave_and_close_end_the_sockets_with_their_codes(
+    server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    kicked = (await join(http_a, event.code, device_id=new_device())).json()
+    leaving = (await join(http_a, event.code)).json()
+    staying = (await join(http_a, event.code)).json()
+    kicked_socket, _ = await participant_socket(server_b, kicked["session_token"])
+    leaving_socket, _ = await participant_socket(server_a, leaving["session_token"])
+    staying_socket, _ = await participant_socket(server_b, staying["session_token"])
+    host = await host_socket(server_a, event.code, event.host_token)
+
+    await http_a.post(
+        f"/api/events/{event.code}/participants/{kicked['participant']['id']}/kick",
+        headers=event.host_headers,
+    )
+    assert (await kicked_socket.until(of_type("kicked")))["type"] == "kicked"
+    assert await kicked_socket.closed() == 4403
+    again = await Socket.open(server_a.ws_url, {"type": "hello", "token": kicked["session_token"]})
+    assert await again.closed() == 4403
+
+    http_a.cookies.clear()
+    await http_a.delete(
+        "/api/session", headers={"Authorization": f"Bearer {leaving['session_token']}"}
+    )
+    assert await leaving_socket.closed() == 4401
+
+    await http_a.patch(
+        f"/api/events/{event.code}", json={"status": "closed"}, headers=event.host_headers
+    )
+    update = await staying_socket.until(of_type("event"))
+    assert update["event"]["status"] == "closed"
+    assert await staying_socket.closed() == 4410
+    assert await host.closed() == 4410
+    late = await Socket.open(server_b.ws_url, {"type": "hello", "token": staying["session_token"]})
+    assert await late.closed() == 4410
