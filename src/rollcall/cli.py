@@ -36,6 +36,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     url = resolve_database_url(settings)
     if not args.no_migrate:
         migrate.upgrade(url)
+    elif (at := migrate.current(url)) != (needed := migrate.head()):
+        raise DatabaseSetupError(
+            f"the database schema is at {at}, and this rollcall needs {needed}:"
+            " run `rollcall db upgrade` first (or serve without --no-migrate)"
+        )
     base = settings.public_url or f"http://{_display_host(args.host)}:{args.port}"
     print(f"rollcall is serving on http://{_display_host(args.host)}:{args.port}")
     print(f"  open {base}/ to create an event and show its dashboard")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -210,3 +211,56 @@ def test_participant_lifecycle_backfill_keeps_clashing_names(
     assert keys[0][1] == "ana" and keys[3][1] == "bo"
     assert len({key for _, key in keys}) == 4
     assert seats == 4
+
+
+def test_serve_no_migrate_refuses_a_database_behind_the_code(empty_database_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rollcall.cli", "serve", "--no-migrate", "--port", "1"],
+        env={**os.environ, "DATABASE_URL": empty_database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "rollcall db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rollcall.cli", "db", "current"],
+        env={**os.environ, "DATABASE_URL": "postgresql://rollcall:secret@127.0.0.1:1/none"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot reach the database" in done.stderr
+    assert "secret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unusable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rollcall.cli",
+            "db",
+            "current",
+            "--data-dir",
+            str(blocker / "data"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot use the data directory" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -61,6 +61,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                 await hub.announce_participant(connection)
                 await _mark_here(app, connection, away=False)
             await _read(websocket, connection, app, settings)
+        except Refused as refused:
+            connection.close(refused.code, refused.reason)
         finally:
             hub.unregister(connection)
             connection.close(1000)

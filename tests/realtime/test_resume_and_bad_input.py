@@ -1,0 +1,164 @@
+"""Host resume with `since`, bad input on the socket, and the listener coming back by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import psycopg
+
+from tests.factories import create_event, join
+from tests.realtime.client import Socket, of_type
+from tests.realtime.test_ws import host_socket, participant_socket
+from tests.servers import RollcallServer
+
+
+async def _changes(
+    http: httpx.AsyncClient, code: str, host_headers: dict[str, str], n: int
+) -> None:
+    for _ in range(n):
+        pid = (await join(http, code)).json()["participant"]["id"]
+        await http.patch(
+            f"/api/events/{code}/participants/{pid}", json={"state": {"x": 1}}, headers=host_headers
+        )
+
+
+async def test_a_reconnecting_host_gets_exactly_what_it_missed_in_order(
+    server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    await _changes(http_a, event.code, event.host_headers, 3)
+    seen = [await host.next() for _ in range(6)]
+    assert [m["seq"] for m in seen] == [1, 2, 3, 4, 5, 6]
+    await host.close()
+
+    await _changes(http_a, event.code, event.host_headers, 4)  # seq 7..14 happen while away
+
+    resumed = await Socket.open(
+        server_b.ws_url,
+        {
+            "type": "hello",
+            "role": "host",
+            "event": event.code,
+            "token": event.host_token,
+            "since": 6,
+        },
+    )
+    welcome = await resumed.next()
+    assert welcome["resumed"] is True and "participants" not in welcome
+    missed = [await resumed.next() for _ in range(8)]
+    assert [m["seq"] for m in missed] == list(range(7, 15))
+    assert [m["type"] for m in missed] == ["participant.joined", "participant.state"] * 4
+    await _changes(http_a, event.code, event.host_headers, 1)
+    live = [await resumed.next() for _ in range(2)]
+    assert [m["seq"] for m in live] == [15, 16]
+    assert not await resumed.drain(0.5), "no duplicate"
+    await resumed.close()
+
+
+async def test_a_since_the_server_no_longer_has_or_from_the_future_gets_a_fresh_welcome(
+    server_a: RollcallServer, http_a: httpx.AsyncClient, realtime_db: str
+) -> None:
+    event = await create_event(http_a)
+    await _changes(http_a, event.code, event.host_headers, 60)  # 120 messages
+    with psycopg.connect(realtime_db, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM event_log WHERE event_id = (SELECT id FROM events WHERE code = %s)"
+            " AND seq <= 100",
+            (event.code,),
+        )
+    for since in (3, 500):
+        socket = await Socket.open(
+            server_a.ws_url,
+            {
+                "type": "hello",
+                "role": "host",
+                "event": event.code,
+                "token": event.host_token,
+                "since": since,
+            },
+        )
+        welcome = await socket.next()
+        assert welcome["resumed"] is False
+        assert welcome["seq"] == 120
+        assert len(welcome["participants"]) == 60
+        await socket.close()
+    kept = await Socket.open(
+        server_a.ws_url,
+        {
+            "type": "hello",
+            "role": "host",
+            "event": event.code,
+            "token": event.host_token,
+            "since": 100,
+        },
+    )
+    assert (await kept.next())["resumed"] is True
+    assert [(await kept.next())["seq"] for _ in range(20)] == list(range(101, 121))
+    await kept.close()
+
+
+async def test_bad_input_closes_only_that_socket(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    other = await create_event(http_a, title="Other")
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    phone, _ = await participant_socket(server_a, joined["session_token"])
+
+    async def close_code(*frames: str | bytes, hello: dict[str, object] | None = None) -> int:
+        socket = await Socket.open(server_a.ws_url, hello)
+        for frame in frames:
+            await socket.ws.send(frame)
+        return await socket.closed(timeout=8)
+
+    assert await close_code() == 4408  # says nothing for 5 s
+    assert await close_code("{not json") == 4400
+    assert await close_code(json.dumps({"type": "dance"})) == 4400
+    assert await close_code(json.dumps([1, 2])) == 4400
+    assert await close_code(b"\x00\x01") == 4400
+    assert await close_code(json.dumps({"type": "hello", "token": "nope"})) == 4401
+    assert await close_code(json.dumps({"type": "hello"})) == 4401
+    assert await close_code("x" * 70_000) == 1009
+    stolen = {"type": "hello", "role": "host", "event": event.code, "token": other.host_token}
+    assert await close_code(hello=stolen) == 4401
+    assert (
+        await close_code(hello={"type": "hello", "role": "host", "event": "ZZZZZZ", "token": "x"})
+        == 4404
+    )
+    rude = (await join(http_a, event.code)).json()
+    rude_hello = {"type": "hello", "token": rude["session_token"]}
+    assert await close_code(json.dumps({"type": "jump"}), hello=rude_hello) == 4400
+    assert await close_code("[]", hello=rude_hello) == 4400
+
+    # Everyone else is untouched: the phone still beats and the host still hears.
+    await phone.send({"type": "heartbeat"})
+    assert (await phone.until(of_type("ack")))["type"] == "ack"
+    await host.drain(0.3)
+    await join(http_a, event.code, name="Still here")
+    assert (await host.until(of_type("participant.joined")))["participant"][
+        "display_name"
+    ] == "Still here"
+    await phone.close()
+    await host.close()
+
+
+async def test_the_listener_reconnects_by_itself(
+    server_a: RollcallServer, http_a: httpx.AsyncClient, realtime_db: str
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    with psycopg.connect(realtime_db, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'rollcall-listener'"
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    await asyncio.sleep(0.2)  # let the kill land before the change we expect to hear about
+    await join(http_a, event.code, name="After the drop")
+    message = await host.until(of_type("participant.joined"), timeout=8)
+    assert message["participant"]["display_name"] == "After the drop"
+    await host.close()
