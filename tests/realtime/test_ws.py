@@ -184,3 +184,31 @@ async def test_kick_leave_and_close_end_the_sockets_with_their_codes(
     assert await host.closed() == 4410
     late = await Socket.open(server_b.ws_url, {"type": "hello", "token": staying["session_token"]})
     assert await late.closed() == 4410
+
+
+async def test_the_session_cookie_stands_in_for_the_token_and_a_beacon_says_away(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code, name="Cookie")).json()
+    phone = await Socket.open(
+        server_a.ws_url,
+        {"type": "hello"},
+        additional_headers={"Cookie": f"rollcall_session={joined['session_token']}"},
+    )
+    welcome = await phone.next()
+    assert welcome["type"] == "welcome"
+    assert welcome["participant"]["display_name"] == "Cookie"
+    # What a page sends with navigator.sendBeacon on pagehide.
+    http_a.cookies.clear()
+    beacon = await http_a.post(
+        "/api/session/heartbeat",
+        json={"away": True},
+        headers={"Authorization": f"Bearer {joined['session_token']}"},
+    )
+    assert beacon.status_code == 200
+    away = await host.until(of_type("participant.presence"))
+    assert away["presence"] == "away" and away["participant_id"] == joined["participant"]["id"]
+    await phone.close()
+    await host.close()
