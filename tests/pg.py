@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -71,6 +72,22 @@ def _to_url(conninfo: dict[str, object]) -> str:
 
 
 @contextmanager
+def embedded_server(prefix: str = "rollcall-test-pg-") -> Iterator[Any]:
+    """A throwaway embedded PostgreSQL (a pgserver handle), deleted afterwards."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        root = Path(tempfile.mkdtemp(prefix=prefix))
+        root.chmod(0o755)  # the server runs as its own system user when the tests run as root
+        server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@contextmanager
 def test_server() -> Iterator[PgServer]:
     external = os.environ.get(EXTERNAL_URL_VARIABLE)
     if external:
@@ -78,14 +95,5 @@ def test_server() -> Iterator[PgServer]:
             conn.execute("SELECT 1")
         yield PgServer(external, external=True)
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        root = Path(tempfile.mkdtemp(prefix="rollcall-test-pg-"))
-        root.chmod(0o755)
-        server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
+    with embedded_server() as server:
         yield PgServer(server.get_uri(), external=False)
-    finally:
-        server.cleanup()

@@ -23,6 +23,18 @@ EVENTS = 8
 PER_EVENT = 1_300  # 10,400 participants in all
 
 
+def run_rollcall(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The `rollcall` command in a subprocess, with these environment variables set."""
+    return subprocess.run(
+        [sys.executable, "-m", "rollcall.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def _fill_base_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import httpx
 
@@ -14,18 +12,15 @@ from rollcall.app import create_app
 from rollcall.db import migrate
 from rollcall.db.embedded import ensure_database
 from rollcall.settings import Settings
+from tests.pg import embedded_server
 
 
 async def test_routes_answer_503_while_the_database_is_down_and_recover(settings: Settings) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
         from pgserver._commands import pg_ctl
 
-    root = Path(tempfile.mkdtemp(prefix="rollcall-outage-"))
-    root.chmod(0o755)
-    server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
+    with embedded_server("rollcall-outage-") as server:
         ensure_database(server.get_uri(), "rollcall")
         url = server.get_uri("rollcall")
         migrate.upgrade(url)
@@ -82,5 +77,3 @@ async def test_routes_answer_503_while_the_database_is_down_and_recover(settings
                     await asyncio.sleep(0.1)
                 assert recovered is not None and recovered.status_code == 200
                 assert (await client.get("/healthz")).status_code == 200
-    finally:
-        server.cleanup()

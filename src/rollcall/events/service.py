@@ -72,28 +72,25 @@ async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow
     raise RuntimeError("could not find a free event code")  # 30^6 codes: practically never
 
 
-async def get_event(conn: DB, *, code: str) -> EventRow:
+async def _by_code(conn: DB, code: str, *, extra: str = "") -> asyncpg.Record:
     normalized = normalize_code(code)
     record = None
     if normalized is not None:
         record = await conn.fetchrow(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE code = $1", normalized
+            f"SELECT {_EVENT_COLUMNS}{extra} FROM events WHERE code = $1", normalized
         )
     if record is None:
         raise EventNotFound(f"no event has the code {code!r}")
-    return _row(record)
+    return record
+
+
+async def get_event(conn: DB, *, code: str) -> EventRow:
+    return _row(await _by_code(conn, code))
 
 
 async def event_for_host(conn: DB, *, code: str, token: str | None) -> EventRow:
     """The event, if `token` is its host token; 404 for an unknown code, else 401."""
-    normalized = normalize_code(code)
-    record = None
-    if normalized is not None:
-        record = await conn.fetchrow(
-            f"SELECT {_EVENT_COLUMNS}, host_token_hash FROM events WHERE code = $1", normalized
-        )
-    if record is None:
-        raise EventNotFound(f"no event has the code {code!r}")
+    record = await _by_code(conn, code, extra=", host_token_hash")
     if token is None or not secrets.compare_digest(digest(token), record["host_token_hash"]):
         raise InvalidToken("this event's host token is required")
     return _row(record)

@@ -7,7 +7,6 @@ keeps only the latest beat per participant; a graceful stop flushes what is left
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall.background import Periodic
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,8 @@ WHERE p.id = b.id AND p.last_heartbeat < b.at
 class HeartbeatBuffer:
     def __init__(self, pool: asyncpg.Pool[Any], *, flush_interval_s: float) -> None:
         self._pool = pool
-        self._interval = flush_interval_s
         self._pending: dict[UUID, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("heartbeat flush", self.flush, flush_interval_s)
         self._lock = asyncio.Lock()
         self.flushes = 0
 
@@ -55,26 +54,12 @@ class HeartbeatBuffer:
             self.flushes += 1
             return len(batch)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except UNAVAILABLE_ERRORS as exc:
-                log.warning("heartbeat flush failed, will retry: %s", type(exc).__name__)
-            except Exception:
-                log.exception("heartbeat flush failed")
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="heartbeat-flush")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the loop and write what is still buffered: a graceful stop loses no beat."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         try:
             await self.flush()
         except UNAVAILABLE_ERRORS:
