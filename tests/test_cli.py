@@ -67,6 +67,7 @@ def test_serve_starts_the_embedded_database_and_keeps_its_data(tmp_path: Path) -
     assert f"open {url}/" in output
     assert "phones cannot reach it" in output and "--host 0.0.0.0" in output
     assert (data_dir / "pgdata" / "PG_VERSION").exists()
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped with it"
 
     process = _serve(data_dir, port, log)  # the same data directory, started again
     try:
@@ -75,6 +76,7 @@ def test_serve_starts_the_embedded_database_and_keeps_its_data(tmp_path: Path) -
         assert again.status_code == 200 and again.json()["title"] == "Kept"
     finally:
         _stop(process)
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
 
 def test_event_create_prints_the_links_and_a_terminal_qr(database_url: str) -> None:

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from rollcall import __version__, problems
 from rollcall.db import health
+from rollcall.db.embedded import stop_embedded
 from rollcall.db.pool import create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await app.state.sweeper.stop()
             await app.state.heartbeats.stop()
             await app.state.pool.close()
+            stop_embedded()
 
     app = FastAPI(
         title="rollcall",

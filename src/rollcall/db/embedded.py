@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "rollcall"
 
+_started: list[Any] = []
+"""The pgserver handles this process started, so that stop_embedded() can let go of them."""
+
 
 def _pgdata(data_dir: Path) -> Path:
     return data_dir.expanduser().resolve() / "pgdata"
@@ -50,6 +53,7 @@ def start_embedded(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
                 f"the embedded PostgreSQL in {pgdata} did not start: {exc}. "
                 f"Its log is {pgdata / 'log'}."
             ) from exc
+    _started.append(server)
     ensure_database(server.get_uri(), database)
     url: str = server.get_uri(database)
     log.info("embedded PostgreSQL ready in %s", pgdata)
@@ -62,3 +66,17 @@ def ensure_database(server_url: str, database: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if exists.fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def stop_embedded() -> None:
+    """Let go of the embedded server; it stops when no other rollcall process still uses it.
+
+    pgserver would do this at exit, but a process stopped by a signal never reaches exit
+    handlers, so the app calls this at the end of its shutdown.
+    """
+    while _started:
+        server = _started.pop()
+        try:
+            server.cleanup()
+        except Exception as exc:  # stopping must not hide why the app is stopping
+            log.warning("could not stop the embedded PostgreSQL: %s", exc)
