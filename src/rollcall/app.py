@@ -19,6 +19,7 @@ from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
 from rollcall.limits import BodyGuard
 from rollcall.participants import routes as participants_routes
+from rollcall.participants.batch import JoinBatcher
 from rollcall.participants.schemas import JoinRequest
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         if url is None:
             url = await asyncio.to_thread(resolve_database_url, settings)
         app.state.pool = await create_pool(url)
+        app.state.joins = JoinBatcher(app.state.pool)
         app.state.heartbeats = HeartbeatBuffer(
             app.state.pool, flush_interval_s=settings.heartbeat_flush_s
         )

@@ -212,3 +212,22 @@ async def test_the_session_cookie_stands_in_for_the_token_and_a_beacon_says_away
     assert away["presence"] == "away" and away["participant_id"] == joined["participant"]["id"]
     await phone.close()
     await host.close()
+
+
+async def test_a_joined_message_carries_the_rosters_own_entry(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    from datetime import datetime
+
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    await join(http_a, event.code, name="Same Shape")
+    message = (await host.until(of_type("participant.joined")))["participant"]
+    roster = await http_a.get(f"/api/events/{event.code}/participants", headers=event.host_headers)
+    entry = roster.json()["participants"][0]
+    assert message.keys() == entry.keys()
+    for key in ("joined_at", "last_heartbeat"):
+        assert datetime.fromisoformat(message[key]) == datetime.fromisoformat(entry[key])
+        del message[key], entry[key]
+    assert message == entry
+    await host.close()

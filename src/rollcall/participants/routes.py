@@ -75,19 +75,28 @@ ParticipantSession = Annotated[service.Session, Depends(_session)]
     },
 )
 async def join(
-    code: str, request: Request, response: Response, conn: Conn, settings: AppSettings
+    code: str, request: Request, response: Response, settings: AppSettings
 ) -> JoinResponse:
     """Join from a device, or rejoin the participant this device already has here.
 
     The rules apply in DESIGN.md's order: unknown code before the body is read, then the body,
-    closed, banned, rejoin, locked, full, name taken.
+    closed, banned, rejoin, locked, full, name taken. No pooled connection is held while the
+    join waits for its batch.
     """
-    event = await events.get_event(conn, code=code)
-    body = await parse_json_body(request, JoinRequest)
-    if event.status == "closed":
-        raise EventClosed()
+    normalized = events.normalize_code(code)
+    if normalized is None:
+        raise EventNotFound(f"no event has the code {code!r}")
+    try:
+        body = await parse_json_body(request, JoinRequest)
+    except (MalformedRequest, ValidationFailed):
+        async with request.app.state.pool.acquire() as conn:
+            await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
+        raise
     result = await service.join(
-        conn, event=event, device_id=body.device_id, display_name=body.display_name
+        request.app.state.joins,
+        code=normalized,
+        device_id=body.device_id,
+        display_name=body.display_name,
     )
     response.status_code = 200 if result.rejoined else 201
     response.set_cookie(

@@ -20,12 +20,14 @@ from rollcall.errors import (
     EventClosed,
     EventFull,
     EventLocked,
+    EventNotFound,
     InvalidToken,
     NameTaken,
     ParticipantNotFound,
     StateTooLarge,
 )
 from rollcall.events.service import EventRow
+from rollcall.participants.batch import BatchedJoin, JoinBatcher
 from rollcall.participants.names import normalize_display_name
 from rollcall.participants.schemas import Participant, RosterEntry
 from rollcall.presence.service import presence_sql
@@ -64,115 +66,35 @@ class Session:
     event_code: str
 
 
-async def join(conn: DB, *, event: EventRow, device_id: UUID, display_name: str) -> JoinResult:
-    """Join `event` from `device_id`, or rejoin the participant this device already has there."""
+JOIN_REFUSALS: dict[str, type[Exception]] = {
+    "not_found": EventNotFound,
+    "closed": EventClosed,
+    "banned": DeviceBanned,
+    "locked": EventLocked,
+    "full": EventFull,
+}
+
+
+async def join(joins: JoinBatcher, *, code: str, device_id: UUID, display_name: str) -> JoinResult:
+    """Join the event from `device_id`, or rejoin the participant this device already has there.
+
+    The rules run in the database function rollcall_join (revision 0005), in DESIGN.md's order,
+    while the event row is locked; the batcher sends many joins in one transaction.
+    """
     name, name_key = normalize_display_name(display_name)
     for _ in range(JOIN_ATTEMPTS):
         token = new_token()
-        try:
-            async with conn.transaction():
-                if await event_log.lock_event(conn, event_id=event.id) == "closed":
-                    raise EventClosed()
-                record = await _rejoin(conn, event_id=event.id, device_id=device_id, token=token)
-                if record is not None:
-                    participant = to_participant(record)
-                    await _announce_arrival(conn, record, "participant.rejoined")
-                    return JoinResult(participant, token, rejoined=True)
-                await _take_seat(conn, event_id=event.id, device_id=device_id)
-                record = await conn.fetchrow(
-                    f"""
-                    INSERT INTO event_participants AS p (event_id, device_id, display_name,
-                        name_key, session_token_hash, reported_presence)
-                    VALUES ($1, $2, $3, $4, $5, 'online')
-                    RETURNING {PARTICIPANT_COLUMNS}, p.last_heartbeat
-                    """,
-                    event.id,
-                    device_id,
-                    name,
-                    name_key,
-                    digest(token),
-                )
-                assert record is not None
-                await _announce_arrival(conn, record, "participant.joined")
-                return JoinResult(to_participant(record), token, rejoined=False)
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "unique_name_per_event":
-                raise NameTaken(f"someone else in this event is called {name!r}") from exc
-            if exc.constraint_name != "unique_device_per_event":
-                raise
-            # The same device joined concurrently and won; the next attempt is a rejoin
-            # unless that participant was kicked meanwhile.
-            if await _is_banned(conn, event_id=event.id, device_id=device_id):
-                raise DeviceBanned() from exc
+        record = await joins.join(BatchedJoin(code, device_id, name, name_key, digest(token)))
+        outcome = record["outcome"]
+        if outcome in ("participant.joined", "participant.rejoined"):
+            return JoinResult(
+                to_participant(record), token, rejoined=outcome == "participant.rejoined"
+            )
+        if outcome == "name_taken":
+            raise NameTaken(f"someone else in this event is called {name!r}")
+        if outcome in JOIN_REFUSALS:
+            raise JOIN_REFUSALS[outcome]()
     raise RuntimeError("join did not settle after several attempts")
-
-
-async def _announce_arrival(conn: DB, record: asyncpg.Record, kind: str) -> None:
-    entry = RosterEntry(
-        **to_participant(record).model_dump(),
-        presence="online",
-        last_heartbeat=record["last_heartbeat"],
-    )
-    await event_log.append(
-        conn,
-        event_id=record["event_id"],
-        message={"type": kind, "participant": entry.model_dump(mode="json")},
-    )
-
-
-async def _rejoin(
-    conn: DB, *, event_id: UUID, device_id: UUID, token: str
-) -> asyncpg.Record | None:
-    """Reactivate this device's participant with a new token (revoking the old one)."""
-    return await conn.fetchrow(
-        f"""
-        UPDATE event_participants AS p
-        SET status = 'active', session_token_hash = $3, away = false, last_heartbeat = now(),
-            reported_presence = 'online'
-        WHERE p.event_id = $1 AND p.device_id = $2 AND p.status <> 'kicked'
-        RETURNING {PARTICIPANT_COLUMNS}, p.last_heartbeat
-        """,
-        event_id,
-        device_id,
-        digest(token),
-    )
-
-
-async def _take_seat(conn: DB, *, event_id: UUID, device_id: UUID) -> None:
-    """Count one more seat, or raise why not: closed, banned, locked or full, in that order."""
-    taken = await conn.fetchval(
-        """
-        UPDATE events SET seats_taken = seats_taken + 1
-        WHERE id = $1 AND status = 'open' AND seats_taken < capacity
-        RETURNING seats_taken
-        """,
-        event_id,
-    )
-    if taken is not None:
-        return
-    status = await conn.fetchval("SELECT status FROM events WHERE id = $1", event_id)
-    if status == "closed":
-        raise EventClosed()
-    if await _is_banned(conn, event_id=event_id, device_id=device_id):
-        raise DeviceBanned()
-    if status == "locked":
-        raise EventLocked()
-    raise EventFull()
-
-
-async def _is_banned(conn: DB, *, event_id: UUID, device_id: UUID) -> bool:
-    found = await conn.fetchval(
-        "SELECT 1 FROM event_participants"
-        " WHERE event_id = $1 AND device_id = $2 AND status = 'kicked'",
-        event_id,
-        device_id,
-    )
-    return found is not None
-
-
-async def check_not_banned(conn: DB, *, event: EventRow, device_id: UUID) -> None:
-    if await _is_banned(conn, event_id=event.id, device_id=device_id):
-        raise DeviceBanned()
 
 
 async def session_for_token(conn: DB, *, token: str | None) -> Session:
@@ -190,12 +112,6 @@ async def session_for_token(conn: DB, *, token: str | None) -> Session:
     if record is None:
         raise InvalidToken("the session token is missing, invalid or revoked")
     return Session(to_participant(record), record["event_id"], record["event_code"])
-
-
-async def heartbeat(conn: DB, *, participant_id: UUID) -> None:
-    await conn.execute(
-        "UPDATE event_participants SET last_heartbeat = now() WHERE id = $1", participant_id
-    )
 
 
 async def leave(conn: DB, *, token: str | None) -> UUID:

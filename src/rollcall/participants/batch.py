@@ -1,0 +1,77 @@
+"""Joins, batched: many phones' joins in one transaction, so that a stampede costs one commit.
+
+A join locks its event row until its commit is flushed, so joins of one event are serial and
+each waits for a disk flush. The batcher sends whatever joins have arrived as one call of
+rollcall_join_many; while that call runs, the next batch gathers. An idle server sends a lone
+join at once; a busy one sends hundreds per flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+MAX_BATCH = 256
+MAX_IN_FLIGHT = 2
+
+
+@dataclass(frozen=True)
+class BatchedJoin:
+    code: str
+    device_id: UUID
+    display_name: str
+    name_key: str
+    token_hash: bytes
+
+
+class JoinBatcher:
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+
+    async def join(self, request: BatchedJoin) -> asyncpg.Record:
+        """The row rollcall_join returns for this request (its `outcome` says what happened)."""
+        future: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        self._send_more()
+        return await future
+
+    def _send_more(self) -> None:
+        while self._waiting and self._in_flight < MAX_IN_FLIGHT:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self._in_flight += 1
+            task = asyncio.create_task(self._send(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]]) -> None:
+        try:
+            requests = [request for request, _ in batch]
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT * FROM rollcall_join_many($1, $2, $3, $4, $5)",
+                    [r.code for r in requests],
+                    [r.device_id for r in requests],
+                    [r.display_name for r in requests],
+                    [r.name_key for r in requests],
+                    [r.token_hash for r in requests],
+                )
+            self.batches += 1
+            by_position = {row["ord"]: row for row in rows}
+            for position, (_, future) in enumerate(batch, start=1):
+                if not future.done():
+                    future.set_result(by_position[position])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._in_flight -= 1
+            self._send_more()
