@@ -1,0 +1,134 @@
+"""What people do on each page, in Playwright terms, so that the tests read as the story."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PROJECTOR = {"viewport": {"width": 1920, "height": 1080}}
+
+
+@dataclass
+class HostedEvent:
+    code: str
+    host_token: str
+    join_url: str
+    host_url: str
+
+    @property
+    def host_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.host_token}"}
+
+
+def create_event(
+    api: httpx.Client, *, title: str = "Friday quiz", capacity: int | None = None
+) -> HostedEvent:
+    body: dict[str, Any] = {"title": title}
+    if capacity is not None:
+        body["capacity"] = capacity
+    response = api.post("/api/events", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return HostedEvent(
+        data["event"]["code"], data["host_token"], data["join_url"], data["host_url"]
+    )
+
+
+def roster(api: httpx.Client, event: HostedEvent) -> list[dict[str, Any]]:
+    response = api.get(f"/api/events/{event.code}/participants", headers=event.host_headers)
+    assert response.status_code == 200, response.text
+    participants: list[dict[str, Any]] = response.json()["participants"]
+    return participants
+
+
+class Phone:
+    """One phone: a browser context of its own (its own storage and cookies) and a page."""
+
+    def __init__(self, context: BrowserContext, page: Page, base_url: str) -> None:
+        self.context = context
+        self.page = page
+        self.base_url = base_url
+
+    def open(self, code: str) -> None:
+        self.page.goto(f"{self.base_url}/j/{code}")
+
+    def join_as(self, code: str, name: str) -> None:
+        self.open(code)
+        self.type_name(name)
+        expect(self.joined_heading(name)).to_be_visible()
+
+    def type_name(self, name: str) -> None:
+        self.page.get_by_label("Your name").fill(name)
+        self.page.get_by_role("button", name="Join", exact=True).click()
+
+    def joined_heading(self, name: str) -> Locator:
+        return self.page.get_by_role("heading", name=f"You're in as {name}")
+
+    def heading(self, text: str) -> Locator:
+        return self.page.get_by_role("heading", name=text)
+
+    @property
+    def name_field(self) -> Locator:
+        return self.page.get_by_label("Your name")
+
+    @property
+    def score(self) -> Locator:
+        return self.page.get_by_test_id("score")
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.get_by_test_id("connection")
+
+    def new_page(self) -> Page:
+        """Close this page and open another in the same browser, as scanning the QR again does."""
+        self.page.close()
+        self.page = self.context.new_page()
+        return self.page
+
+
+class Host:
+    """The host's dashboard for one event."""
+
+    def __init__(self, page: Page, base_url: str, event: HostedEvent) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.event = event
+
+    def open_with_link(self) -> None:
+        """The host link that `rollcall event create` prints carries the token in its fragment."""
+        self.page.goto(f"{self.base_url}/host/{self.event.code}#host_token={self.event.host_token}")
+        expect(self.connection).to_have_text("Connected")
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.get_by_test_id("connection")
+
+    @property
+    def cards(self) -> Locator:
+        return self.page.get_by_test_id("roster").locator("[data-participant-id]")
+
+    def card(self, name: str) -> Locator:
+        return self.cards.filter(has=self.page.get_by_text(name, exact=True))
+
+    def presence(self, name: str) -> Locator:
+        return self.card(name).locator(".person-presence")
+
+    def count(self, kind: str) -> Locator:
+        return self.page.get_by_test_id(f"count-{kind}")
+
+    def participant_ids(self) -> list[str]:
+        return [
+            str(self.cards.nth(index).get_attribute("data-participant-id"))
+            for index in range(self.cards.count())
+        ]
+
+    def give_point(self, name: str) -> None:
+        self.page.get_by_role("button", name=f"Give {name} a point").click()
+
+    def kick(self, name: str) -> None:
+        self.page.get_by_role("button", name=f"Remove {name}").click()
+        self.page.get_by_role("dialog").get_by_role("button", name="Remove", exact=True).click()

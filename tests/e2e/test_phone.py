@@ -1,0 +1,141 @@
+"""The join page on a phone: join once, then come back as the same participant without a prompt."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.pages import HostedEvent, Phone, create_event, roster
+
+pytestmark = pytest.mark.e2e
+
+
+def test_join_reload_and_scan_again_keep_the_same_participant(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    expect(ana.connection).to_have_text("Connected")
+    [first] = roster(api, event)
+    api.patch(
+        f"/api/events/{event.code}/participants/{first['id']}",
+        json={"state": {"score": 3}},
+        headers=event.host_headers,
+    ).raise_for_status()
+    expect(ana.score).to_have_text("3")
+
+    ana.page.reload()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    expect(ana.name_field).to_have_count(0)
+    expect(ana.score).to_have_text("3")
+    expect(ana.connection).to_have_text("Connected")
+
+    ana.new_page().goto(event.join_url)
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    expect(ana.score).to_have_text("3")
+    expect(ana.connection).to_have_text("Connected")
+
+    [again] = roster(api, event)
+    assert again["id"] == first["id"]
+    assert again["status"] == "active"
+
+
+def test_the_device_id_survives_cleared_storage_through_its_cookie(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    device = ana.page.evaluate("localStorage.getItem('rollcall.device')")
+    assert {"name": "rollcall_device", "value": device} in [
+        {"name": c["name"], "value": c["value"]} for c in ana.context.cookies()
+    ]
+
+    ana.page.evaluate("localStorage.clear()")
+    ana.page.reload()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    assert ana.page.evaluate("localStorage.getItem('rollcall.device')") == device
+    assert len(roster(api, event)) == 1
+
+
+def test_a_device_id_is_a_v4_uuid_even_without_crypto_random_uuid(
+    phone: Callable[..., Phone], event: HostedEvent
+) -> None:
+    """crypto.randomUUID exists only in secure contexts; phones on a LAN address get http."""
+    ana = phone()
+    ana.open(event.code)
+    made = ana.page.evaluate(
+        """async () => {
+            const { newUuid } = await import("/static/device.js");
+            const original = Crypto.prototype.randomUUID;
+            Crypto.prototype.randomUUID = undefined;
+            try { return [newUuid(), newUuid()]; }
+            finally { Crypto.prototype.randomUUID = original; }
+        }"""
+    )
+    v4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    assert all(v4.match(uuid) for uuid in made)
+    assert made[0] != made[1]
+
+
+def test_a_taken_name_lets_the_person_pick_another(
+    phone: Callable[..., Phone], event: HostedEvent
+) -> None:
+    phone().join_as(event.code, "Ana")
+    second = phone()
+    second.open(event.code)
+    second.type_name(" ana ")
+    expect(second.page.get_by_role("alert")).to_contain_text("already goes by")
+    expect(second.name_field).to_be_focused()
+    second.type_name("Ana B")
+    expect(second.joined_heading("Ana B")).to_be_visible()
+
+
+def test_locked_full_and_unknown_events_say_so(
+    phone: Callable[..., Phone], api: httpx.Client
+) -> None:
+    small = create_event(api, title="Two seats", capacity=1)
+    phone().join_as(small.code, "Ana")
+    late = phone()
+    late.open(small.code)
+    expect(late.heading("This event is full")).to_be_visible()
+
+    locked = create_event(api, title="Locked")
+    regular = phone()
+    regular.join_as(locked.code, "Ana")
+    api.patch(
+        f"/api/events/{locked.code}", json={"status": "locked"}, headers=locked.host_headers
+    ).raise_for_status()
+    newcomer = phone()
+    newcomer.open(locked.code)
+    expect(newcomer.heading("This event is locked")).to_be_visible()
+    # Whoever is in already comes back: a lock refuses only newcomers.
+    regular.page.reload()
+    expect(regular.joined_heading("Ana")).to_be_visible()
+    api.patch(
+        f"/api/events/{locked.code}", json={"status": "open"}, headers=locked.host_headers
+    ).raise_for_status()
+    newcomer.page.get_by_role("button", name="Try again").click()
+    newcomer.type_name("Bo")
+    expect(newcomer.joined_heading("Bo")).to_be_visible()
+
+    lost = phone()
+    lost.open("ZZZZZZ")
+    expect(lost.heading("No event with this code")).to_be_visible()
+
+
+def test_closing_the_event_ends_the_phone_session(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    expect(ana.connection).to_have_text("Connected")
+    api.patch(
+        f"/api/events/{event.code}", json={"status": "closed"}, headers=event.host_headers
+    ).raise_for_status()
+    expect(ana.heading("This event has ended")).to_be_visible()
+    ana.page.reload()
+    expect(ana.heading("This event has ended")).to_be_visible()
