@@ -17,6 +17,7 @@ from rollcall.db.embedded import stop_embedded
 from rollcall.db.pool import create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
+from rollcall.events.service import DescriptionCache
 from rollcall.limits import BodyGuard
 from rollcall.participants import routes as participants_routes
 from rollcall.participants.batch import JoinBatcher
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             url = await asyncio.to_thread(resolve_database_url, settings)
         app.state.pool = await create_pool(url)
         app.state.joins = JoinBatcher(app.state.pool)
+        app.state.descriptions = DescriptionCache()
         app.state.heartbeats = HeartbeatBuffer(
             app.state.pool, flush_interval_s=settings.heartbeat_flush_s
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -47,8 +48,18 @@ def normalize_code(code: str) -> str | None:
     return code
 
 
-def _row(record: asyncpg.Record) -> EventRow:
-    return EventRow(**{key: record[key] for key in EventRow.__dataclass_fields__})
+def _row(record: asyncpg.Record, prefix: str = "") -> EventRow:
+    return EventRow(**{key: record[prefix + key] for key in EventRow.__dataclass_fields__})
+
+
+def event_columns(alias: str, prefix: str) -> str:
+    """The event's columns for a query that joins events AS alias, each named prefix + column."""
+    return ", ".join(f"{alias}.{key} AS {prefix}{key}" for key in EventRow.__dataclass_fields__)
+
+
+def event_from(record: asyncpg.Record, prefix: str) -> EventRow:
+    """The event out of a row selected with event_columns(…, prefix)."""
+    return _row(record, prefix)
 
 
 async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow, str]:
@@ -181,3 +192,28 @@ async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> E
         updated_at=event.updated_at,
         counts=counts,
     )
+
+
+class DescriptionCache:
+    """Event descriptions reused for a moment, for the welcomes of a crowd arriving at once.
+
+    An entry is keyed by the event's updated_at, so title, capacity and status are never stale;
+    only the counts may lag, by at most ttl_s.
+    """
+
+    def __init__(self, ttl_s: float = 1.0, max_entries: int = 1_000) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[tuple[UUID, datetime], tuple[float, Event]] = {}
+
+    async def describe(self, conn: DB, *, event: EventRow, presence_timeout_s: float) -> Event:
+        key = (event.id, event.updated_at)
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        described = await describe(conn, event=event, presence_timeout_s=presence_timeout_s)
+        if len(self._entries) >= self._max:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        self._entries[key] = (now + self._ttl, described)
+        return described

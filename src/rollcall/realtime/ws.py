@@ -53,7 +53,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if hello.get("role") == "host":
             connection = await _open_host(websocket, hello, app.state.pool, settings)
         else:
-            connection = await _open_participant(websocket, hello, app.state.pool, settings)
+            connection = await _open_participant(
+                websocket, hello, app.state.pool, settings, app.state.descriptions
+            )
         hub.register(connection)
         writer = asyncio.create_task(_write(connection))
         try:
@@ -113,15 +115,19 @@ async def _receive_hello(websocket: WebSocket) -> dict[str, Any]:
 
 
 async def _open_participant(
-    websocket: WebSocket, hello: dict[str, Any], pool: asyncpg.Pool[Any], settings: Settings
+    websocket: WebSocket,
+    hello: dict[str, Any],
+    pool: asyncpg.Pool[Any],
+    settings: Settings,
+    descriptions: events.DescriptionCache,
 ) -> Connection:
     token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
     if not isinstance(token, str) or not token:
         raise Refused(4401, "no token")
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with pool.acquire() as conn:
         record = await conn.fetchrow(
             f"""
-            SELECT {PARTICIPANT_COLUMNS}, e.code AS event_code, e.status AS event_status, e.seq
+            SELECT {PARTICIPANT_COLUMNS}, {events.event_columns("e", "event_")}, e.seq
             FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
             WHERE p.session_token_hash = $1
             """,
@@ -135,9 +141,10 @@ async def _open_participant(
             raise Refused(4403, "kicked")
         if record["status"] != "active":
             raise Refused(4401, "the session has ended")
-        event = await events.get_event(conn, code=record["event_code"])
-        described = await events.describe(
-            conn, event=event, presence_timeout_s=settings.presence_timeout_s
+        described = await descriptions.describe(
+            conn,
+            event=events.event_from(record, "event_"),
+            presence_timeout_s=settings.presence_timeout_s,
         )
     connection = Connection(
         websocket=websocket,
