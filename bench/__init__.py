@@ -1,0 +1,1 @@
+"""Benchmarks for rollcall: load generators, a pgbench baseline and the report (`python -m bench`)."""

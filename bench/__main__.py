@@ -1,0 +1,114 @@
+"""`python -m bench joins|arrival|heartbeats|rejoins|profile|all`: run, print, plot, record."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.cluster import REPO, raise_open_file_limit
+
+SCENARIOS = ["joins", "arrival", "heartbeats", "rejoins", "profile"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="rollcall's benchmarks (docs/benchmarks.md)."
+    )
+    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument("--quick", action="store_true", help="short runs, for development")
+    parser.add_argument(
+        "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "artifacts" / "bench", help="results and plots"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the plots to docs/benchmarks/ and the figures into docs/benchmarks.md",
+    )
+    return parser
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from bench import arrival, heartbeats, joins, profile, rejoins, report
+    from bench.harness import Harness
+
+    out = REPO / "docs" / "benchmarks" if args.record else args.out
+    h = Harness(out=out, quick=args.quick, processes=args.processes)
+    chosen = SCENARIOS if args.scenario == "all" else [args.scenario]
+    runners = {
+        "joins": joins.run,
+        "arrival": arrival.run,
+        "heartbeats": heartbeats.run,
+        "rejoins": rejoins.run,
+        "profile": profile.run,
+    }
+    started = time.monotonic()
+    h.open()
+    try:
+        for name in chosen:
+            began = time.monotonic()
+            await runners[name](h)
+            print(f"   ({name}: {time.monotonic() - began:.0f} s)", flush=True)
+    finally:
+        h.close()
+    h.details["command"] = "python -m bench " + " ".join(sys.argv[1:])
+    h.details["seconds"] = round(time.monotonic() - started)
+    h.save()
+    report.print_table(h)
+    if args.record:
+        report.record(h, REPO / "docs" / "benchmarks.md")
+        print(f"recorded in {REPO / 'docs' / 'benchmarks.md'} and {out}/")
+    else:
+        print(f"results and plots in {out}/")
+    return 0
+
+
+def ensure_dependencies() -> None:
+    """Install pyproject's `bench` extra into this environment when any of it is missing.
+
+    `make bench` installs only the `test` extra, so a fresh machine gets the rest here.
+    """
+    import importlib.util
+    import shutil
+    import subprocess
+    import tomllib
+
+    wanted = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["bench"]
+
+    def present(requirement: str) -> bool:
+        name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
+        if name == "py-spy":
+            return (Path(sys.executable).parent / "py-spy").exists() or bool(shutil.which(name))
+        return importlib.util.find_spec(name) is not None
+
+    missing = [requirement for requirement in wanted if not present(requirement)]
+    if missing:
+        print(f"installing the bench extra's missing packages: {' '.join(missing)}", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    ensure_dependencies()
+    raise_open_file_limit()
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    src = os.environ.get("ROLLCALL_BENCH_SRC")
+    if src:
+        sys.path.insert(0, str(Path(src).resolve()))
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(_main(args))
+    return uvloop.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The state one `python -m bench` run shares: database, server settings, figures, output files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.cluster import CpuMeter, Database, MachineMeter, Sampler, Servers, rollcall_source
+
+# Every bench server allows events this large, so one event can take a whole stampede.
+MAX_CAPACITY = 1_000_000
+
+
+@dataclass
+class Figure:
+    """One measured figure, printed beside its target."""
+
+    scenario: str
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    def shown(self) -> str:
+        if self.value is None:
+            return "n/a"
+        if self.unit == "" and float(self.value).is_integer():
+            return f"{self.value:,.0f}"
+        if self.unit == "%":
+            return f"{self.value:.0f} %"
+        if abs(self.value) >= 100:
+            return f"{self.value:,.0f} {self.unit}".strip()
+        return f"{self.value:.2f} {self.unit}".strip()
+
+
+@dataclass
+class Harness:
+    out: Path
+    quick: bool = False
+    processes: int | None = None
+    database: Database | None = None
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    _postmaster: int | None = None
+
+    @property
+    def db(self) -> Database:
+        assert self.database is not None
+        return self.database
+
+    def open(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        print("== setting up: PostgreSQL and the schema", flush=True)
+        self.database = Database.start()
+        Servers(self.db.url, 1).migrate()
+        self.details["database"] = {"where": self.db.where, **self.db.server_facts()}
+        _, source = rollcall_source()
+        self.details["rollcall"] = source
+        self.details["machine"] = machine()
+        print(f"   database: {self.db.where}", flush=True)
+        print(f"   rollcall: {source}", flush=True)
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+            self.database = None
+
+    def figure(self, *args: Any, **kwargs: Any) -> Figure:
+        figure = Figure(*args, **kwargs)
+        self.figures.append(figure)
+        mark = {True: "ok  ", False: "MISS", None: "    "}[figure.met]
+        target = f"  (target {figure.target})" if figure.target else ""
+        note = f"  [{figure.note}]" if figure.note else ""
+        print(f"   {mark} {figure.name}: {figure.shown()}{target}{note}", flush=True)
+        return figure
+
+    @contextlib.contextmanager
+    def servers(self, count: int, **settings: str | float) -> Iterator[Servers]:
+        env = {"max_capacity": str(MAX_CAPACITY), **{k: str(v) for k, v in settings.items()}}
+        servers = Servers(self.db.url, count, settings=env)
+        with servers.running():
+            yield servers
+
+    def postgres_meter(self) -> CpuMeter | None:
+        if self._postmaster is None:
+            found = self.db.postmaster()
+            self._postmaster = found.pid if found is not None else 0
+        if not self._postmaster:
+            return None
+        return CpuMeter([self._postmaster], with_children=True)
+
+    def sampler(self, servers: Servers, clients: list[int], *, interval: float = 0.5) -> Sampler:
+        meters = {
+            "rollcall": CpuMeter(servers.pids, with_children=False),
+            "clients": CpuMeter(clients, with_children=False),
+        }
+        postgres = self.postgres_meter()
+        if postgres is not None:
+            meters["postgres"] = postgres
+        meters["machine"] = MachineMeter()
+        return Sampler(meters, interval=interval)
+
+    def save(self) -> Path:
+        path = self.out / "results.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "figures": [asdict(f) for f in self.figures],
+                    "details": self.details,
+                    "seconds": time.time() - self.started,
+                },
+                indent=1,
+                default=str,
+            )
+        )
+        return path
+
+
+def others(usage: dict[str, dict[str, float]]) -> float | None:
+    """CPU (cores) that processes outside the benchmark used in a window: noise to report."""
+    if "machine" not in usage:
+        return None
+    ours = sum(u["cpu_cores"] for name, u in usage.items() if name != "machine")
+    return max(0.0, usage["machine"]["cpu_cores"] - ours)
+
+
+def usage_note(usage: dict[str, dict[str, float]]) -> str:
+    """'rollcall 1.2, postgres 0.5, clients 0.1 cores; others 0.0' for a figure's note."""
+    parts = [f"{name} {u['cpu_cores']:.2f}" for name, u in usage.items() if name != "machine"]
+    noise = others(usage)
+    text = ", ".join(parts) + " cores"
+    if noise is not None:
+        text += f"; other processes {noise:.2f}"
+    return text
+
+
+def create_event(base_url: str, title: str, capacity: int = MAX_CAPACITY) -> dict[str, Any]:
+    """A new event through the API; returns the API's answer (event, host_token, …)."""
+    answer = httpx.post(
+        f"{base_url}/api/events", json={"title": title, "capacity": capacity}, timeout=10
+    )
+    answer.raise_for_status()
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(logical=True),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "os": _os_name(),
+    }
+
+
+def _os_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    return platform.system()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]

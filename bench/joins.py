@@ -1,0 +1,293 @@
+"""Join stampede over HTTP, and the same join SQL through pgbench in the same run.
+
+200 keep-alive connections (as wrk would hold them), spread over the rollcall processes, each
+POSTing joins of new devices to one event back to back: 200 joins always in flight. The figures
+count the answers that completed inside the measured window (after a warm-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from array import array
+from collections import Counter
+from typing import Any
+from uuid import uuid4
+
+from bench import baseline, plots
+from bench.cluster import Sampler, Servers
+from bench.harness import Harness, create_event, percentile, usage_note
+from bench.wire import Wire, connect
+from bench.workers import Channel, Workers
+
+IN_FLIGHT = 200
+TARGET_RATE = 2500
+TARGET_RATIO = 40.0
+TARGET_P99_MS = 250
+PGBENCH_CLIENTS = 16
+
+
+async def stampede_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """One worker's share of the stampede: `connections` back-to-back joiners."""
+    ports: list[int] = job["ports"]
+    worker: int = job["worker"]
+    start_at: float = job["start_at"]
+    end_at: float = job["end_at"]
+    done_at = array("d")
+    latency_ms = array("d")
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    offset = time.time() - time.perf_counter()
+
+    async def joiner(slot: int) -> None:
+        index = worker * job["connections"] + slot
+        port = ports[index % len(ports)]
+        codes = job["codes"]
+        path = f"/api/events/{codes[index % len(codes)]}/join"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        wire: Wire | None = None
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        n = 0
+        while time.time() < end_at and n < job["max_per_connection"]:
+            if wire is None or wire.closed:
+                wire = await connect(port)
+            body = f'{{"device_id":"{uuid4()}","display_name":"w{worker}s{slot}n{n}"}}'.encode()
+            request = head + str(len(body)).encode() + b"\r\n\r\n" + body
+            n += 1
+            started = time.perf_counter()
+            try:
+                status, answer = await wire.request(request)
+            except ConnectionError as exc:
+                statuses[0] += 1
+                if len(errors) < 5:
+                    errors.append(f"connection: {exc}")
+                wire = None
+                await asyncio.sleep(0.1)
+                continue
+            finished = time.perf_counter()
+            statuses[status] += 1
+            if status != 201 and len(errors) < 5:
+                errors.append(f"{status}: {answer[:300]!r}")
+            done_at.append(finished + offset)
+            latency_ms.append((finished - started) * 1000)
+            channel.done += 1
+        if wire is not None:
+            wire.close()
+
+    tasks = [asyncio.create_task(joiner(slot)) for slot in range(job["connections"])]
+    _, pending = await asyncio.wait(tasks, timeout=max(1.0, end_at - time.time()) + 30)
+    for task in pending:
+        task.cancel()
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            errors.append(repr(task.exception()))
+    return {
+        "done_at": done_at,
+        "latency_ms": latency_ms,
+        "statuses": dict(statuses),
+        "errors": errors,
+    }
+
+
+async def stampede(
+    h: Harness,
+    servers: Servers,
+    codes: list[str],
+    *,
+    workers: int,
+    warmup: float,
+    seconds: float,
+) -> tuple[dict[str, Any], Sampler]:
+    start_at = time.time() + 1.5  # the spawned workers need about a second to import
+    jobs = [
+        {
+            "ports": servers.ports,
+            "codes": codes,
+            "connections": IN_FLIGHT // workers,
+            "start_at": start_at,
+            "end_at": start_at + warmup + seconds,
+            "max_per_connection": 100_000,
+        }
+        for _ in range(workers)
+    ]
+    pool = Workers(stampede_job, jobs, label="joins")
+    pool.start()
+    try:
+        began = time.monotonic()
+        with h.sampler(servers, pool.pids) as meters:
+            results = await pool.gather(
+                "result",
+                limit_s=warmup + seconds + 60,
+                progress=lambda n: (
+                    f"{time.monotonic() - began:.0f} s of {warmup + seconds + 1.5:.0f} s, "
+                    f"{n:,} joins"
+                ),
+            )
+    finally:
+        pool.close()
+    window = (start_at + warmup, start_at + warmup + seconds)
+    done_at: list[float] = []
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    for result in results:
+        for at, ms in zip(result["done_at"], result["latency_ms"], strict=True):
+            done_at.append(at)
+            if window[0] <= at < window[1]:
+                latencies.append(ms)
+        statuses.update(result["statuses"])
+        errors.extend(result["errors"])
+    return {
+        "start_at": start_at,
+        "window": window,
+        "done_at": done_at,
+        "latencies": latencies,
+        "rate": len(latencies) / seconds,
+        "statuses": dict(statuses),
+        "errors": errors[:10],
+    }, meters
+
+
+SHAPES = [(1, "one event"), (50, "50 events")]
+
+
+async def run(h: Harness) -> None:
+    processes = h.processes or 2
+    warmup, seconds = (2.0, 6.0) if h.quick else (3.0, 15.0)
+    pg_seconds = 6 if h.quick else 12
+    print(f"== joins: stampede over HTTP, {processes} rollcall process(es), {IN_FLIGHT} in flight")
+    details = h.details.setdefault("joins", {"processes": processes, "in_flight": IN_FLIGHT})
+    latency_series: list[tuple[str, list[float]]] = []
+    rate_series: list[tuple[str, float, list[float]]] = []
+    pg_series: list[tuple[float, float]] = []
+    meters: Sampler | None = None
+    with h.servers(processes) as servers:
+        for count, shape in SHAPES:
+            tag = f"{count}ev"
+            pg_events = [create_event(servers.url(), f"pgbench{tag} {i}") for i in range(count)]
+            rc_events = [create_event(servers.url(), f"stampede{tag} {i}") for i in range(count)]
+            script = await baseline.record_join_sql(
+                h.db.url, pg_events[0]["event"]["code"], f"pgbench{tag} "
+            )
+            print(
+                f"   {shape}: pgbench runs the join's {script.statements} statements with "
+                f"{PGBENCH_CLIENTS} clients for {pg_seconds} s",
+                flush=True,
+            )
+            pg = await asyncio.to_thread(
+                baseline.run_pgbench,
+                pgbench=h.db.pgbench,
+                env=h.db.pgbench_env(),
+                script=script,
+                clients=PGBENCH_CLIENTS,
+                seconds=pg_seconds,
+                events=count,
+                work_dir=h.out / "pgbench" / tag,
+            )
+            print(
+                f"   {shape}: rollcall for {seconds:.0f} s after {warmup:.0f} s of warm-up",
+                flush=True,
+            )
+            result, meters = await stampede(
+                h,
+                servers,
+                [e["event"]["code"] for e in rc_events],
+                workers=2,
+                warmup=warmup,
+                seconds=seconds,
+            )
+            _figures(h, shape, processes, result, pg, meters, details.setdefault(tag, {}))
+            details[tag]["script"] = script.text
+            latency_series += [
+                (f"rollcall, {shape}", result["latencies"]),
+                (f"pgbench, {shape}", pg.latencies_ms),
+            ]
+            rate_series.append((f"rollcall, {shape}", result["start_at"], result["done_at"]))
+            pg_series = pg.per_second if count > 1 else pg_series
+    plots.latency_figure(
+        h.out,
+        "joins-latency",
+        f"Join latency with {IN_FLIGHT} in flight ({processes} rollcall processes), and pgbench",
+        latency_series,
+        target_ms=TARGET_P99_MS,
+    )
+    plots.throughput(h.out, "joins", rate_series[-1:], pgbench=pg_series, cpu=meters)
+
+
+def _figures(
+    h: Harness,
+    shape: str,
+    processes: int,
+    result: dict[str, Any],
+    pg: baseline.PgbenchResult,
+    meters: Sampler,
+    details: dict[str, Any],
+) -> None:
+    usage = meters.window(*result["window"])
+    p50 = percentile(result["latencies"], 50)
+    p99 = percentile(result["latencies"], 99)
+    ratio = 100 * result["rate"] / pg.tps if pg.tps else None
+    details.update(
+        statuses=result["statuses"],
+        errors=result["errors"],
+        usage=usage,
+        rate=result["rate"],
+        p50_ms=p50,
+        p99_ms=p99,
+        pgbench={
+            "clients": pg.clients,
+            "tps": pg.tps,
+            "failed": pg.failed,
+            "p50_ms": percentile(pg.latencies_ms, 50),
+            "p99_ms": percentile(pg.latencies_ms, 99),
+            "statement_ms": pg.statement_ms,
+        },
+    )
+    ok = result["statuses"].get(201, 0)
+    bad = sum(v for k, v in result["statuses"].items() if k != 201)
+    h.figure(
+        "joins",
+        f"pgbench, join SQL, {shape}",
+        pg.tps,
+        "tx/s",
+        note=f"{pg.clients} clients, p99 {percentile(pg.latencies_ms, 99) or 0:.0f} ms",
+    )
+    h.figure(
+        "joins",
+        f"join stampede, {shape}",
+        result["rate"],
+        "joins/s",
+        f">= {TARGET_RATE:,}",
+        result["rate"] >= TARGET_RATE,
+        f"{processes} processes; {ok:,} × 201, {bad} other",
+    )
+    h.figure(
+        "joins",
+        f"  as % of pgbench, {shape}",
+        ratio,
+        "%",
+        f">= {TARGET_RATIO:.0f} %",
+        ratio is not None and ratio >= TARGET_RATIO,
+    )
+    h.figure(
+        "joins",
+        f"  p99 latency, {shape}",
+        p99,
+        "ms",
+        f"<= {TARGET_P99_MS}",
+        p99 is not None and p99 <= TARGET_P99_MS,
+        f"p50 {p50:.0f} ms" if p50 else "",
+    )
+    if usage:
+        h.figure(
+            "joins",
+            f"  CPU, {shape}",
+            usage["rollcall"]["cpu_cores"],
+            "cores",
+            note=usage_note(usage),
+        )
+    if result["errors"]:
+        print("   first errors:", *result["errors"][:3], sep="\n     ")

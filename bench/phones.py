@@ -1,0 +1,184 @@
+"""Simulated phones: join over HTTP, then keep a /ws connection as the join page does (live.js).
+
+A Phone says hello with its token, waits for the welcome, beats every heartbeat interval and
+times each ack, and, when asked to, reconnects after any close that is not final with
+live.js's backoff (exponential from 500 ms, capped at 15 s, jittered between half and all of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from array import array
+from collections import Counter
+from typing import Any
+
+from bench.wire import Wire, connect, open_websocket, post_json
+
+FINAL_CLOSES = {4401, 4403, 4404, 4409, 4410}
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 15.0
+HEARTBEAT = json.dumps({"type": "heartbeat"}, separators=(",", ":"))
+
+
+def backoff_delay(attempt: int) -> float:
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+    return ceiling / 2 + random.random() * (ceiling / 2)  # jitter, not a secret
+
+
+async def http_join(port: int, code: str, device_id: str, name: str) -> tuple[int, dict[str, Any]]:
+    """POST the join on a fresh connection, as a phone that just scanned the QR code would."""
+    wire = await connect(port)
+    try:
+        status, body = await asyncio.wait_for(
+            wire.request(
+                post_json(
+                    port,
+                    f"/api/events/{code}/join",
+                    {"device_id": device_id, "display_name": name},
+                )
+            ),
+            30,
+        )
+    finally:
+        wire.abort()
+    return status, json.loads(body) if body else {}
+
+
+class PhoneStats:
+    """What the phones of one worker saw."""
+
+    def __init__(self) -> None:
+        self.ack_ms = array("d")
+        self.beats = 0
+        self.closes: Counter[int] = Counter()
+        self.messages: Counter[str] = Counter()
+        self.welcomes = 0
+        self.failed_connects = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ack_ms": self.ack_ms,
+            "beats": self.beats,
+            "closes": dict(self.closes),
+            "messages": dict(self.messages),
+            "welcomes": self.welcomes,
+            "failed_connects": self.failed_connects,
+        }
+
+
+class Phone:
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        stats: PhoneStats,
+        *,
+        beat_s: float | None = None,
+        reconnect: bool = False,
+    ) -> None:
+        self.port = port
+        self.token = token
+        self.stats = stats
+        self.beat_s = beat_s
+        self.reconnect = reconnect
+        self.wire: Wire | None = None
+        self.welcome: dict[str, Any] | None = None
+        self.welcomed_at: list[float] = []
+        self.attempt = 0
+        self.stopped = False
+        self._waiter: asyncio.Future[dict[str, Any]] | None = None
+        self._connecting = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._beating = False
+        self._beat_sent = 0.0
+
+    async def connect(self, limit_s: float = 10) -> dict[str, Any]:
+        """Open the socket and return the welcome (raises when there is none)."""
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        self._connecting = True
+        try:
+            self.wire = await open_websocket(
+                self.port,
+                {"type": "hello", "token": self.token},
+                on_message=self._on_message,
+                on_close=self._on_close,
+                limit_s=limit_s,
+            )
+            return await asyncio.wait_for(self._waiter, limit_s)
+        except BaseException:
+            if self.wire is not None:
+                self.wire.abort()
+            raise
+        finally:
+            self._connecting = False
+
+    def _on_message(self, payload: bytes) -> None:
+        message = json.loads(payload)
+        kind = message.get("type")
+        if kind == "ack":
+            if self._beat_sent:
+                self.stats.ack_ms.append((time.perf_counter() - self._beat_sent) * 1000)
+                self._beat_sent = 0.0
+            return
+        self.stats.messages[kind] += 1
+        if kind == "welcome":
+            self.stats.welcomes += 1
+            self.welcome = message
+            self.welcomed_at.append(time.time())
+            self.attempt = 0
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(message)
+            if self.beat_s and not self._beating:
+                self._beating = True
+                asyncio.get_running_loop().call_later(random.random() * self.beat_s, self._beat)
+
+    def _beat(self) -> None:
+        if self.stopped:
+            return
+        wire = self.wire
+        if wire is not None and not wire.closed and self.welcome is not None:
+            wire.send_text(HEARTBEAT)
+            self.stats.beats += 1
+            self._beat_sent = time.perf_counter()
+        assert self.beat_s is not None
+        asyncio.get_running_loop().call_later(self.beat_s, self._beat)
+
+    def _on_close(self, code: int) -> None:
+        self.stats.closes[code] += 1
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(ConnectionError(f"closed with {code} before the welcome"))
+        if self._connecting:
+            return  # connect() fails, and whoever called it decides what next
+        if self.reconnect and not self.stopped and code not in FINAL_CLOSES:
+            self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self._retry is not None or self.stopped:
+            return
+        delay = backoff_delay(self.attempt)
+        self.attempt += 1
+        self._retry = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._retry = None
+        asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        if self.stopped:
+            return
+        try:
+            await self.connect()
+        except (OSError, ConnectionError, TimeoutError):
+            self.stats.failed_connects += 1
+            self._schedule_reconnect()
+
+    def close(self) -> None:
+        self.stopped = True
+        if self._retry is not None:
+            self._retry.cancel()
+        if self.wire is not None:
+            self.wire.abort()

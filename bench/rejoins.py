@@ -1,0 +1,213 @@
+"""Rejoin storm: the server restarts under 2,000 connected phones, and they all come back.
+
+2,000 phones join one event and keep their sockets, beating. The host gives each a state of
+its own (a JSON merge patch through the API, so each has a version > 0). Then every rollcall
+process gets SIGTERM, as a deploy would, and is started again on the same port. The phones
+reconnect by themselves with their session tokens, with the join page's own backoff
+(live.js: exponential from 500 ms, jittered, capped at 15 s). The figures: how long until every
+phone has a welcome again, counted from the moment the restarted server answers /healthz and
+from the SIGTERM; whether anyone came back as a different participant or a second one
+(duplicates); and whether each came back with the state and version it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from bench.harness import Harness, create_event, percentile
+from bench.heartbeats import roster_of
+from bench.phones import Phone, PhoneStats, http_join
+from bench.workers import Channel, Workers
+
+PHONES = 2_000
+TARGET_S = 3.0
+
+
+async def storm_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    ports: list[int] = job["ports"]
+    worker: int = job["worker"]
+    stats = PhoneStats()
+    phones: dict[str, Phone] = {}
+    failures: Counter[str] = Counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(job["phones"]):
+        queue.put_nowait(n)
+
+    async def arrive() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            port = ports[n % len(ports)]
+            try:
+                status, body = await http_join(port, job["code"], str(uuid4()), f"r{worker}n{n}")
+                if status != 201:
+                    failures[f"join {status}"] += 1
+                    continue
+                phone = Phone(port, body["session_token"], stats, beat_s=10.0, reconnect=True)
+                await phone.connect(limit_s=30)
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                failures[type(exc).__name__] += 1
+                continue
+            phones[body["participant"]["id"]] = phone
+            channel.done += 1
+
+    await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(50))), 120)
+    channel.send("connected", {"ids": list(phones), "failures": dict(failures)})
+    kind, restart_at = await channel.receive(limit_s=120)
+    assert kind == "restarting"
+    channel.done = 0
+    deadline = time.time() + job["wait_s"]
+    while time.time() < deadline:
+        back = [p for p in phones.values() if p.welcomed_at and p.welcomed_at[-1] > restart_at]
+        channel.done = len(back)
+        if len(back) == len(phones):
+            break
+        await asyncio.sleep(0.05)
+    report = {
+        pid: {
+            "back_at": next((t for t in phone.welcomed_at if t > restart_at), None),
+            "welcomes": len(phone.welcomed_at),
+            "id": (phone.welcome or {}).get("participant", {}).get("id"),
+            "state": (phone.welcome or {}).get("participant", {}).get("state"),
+            "version": (phone.welcome or {}).get("participant", {}).get("version"),
+        }
+        for pid, phone in phones.items()
+    }
+    channel.send("back", {"phones": report, "stats": {**stats.summary(), "ack_ms": []}})
+    await channel.receive(limit_s=120)
+    for phone in phones.values():
+        phone.close()
+    return {}
+
+
+async def _set_states(base: str, code: str, host_token: str, ids: list[str]) -> dict[str, Any]:
+    """Give each participant a state of its own; returns what the API answered for each."""
+    expected: dict[str, Any] = {}
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        semaphore = asyncio.Semaphore(20)
+
+        async def patch(index: int, pid: str) -> None:
+            async with semaphore:
+                answer = await client.patch(
+                    f"/api/events/{code}/participants/{pid}",
+                    json={"state": {"score": index, "team": "blue" if index % 2 else "red"}},
+                    headers={"Authorization": f"Bearer {host_token}"},
+                )
+                answer.raise_for_status()
+                expected[pid] = answer.json()
+
+        await asyncio.gather(*(patch(i, pid) for i, pid in enumerate(ids)))
+    return expected
+
+
+async def run(h: Harness) -> None:
+    processes = h.processes or 2
+    phones = 500 if h.quick else PHONES
+    workers = 2
+    print(f"== rejoins: {processes} rollcall process(es) restart under {phones:,} connected phones")
+    with h.servers(processes) as servers:
+        created = create_event(servers.url(), "rejoin storm", capacity=phones)
+        code, host_token = created["event"]["code"], created["host_token"]
+        jobs = [
+            {"ports": servers.ports, "code": code, "phones": phones // workers, "wait_s": 60}
+            for _ in range(workers)
+        ]
+        pool = Workers(storm_job, jobs, label="rejoins")
+        pool.start()
+        try:
+            connected = await pool.gather("connected", limit_s=180)
+            ids = [pid for c in connected for pid in c["ids"]]
+            expected = await _set_states(servers.url(), code, host_token, ids)
+            await asyncio.sleep(1)  # the phones get their `state` messages
+            print(f"   {len(ids):,} phones connected with a state each; restarting", flush=True)
+            restart_at = time.time()
+            pool.broadcast("restarting", restart_at)
+            await asyncio.to_thread(servers.stop)
+            stopped_at = time.time()
+            await asyncio.to_thread(servers.start)
+            ready_at = time.time()
+            began = time.monotonic()
+            back = await pool.gather(
+                "back",
+                limit_s=90,
+                progress=lambda n: f"{time.monotonic() - began:.0f} s: {n:,} phones back",
+            )
+            roster = await roster_of(servers.url(), code, host_token)
+            pool.broadcast("close")
+            await pool.gather("result", limit_s=60)
+        finally:
+            pool.close()
+    reports = {pid: r for b in back for pid, r in b["phones"].items()}
+    returned = [r["back_at"] for r in reports.values() if r["back_at"] is not None]
+    missing = len(reports) - len(returned)
+    last = max(returned) if returned else None
+    from_ready = (last - ready_at) if last is not None else None
+    from_stop = (last - restart_at) if last is not None else None
+    wrong_identity = sum(1 for pid, r in reports.items() if r["id"] != pid)
+    roster_ids = [p["id"] for p in roster]
+    duplicates = len(roster_ids) - len(set(roster_ids)) + len(set(roster_ids) - set(ids))
+    lost = sum(
+        1
+        for pid, r in reports.items()
+        if r["state"] != expected[pid]["state"] or r["version"] != expected[pid]["version"]
+    )
+    roster_lost = sum(
+        1
+        for p in roster
+        if p["id"] in expected
+        and (
+            p["state"] != expected[p["id"]]["state"] or p["version"] != expected[p["id"]]["version"]
+        )
+    )
+    presence = Counter(p["presence"] for p in roster)
+    closes: Counter[int] = Counter()
+    for b in back:
+        closes.update({int(k): v for k, v in b["stats"]["closes"].items()})
+    delays = sorted(t - ready_at for t in returned)
+    h.details["rejoins"] = {
+        "processes": processes,
+        "phones": len(ids),
+        "down_s": ready_at - restart_at,
+        "stop_s": stopped_at - restart_at,
+        "from_ready_s": from_ready,
+        "from_stop_s": from_stop,
+        "p50_from_ready_s": percentile(delays, 50),
+        "closes": dict(closes),
+        "failed_connects": sum(b["stats"]["failed_connects"] for b in back),
+        "roster_presence": dict(presence),
+    }
+    h.figure(
+        "rejoins",
+        "all phones back after the restart",
+        from_ready,
+        "s",
+        f"<= {TARGET_S:.0f}",
+        from_ready is not None and missing == 0 and from_ready <= TARGET_S,
+        f"counted from the restarted server's first /healthz; {from_stop or 0:.1f} s from SIGTERM"
+        f" (server down {ready_at - restart_at:.1f} s); {missing} not back;"
+        f" p50 {percentile(delays, 50) or 0:.2f} s",
+    )
+    h.figure(
+        "rejoins",
+        "duplicate or wrong participants",
+        duplicates + wrong_identity,
+        "",
+        "0",
+        duplicates + wrong_identity == 0,
+        f"roster {len(roster_ids):,} for {len(ids):,} phones; presence {dict(presence)}",
+    )
+    h.figure(
+        "rejoins",
+        "participants whose state was lost",
+        lost + roster_lost,
+        "",
+        "0",
+        lost + roster_lost == 0,
+        "state and version, in each welcome and in the roster",
+    )

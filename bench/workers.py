@@ -1,0 +1,189 @@
+"""Load-generating worker processes and how the bench talks to them.
+
+Each worker is a separate Python process (spawned, not forked) running one job on uvloop. It
+talks to the bench over a pipe: ("progress", n) about once a second, job-specific messages when
+the bench must act between phases, and finally ("result", …) or ("error", traceback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+JobFn = Callable[[dict[str, Any], "Channel"], Awaitable[Any]]
+
+
+class Channel:
+    """The worker's end of its pipe, readable from asyncio."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.done = 0
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, args=(loop,), daemon=True).start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Blocking reads in a thread: pipes and the event loop's non-blocking mode do not mix."""
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                message = ("stop", None)
+            loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+            if message[0] == "stop":
+                return
+
+    def send(self, kind: str, payload: Any = None) -> None:
+        self._conn.send((kind, payload))
+
+    async def receive(self, limit_s: float) -> tuple[str, Any]:
+        message: tuple[str, Any] = await asyncio.wait_for(self._inbox.get(), limit_s)
+        return message
+
+    async def report_progress(self) -> None:
+        """Send the job's `done` counter every second until cancelled."""
+        while True:
+            await asyncio.sleep(1)
+            self.send("progress", self.done)
+
+
+def _entry(module: str, name: str, job: dict[str, Any], conn: Connection) -> None:
+    import importlib
+
+    import uvloop
+
+    from bench.cluster import raise_open_file_limit
+
+    raise_open_file_limit()
+    fn: JobFn = getattr(importlib.import_module(module), name)
+
+    async def main() -> None:
+        channel = Channel(conn)
+        progress = asyncio.create_task(channel.report_progress())
+        try:
+            result = await fn(job, channel)
+            channel.send("result", result)
+        except BaseException:
+            channel.send("error", traceback.format_exc())
+        finally:
+            progress.cancel()
+
+    uvloop.run(main())
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Workers:
+    """A group of worker processes running one job function, one job dict each."""
+
+    def __init__(self, fn: JobFn, jobs: list[dict[str, Any]], *, label: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.label = label
+        self.progress = [0] * len(jobs)
+        self._finished = [False] * len(jobs)
+        self._pipes: list[Connection] = []
+        self._children: list[Connection] = []
+        self._processes = []
+        self._queue: asyncio.Queue[tuple[int, str, Any]] | None = None
+        for index, job in enumerate(jobs):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_entry,
+                args=(fn.__module__, fn.__name__, {**job, "worker": index}, child),
+                name=f"bench-{label}-{index}",
+                daemon=True,
+            )
+            self._pipes.append(parent)
+            self._children.append(child)
+            self._processes.append(process)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p.pid is not None]
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        for process in self._processes:
+            process.start()
+        for child in self._children:
+            child.close()  # the worker has its own copy; EOF then means the worker is gone
+        for index in range(len(self._pipes)):
+            threading.Thread(target=self._read, args=(loop, index), daemon=True).start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, index: int) -> None:
+        """One thread per worker pipe, doing blocking reads (see Channel._read)."""
+        pipe = self._pipes[index]
+        while True:
+            try:
+                kind, payload = pipe.recv()
+            except (EOFError, OSError) as exc:
+                if not self._finished[index]:
+                    code = self._processes[index].exitcode
+                    error = f"the worker's pipe closed ({exc!r}, exit code {code})"
+                    loop.call_soon_threadsafe(self._deliver, index, "error", error)
+                return
+            if kind in ("result", "error"):
+                self._finished[index] = True
+            loop.call_soon_threadsafe(self._deliver, index, kind, payload)
+
+    def _deliver(self, index: int, kind: str, payload: Any) -> None:
+        assert self._queue is not None
+        if kind == "progress":
+            self.progress[index] = payload
+        else:
+            self._queue.put_nowait((index, kind, payload))
+
+    def broadcast(self, kind: str, payload: Any = None) -> None:
+        for pipe in self._pipes:
+            pipe.send((kind, payload))
+
+    async def gather(
+        self,
+        kind: str,
+        *,
+        limit_s: float,
+        progress: Callable[[int], str] | None = None,
+    ) -> list[Any]:
+        """Wait for one `kind` message from every worker; print progress every few seconds."""
+        assert self._queue is not None
+        results: dict[int, Any] = {}
+        deadline = time.monotonic() + limit_s
+        next_print = time.monotonic() + 5
+        while len(results) < len(self._pipes):
+            now = time.monotonic()
+            if now >= deadline:
+                raise WorkerError(f"{self.label}: no {kind!r} from every worker in {limit_s:.0f} s")
+            try:
+                index, got, payload = await asyncio.wait_for(
+                    self._queue.get(), min(deadline, next_print) - now
+                )
+            except TimeoutError:
+                if progress is not None and time.monotonic() >= next_print:
+                    print(f"    … {progress(sum(self.progress))}", flush=True)
+                next_print = time.monotonic() + 5
+                continue
+            if got == "error":
+                raise WorkerError(f"{self.label} worker {index} failed:\n{payload}")
+            if got != kind:
+                raise WorkerError(f"{self.label} worker {index} sent {got!r}, expected {kind!r}")
+            results[index] = payload
+        return [results[i] for i in range(len(self._pipes))]
+
+    def close(self) -> None:
+        for process in self._processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for pipe in self._pipes:
+            pipe.close()
