@@ -67,18 +67,35 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    """New browser contexts (each one a separate phone or laptop), closed after the test."""
+    """New browser contexts (each one a separate phone or laptop), closed after the test.
+
+    A page that throws, or that breaks its own Content-Security-Policy, fails the test.
+    """
     opened: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
 
     def new(**options: object) -> BrowserContext:
         context = browser.new_context(**options)  # type: ignore[arg-type]
         context.set_default_timeout(10_000)
+        context.on("page", watch)
         opened.append(context)
         return context
 
     yield new
     for context in opened:
         context.close()
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

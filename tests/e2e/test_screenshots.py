@@ -94,6 +94,7 @@ def test_screenshots_of_every_page(
 
 
 def _shoot(page: Page, path: Path) -> None:
+    page.mouse.move(0, 0)  # no hover state in the picture
     page.screenshot(path=str(path), animations="disabled", caret="hide")
 
 

@@ -167,7 +167,10 @@ function connect(heartbeatS) {
     // The session cookie from the join answer comes with the upgrade, so no token here.
     hello: () => ({ type: "hello" }),
     onMessage,
-    onStatus: (status) => pill.update(status),
+    onStatus: (status) => {
+      pill.update(status);
+      if (joined) renderJoined();
+    },
     onFinal,
   });
   pill.hidden = false;
@@ -358,6 +361,7 @@ function renderJoined() {
       name,
     );
     const title = el("p", { class: "eyebrow" });
+    const check = el("p", { class: "in-check" });
     const note = el("p", { class: "phone-note" });
     const screen = el(
       "section",
@@ -368,7 +372,7 @@ function renderJoined() {
         { class: "card me" },
         avatar,
         heading,
-        el("p", { class: "in-check" }, icon("check"), el("span", { text: "You're on the host's screen" })),
+        check,
       ),
       el(
         "div",
@@ -379,13 +383,23 @@ function renderJoined() {
       details,
       note,
     );
-    joined = { screen, avatar, name, score, details, title, note };
+    joined = { screen, avatar, name, score, details, title, note, check, checkStatus: null };
     show(main, screen);
   }
   joined.avatar.textContent = initials(me.display_name);
   joined.avatar.style.background = avatarColour(me.display_name);
   joined.name.textContent = me.display_name;
   joined.title.textContent = event ? event.title : code;
+  const status = live?.status === "connected" ? "connected" : "waiting";
+  if (joined.checkStatus !== status) {
+    joined.checkStatus = status;
+    joined.check.dataset.status = status;
+    joined.check.replaceChildren(
+      ...(status === "connected"
+        ? [icon("check"), el("span", { text: "You're on the host's screen" })]
+        : [el("span", { text: "Your place is kept while you reconnect" })]),
+    );
+  }
   const shownScore = String(typeof me.state?.score === "number" ? me.state.score : 0);
   if (joined.score.textContent !== shownScore) {
     if (joined.score.textContent) {
