@@ -38,6 +38,20 @@ class RollcallServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_healthy(self, timeout: float = 60) -> None:
+        """Until /healthz answers 200; fails at once if the process exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rollcall exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"rollcall did not become healthy:\n{self.log()}")
+
     def stop(self, *, timeout: float = 15) -> int:
         """SIGTERM, as a process manager would: a graceful stop. Returns the exit code."""
         if self.process.poll() is None:
@@ -83,21 +97,7 @@ def rollcall_server(
         process = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     server = RollcallServer(process, port, log_path)
     try:
-        _wait_healthy(server)
+        server.wait_healthy()
         yield server
     finally:
         server.stop()
-
-
-def _wait_healthy(server: RollcallServer, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"rollcall exited with {server.process.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"rollcall did not become healthy:\n{server.log()}")

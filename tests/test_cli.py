@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import RollcallServer, free_port
 
 
-def _serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, port: int, log: Path) -> RollcallServer:
+    """`rollcall serve` as the quick start runs it: no DATABASE_URL, no ROLLCALL_ settings."""
     env = {
         k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("ROLLCALL_")
     }
     with log.open("ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -34,48 +33,31 @@ def _serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"not healthy in time:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    server = RollcallServer(process, port, log)
+    server.wait_healthy()
+    return server
 
 
 def test_serve_starts_the_embedded_database_and_keeps_its_data(tmp_path: Path) -> None:
     data_dir, log, port = tmp_path / "data", tmp_path / "serve.log", free_port()
     url = f"http://127.0.0.1:{port}"
-    process = _serve(data_dir, port, log)
+    server = _serve(data_dir, port, log)
     try:
-        _wait_healthy(url, process, log)
         code = httpx.post(f"{url}/api/events", json={"title": "Kept"}).json()["event"]["code"]
     finally:
-        _stop(process)
+        server.stop()
     output = log.read_text()
     assert f"open {url}/" in output
     assert "phones cannot reach it" in output and "--host 0.0.0.0" in output
     assert (data_dir / "pgdata" / "PG_VERSION").exists()
     assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "the database stopped with it"
 
-    process = _serve(data_dir, port, log)  # the same data directory, started again
+    server = _serve(data_dir, port, log)  # the same data directory, started again
     try:
-        _wait_healthy(url, process, log)
         again = httpx.get(f"{url}/api/events/{code}")
         assert again.status_code == 200 and again.json()["title"] == "Kept"
     finally:
-        _stop(process)
+        server.stop()
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
 

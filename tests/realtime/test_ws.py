@@ -231,3 +231,19 @@ async def test_a_joined_message_carries_the_rosters_own_entry(
         del message[key], entry[key]
     assert message == entry
     await host.close()
+
+
+async def test_an_away_phone_that_stops_beating_goes_offline(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    """A page that goes away and then closes says `away` last; silence still ends in offline."""
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    phone, _ = await participant_socket(server_a, joined["session_token"])
+    await phone.send({"type": "away"})
+    assert (await host.until(of_type("participant.presence")))["presence"] == "away"
+    await phone.close()
+    offline = await host.until(of_type("participant.presence"), timeout=4)
+    assert offline["presence"] == "offline"
+    await host.close()

@@ -23,12 +23,17 @@ SWEEP_LOCK_KEY = 0x726F6C6C  # "roll"
 
 
 def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
-    """A SQL expression for a participant row's presence; timeout_param holds seconds."""
+    """A SQL expression for a participant row's presence; timeout_param holds seconds.
+
+    Silence beats everything: a page that said `away` and then stopped beating (closed, or a
+    phone that killed the tab) is offline once the timeout passes. While it beats, away stays
+    away until it says `back`.
+    """
     return f"""CASE
         WHEN {alias}.status IN ('left', 'kicked') THEN {alias}.status
+        WHEN {alias}.last_heartbeat < now() - make_interval(secs => {timeout_param}) THEN 'offline'
         WHEN {alias}.away THEN 'away'
-        WHEN {alias}.last_heartbeat >= now() - make_interval(secs => {timeout_param}) THEN 'online'
-        ELSE 'offline' END"""
+        ELSE 'online' END"""
 
 
 async def set_presence(conn: DB, *, participant_id: UUID, event_id: UUID, away: bool) -> bool:
