@@ -113,6 +113,9 @@ async def test_malformed_json_wrong_type_and_oversized_bodies(client: httpx.Asyn
         ({"state": None}, 422, "validation_error"),
         ({}, 422, "validation_error"),
         ({"state": {"blob": "x" * 17_000}}, 413, "state_too_large"),
+        ({"state": {"name": "nul\u0000byte"}}, 422, "validation_error"),
+        ({"state": {"nul\u0000key": 1}}, 422, "validation_error"),
+        ({"state": {"deep": [{"x": "\u0000"}]}}, 422, "validation_error"),
     ],
 )
 async def test_bad_state_patches(
@@ -149,6 +152,8 @@ async def test_a_state_patch_that_would_grow_past_16_kib_keeps_the_old_state(
         ({"title": ""}, "title"),
         ({"title": "   "}, "title"),
         ({"title": "x" * 201}, "title"),
+        ({"title": "\u0000"}, "title"),
+        ({"title": "Quiz\nnight"}, "title"),
         ({"title": "Quiz", "capacity": 0}, "capacity"),
         ({"title": "Quiz", "capacity": 10_001}, "capacity"),
         ({"title": "Quiz", "capacity": "many"}, "capacity"),

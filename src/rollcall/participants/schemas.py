@@ -79,3 +79,21 @@ class StatePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: dict[str, Any] = Field(description="a JSON merge patch (RFC 7396) of the state")
+
+    @field_validator("state")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """PostgreSQL's jsonb cannot hold the NUL character; say so rather than fail later."""
+        if _has_nul(value):
+            raise ValueError("keys and strings in the state must not contain the NUL character")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
