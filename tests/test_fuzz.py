@@ -22,9 +22,12 @@ from tests.servers import RollcallServer, rollcall_server
 def fuzzed_server(
     pg: PgServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RollcallServer]:
-    with pg.fresh_database(migrated=True) as url:
-        with rollcall_server(url, tmp_path_factory.mktemp("fuzz"), max_capacity=1000) as server:
-            yield server
+    logs = tmp_path_factory.mktemp("fuzz")
+    with (
+        pg.fresh_database(migrated=True) as url,
+        rollcall_server(url, logs, max_capacity=1000) as server,
+    ):
+        yield server
 
 
 @pytest.fixture(scope="module")
