@@ -54,7 +54,7 @@ def test_screenshots_of_every_page(
     noah = phone(**PROJECTOR)
     noah.join_as(event.code, "Noah")
 
-    with _beating(server, [tokens[name] for name in ("Ana", "Bruno", "Chen Wei", "Farah")]):
+    with _beating(server, [tokens[name] for name in ("Ana", "Bruno", "Chen Wei", "Dara", "Farah")]):
         _beat(server, tokens["Dara"], away=True)
         api.delete("/api/session", headers=_bearer(tokens["Gus"])).raise_for_status()
         _join(server, event, "Ivo")
