@@ -239,3 +239,33 @@ def _set_visibility(phone: Phone, state: str) -> None:
         }""",
         state,
     )
+
+
+def test_joining_and_removing_work_from_the_keyboard(
+    host: Callable[..., Host], phone: Callable[..., Phone], event: HostedEvent
+) -> None:
+    dashboard = host(event)
+    ana = phone()
+    ana.open(event.code)
+    expect(ana.name_field).to_be_focused()
+    ana.page.keyboard.type("Ana")
+    ana.page.keyboard.press("Enter")
+    expect(ana.joined_heading("Ana")).to_be_visible()
+
+    page = dashboard.page
+    remove = page.get_by_role("button", name="Remove Ana")
+    remove.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(remove).to_be_focused()
+    expect(dashboard.presence("Ana")).to_have_text("Online")
+
+    page.keyboard.press("Enter")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(dashboard.presence("Ana")).to_have_text("Removed")
+    expect(ana.heading("You were removed from this event")).to_be_visible()

@@ -371,12 +371,16 @@ function buildCard(id) {
 }
 
 function updateCard(card, entry, closed) {
+  const value = String(shownScore(entry));
+  // Big rooms send many messages; touch the DOM only for the card that changed.
+  const signature = [entry.presence, entry.status, entry.display_name, value, closed].join("\u0000");
+  if (card.signature === signature) return;
+  card.signature = signature;
   card.node.dataset.presence = entry.presence;
   card.dot.dataset.presence = entry.presence;
   card.name.textContent = entry.display_name;
   card.name.title = entry.display_name;
   card.presence.textContent = PRESENCE_TEXT[entry.presence] || entry.presence;
-  const value = String(shownScore(entry));
   if (card.score.textContent !== value) {
     if (card.score.textContent) {
       card.score.classList.remove("bump");

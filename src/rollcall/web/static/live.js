@@ -84,7 +84,13 @@ export class LiveSocket {
 
   open() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    let ws;
+    try {
+      ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    } catch {
+      this.retryTimer = setTimeout(() => this.open(), backoffDelay(this.attempt++));
+      return;
+    }
     this.ws = ws;
     this.acked = false;
     if (this.status === null || this.status === "connecting") this.setStatus("connecting");
