@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext, WebSocket, expect
 
 from tests.e2e.pages import Host, HostedEvent, Phone
+from tests.servers import RollcallServer
 
 pytestmark = pytest.mark.e2e
 
@@ -143,9 +144,28 @@ def test_the_host_link_token_is_kept_and_taken_out_of_the_address(
     expect(
         elsewhere.get_by_role("heading", name="This browser has no host key for this event")
     ).to_be_visible()
+    elsewhere.get_by_label("Host token").fill("not-the-token")
+    elsewhere.get_by_role("button", name="Open the dashboard").click()
+    expect(
+        elsewhere.get_by_role("heading", name="This host key doesn't open this event")
+    ).to_be_visible()
     elsewhere.get_by_label("Host token").fill(event.host_token)
     elsewhere.get_by_role("button", name="Open the dashboard").click()
     expect(elsewhere.get_by_test_id("connection")).to_have_text("Connected")
+
+
+def test_the_host_link_opened_over_the_no_key_screen_opens_the_dashboard(
+    event: HostedEvent, contexts: Callable[..., BrowserContext], server: RollcallServer
+) -> None:
+    """Only the fragment changes then: the same page has to notice it."""
+    page = contexts().new_page()
+    page.goto(f"{server.base_url}/host/{event.code}")
+    expect(
+        page.get_by_role("heading", name="This browser has no host key for this event")
+    ).to_be_visible()
+    page.goto(f"{server.base_url}/host/{event.code}#host_token={event.host_token}")
+    expect(page.get_by_test_id("connection")).to_have_text("Connected")
+    assert "#" not in page.url
 
 
 def test_creating_an_event_opens_its_dashboard(

@@ -258,12 +258,9 @@ function buildDashboard() {
   };
   const counts = Object.fromEntries(COUNTED.map((kind) => [kind, count(kind)]));
   const list = el("ul", { class: "roster", "aria-label": "People", "data-testid": "roster" });
-  const empty = el(
-    "div",
-    { class: "empty" },
-    el("strong", { text: "Nobody here yet" }),
-    el("span", { text: "Names appear here as people join." }),
-  );
+  const emptyTitle = el("strong");
+  const emptyText = el("span");
+  const empty = el("div", { class: "empty" }, emptyTitle, emptyText);
   const seats = el("span", { class: "seats", "data-testid": "seats" });
   const banner = el(
     "p",
@@ -300,7 +297,7 @@ function buildDashboard() {
   screen.append(joinPanel, area);
   main.dataset.view = "dashboard";
   main.replaceChildren(screen);
-  return { counts, list, empty, seats, banner, joinPanel, cards: new Map() };
+  return { counts, list, empty, emptyTitle, emptyText, seats, banner, joinPanel, cards: new Map() };
 }
 
 /** The URL as text with line-break chances after each slash, never inside the code. */
@@ -341,6 +338,10 @@ function renderDashboard() {
     if (view.list.children[index] !== card.node) view.list.insertBefore(card.node, view.list.children[index] || null);
   });
   view.empty.hidden = entries.length > 0;
+  view.emptyTitle.textContent = closed ? "Nobody joined" : "Nobody here yet";
+  view.emptyText.textContent = closed
+    ? "This event ended before anyone joined."
+    : "Names appear here as people join.";
   view.list.hidden = entries.length === 0;
 }
 
@@ -546,5 +547,15 @@ function showUnknown() {
     }),
   );
 }
+
+// Opening the host link in a tab already at /host/CODE changes only the fragment: no new page.
+addEventListener("hashchange", () => {
+  const given = tokenFromFragment();
+  if (given && given !== token) {
+    live?.stop();
+    token = given;
+    start();
+  }
+});
 
 start();
