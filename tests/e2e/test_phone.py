@@ -139,3 +139,23 @@ def test_closing_the_event_ends_the_phone_session(
     expect(ana.heading("This event has ended")).to_be_visible()
     ana.page.reload()
     expect(ana.heading("This event has ended")).to_be_visible()
+
+
+def test_a_second_tab_takes_over_and_the_first_can_take_it_back(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    expect(ana.connection).to_have_text("Connected")
+    first = ana.page
+    second = ana.context.new_page()
+    second.goto(event.join_url)
+    expect(second.get_by_role("heading", name="You're in as Ana")).to_be_visible()
+    expect(second.get_by_test_id("connection")).to_have_text("Connected")
+    expect(first.get_by_role("heading", name="Open in another tab")).to_be_visible()
+
+    first.get_by_role("button", name="Use this tab").click()
+    expect(first.get_by_test_id("connection")).to_have_text("Connected")
+    expect(second.get_by_role("heading", name="Open in another tab")).to_be_visible()
+    expect(first.get_by_role("heading", name="You're in as Ana")).to_be_visible()
+    assert len(roster(api, event)) == 1
