@@ -16,7 +16,7 @@ from uuid import uuid4
 
 from bench import plots
 from bench.cluster import Sampler, Servers
-from bench.harness import Harness, create_event, percentile, usage_note
+from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.phones import Phone, PhoneStats, http_join
 from bench.workers import Channel, Workers
 
@@ -196,6 +196,12 @@ async def run(h: Harness) -> None:
                 usage["rollcall"]["cpu_cores"],
                 "cores",
                 note=usage_note(usage),
+            )
+            h.figure(
+                "arrival",
+                f"  rollcall CPU per arrival, {shape}",
+                *cost_per(usage, rate),
+                note=pg_cost(usage, rate),
             )
         if failures:
             print("   failures:", dict(failures.most_common(4)))

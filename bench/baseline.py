@@ -1,12 +1,13 @@
 """The database's own rate for rollcall's join SQL: pgbench running exactly those statements.
 
 The script is not written by hand. The bench runs one real join through rollcall's own code
-(`events.get_event`, then `participants.service.join`, as the join route does) on a connection
-that records every statement it sends, in order, with BEGIN and COMMIT. Each recorded statement
-goes into a pgbench script unchanged; only its parameters are replaced: the device id, the
-name, its key and the token digest become per-transaction values that pgbench computes, and
-everything else is passed as the same bound parameter the join sent. So when the join's SQL
-changes, the baseline follows.
+(`participants.service.join`, as the join route calls it) on a connection that records every
+statement it sends, in order, with any BEGIN and COMMIT. Each recorded statement goes into a
+pgbench script unchanged; only its parameters are replaced: the device id, the name, its key
+and the token digest become per-transaction values that pgbench computes (arrays of one when
+the join sends arrays), and everything else is passed as the same bound parameter the join
+sent. So when the join's SQL changes, the baseline follows. One pgbench transaction is one
+join: the database's own rate for a join, with no batching by the application.
 """
 
 from __future__ import annotations
@@ -84,60 +85,106 @@ class JoinScript:
     defines: dict[str, str]
     statements: int
     recorded: list[str] = field(default_factory=list)
+    transactional: bool = True
+
+
+class _RecordingPool:
+    """A pool whose every connection is the one recording connection."""
+
+    def __init__(self, conn: _RecordingConnection) -> None:
+        self._conn = conn
+
+    def acquire(self, **_: Any) -> _Acquired:
+        return _Acquired(self._conn)
+
+
+class _Acquired:
+    def __init__(self, conn: _RecordingConnection) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> _RecordingConnection:
+        return self._conn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+async def _one_join(recorder: _RecordingConnection, code: str, device: UUID, display: str) -> None:
+    """One new device's join, through rollcall's own code, on the recording connection."""
+    import inspect
+
+    from rollcall.events import service as events
+    from rollcall.participants import service as participants
+
+    first = next(iter(inspect.signature(participants.join).parameters))
+    if first == "joins":  # batched joins (rollcall_join_many), one join in the batch
+        from rollcall.participants.batch import JoinBatcher
+
+        batcher = JoinBatcher(_RecordingPool(recorder))  # type: ignore[arg-type]
+        await participants.join(batcher, code=code, device_id=device, display_name=display)
+    else:  # one transaction per join, as the join route ran it before batching
+        event = await events.get_event(recorder, code=code)  # type: ignore[arg-type]
+        await participants.join(
+            recorder,  # type: ignore[arg-type]
+            event=event,
+            device_id=device,
+            display_name=display,
+        )
 
 
 async def record_join_sql(database_url: str, event_code: str, title_prefix: str) -> JoinScript:
     """Run one new-device join through rollcall's code and turn its SQL into a pgbench script.
 
     Each pgbench client joins one of the events titled `title_prefix` + a number (client id
-    modulo `:events`), looked up once, on the client's first transaction.
+    modulo `:events`), looked up once, on the client's first transaction. Each pgbench
+    transaction is one join: what the database does for a join, without any batching.
     """
     from rollcall.db.pool import create_pool
     from rollcall.events import service as events
-    from rollcall.participants import service as participants
     from rollcall.participants.names import normalize_display_name
 
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
+            event = await events.get_event(conn, code=event_code)
             recorder = _RecordingConnection(conn)
-            event = await events.get_event(recorder, code=event_code)  # type: ignore[arg-type]
             device = uuid4()
             display = "Recorded Join"
             name, key = normalize_display_name(display)
-            await participants.join(
-                recorder,  # type: ignore[arg-type]
-                event=event,
-                device_id=device,
-                display_name=display,
-            )
+            await _one_join(recorder, event.code, device, display)
     finally:
         await pool.close()
+
+    def expression(value: Any) -> str:
+        if isinstance(value, UUID) and value == device:
+            return _DEVICE
+        if isinstance(value, UUID) and value == event.id:
+            return ":ev"
+        if isinstance(value, str) and value == event.code:
+            return ":evcode"
+        if isinstance(value, str) and value in (name, key, display):
+            return _NAME
+        if isinstance(value, bytes | bytearray) and len(value) == 32:
+            return _DIGEST
+        if value is None:
+            return "NULL"
+        var = f"p{len(defines)}"
+        defines[var] = _as_text(value)
+        return ":" + var
+
     defines: dict[str, str] = {}
     lines: list[str] = []
     for query, args in recorder.calls:
-        if not args:
-            lines.append(_one_line(query) + ";")
-            continue
         exprs: list[str] = []
         for value in args:
-            if isinstance(value, UUID) and value == device:
-                exprs.append(_DEVICE)
-            elif isinstance(value, UUID) and value == event.id:
-                exprs.append(":ev")
-            elif isinstance(value, str) and value == event.code:
-                exprs.append(":evcode")
-            elif isinstance(value, str) and value in (name, key, display):
-                exprs.append(_NAME)
-            elif isinstance(value, bytes | bytearray) and len(value) == 32:
-                exprs.append(_DIGEST)
-            elif value is None:
-                exprs.append("NULL")
+            if isinstance(value, list | tuple):
+                kind = _ARRAY_TYPES.get(type(value[0]), "text") if value else "text"
+                items = ", ".join(f"({expression(item)})" for item in value)
+                exprs.append(f"ARRAY[{items}]::{kind}[]")
             else:
-                var = f"p{len(defines)}"
-                defines[var] = _as_text(value)
-                exprs.append(":" + var)
+                exprs.append(expression(value))
         lines.append(_substitute(_one_line(query), exprs) + ";")
+    transactional = any(q == "BEGIN" for q, _ in recorder.calls)
     pick_event = (
         "\\if :n = 0\n"
         "SELECT id AS ev, code AS evcode FROM events"
@@ -150,7 +197,11 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
         defines=defines,
         statements=sum(1 for q, _ in recorder.calls if q not in ("BEGIN", "COMMIT")),
         recorded=[_one_line(q) for q, _ in recorder.calls],
+        transactional=transactional,
     )
+
+
+_ARRAY_TYPES: dict[type, str] = {UUID: "uuid", str: "text", bytes: "bytea", int: "bigint"}
 
 
 def _one_line(query: str) -> str:

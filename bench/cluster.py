@@ -110,13 +110,15 @@ class Database:
 
     def postmaster(self) -> psutil.Process | None:
         """The server's postmaster, when it runs on this machine (found through a backend)."""
+        if self.embedded is not None:
+            return psutil.Process(int(self.embedded.get_pid()))
         with self.connect() as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        try:
-            return psutil.Process(int(row[0])).parent()
-        except psutil.Error:
-            return None
+            assert row is not None
+            try:  # while this backend is still alive
+                return psutil.Process(int(row[0])).parent()
+            except psutil.Error:
+                return None
 
     def pgbench_env(self) -> dict[str, str]:
         info = self.conninfo

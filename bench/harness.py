@@ -146,6 +146,23 @@ def usage_note(usage: dict[str, dict[str, float]]) -> str:
     return text
 
 
+def cost_per(usage: dict[str, dict[str, float]], rate: float) -> tuple[float | None, str]:
+    """CPU milliseconds per operation: (rollcall's, unit), PostgreSQL's in the note.
+
+    Unlike a rate, this hardly moves when other processes take CPU away, so it is the figure
+    to compare between runs (and before and after a change) on a shared machine.
+    """
+    if not rate or "rollcall" not in usage:
+        return None, "ms"
+    return 1000 * usage["rollcall"]["cpu_cores"] / rate, "ms"
+
+
+def pg_cost(usage: dict[str, dict[str, float]], rate: float) -> str:
+    if not rate or "postgres" not in usage:
+        return ""
+    return f"PostgreSQL {1000 * usage['postgres']['cpu_cores'] / rate:.2f} ms"
+
+
 def create_event(base_url: str, title: str, capacity: int = MAX_CAPACITY) -> dict[str, Any]:
     """A new event through the API; returns the API's answer (event, host_token, …)."""
     answer = httpx.post(

@@ -70,21 +70,27 @@ async def soak_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
         queue.put_nowait(n)
 
     async def arrive() -> None:
+        """Join and connect; a phone that gets an error tries again (3 times), as people do."""
         while not queue.empty():
             n = queue.get_nowait()
             port = ports[n % len(ports)]
-            try:
-                status, body = await http_join(port, job["code"], str(uuid4()), f"h{worker}n{n}")
-                if status != 201:
-                    failures[f"join {status}"] += 1
+            device = str(uuid4())
+            for attempt in range(4):
+                try:
+                    status, body = await http_join(port, job["code"], device, f"h{worker}n{n}")
+                    if status not in (200, 201):
+                        failures[f"join {status}"] += 1
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    phone = Phone(port, body["session_token"], stats, beat_s=job["beat_s"])
+                    await phone.connect(limit_s=30)
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    failures[type(exc).__name__] += 1
+                    await asyncio.sleep(0.5 * 2**attempt)
                     continue
-                phone = Phone(port, body["session_token"], stats, beat_s=job["beat_s"])
-                await phone.connect(limit_s=30)
-            except (OSError, ConnectionError, TimeoutError) as exc:
-                failures[type(exc).__name__] += 1
-                continue
-            phones.append(phone)
-            channel.done += 1
+                phones.append(phone)
+                channel.done += 1
+                break
 
     await asyncio.wait_for(
         asyncio.gather(*(arrive() for _ in range(job["concurrency"]))), job["ramp_timeout"]
@@ -174,6 +180,11 @@ async def run(h: Harness) -> None:
                 )
                 ramp_s = time.monotonic() - began
                 opened = sum(r["open"] for r in ramped)
+                retried: Counter[str] = Counter()
+                for r in ramped:
+                    retried.update(r["failures"])
+                if retried:
+                    print(f"   errors while opening (each retried): {dict(retried)}")
                 print(
                     f"   {opened:,} sockets open after {ramp_s:.0f} s; soaking for {soak_s:.0f} s",
                     flush=True,

@@ -16,7 +16,7 @@ from uuid import uuid4
 
 from bench import baseline, plots
 from bench.cluster import Sampler, Servers
-from bench.harness import Harness, create_event, percentile, usage_note
+from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.wire import Wire, connect
 from bench.workers import Channel, Workers
 
@@ -173,7 +173,7 @@ async def run(h: Harness) -> None:
                 h.db.url, pg_events[0]["event"]["code"], f"pgbench{tag} "
             )
             print(
-                f"   {shape}: pgbench runs the join's {script.statements} statements with "
+                f"   {shape}: pgbench runs the join SQL ({script.statements} statement(s)) with "
                 f"{PGBENCH_CLIENTS} clients for {pg_seconds} s",
                 flush=True,
             )
@@ -288,6 +288,12 @@ def _figures(
             usage["rollcall"]["cpu_cores"],
             "cores",
             note=usage_note(usage),
+        )
+        h.figure(
+            "joins",
+            f"  rollcall CPU per join, {shape}",
+            *cost_per(usage, result["rate"]),
+            note=pg_cost(usage, result["rate"]),
         )
     if result["errors"]:
         print("   first errors:", *result["errors"][:3], sep="\n     ")

@@ -50,18 +50,19 @@ class WaitSampler:
         with self.db.connect() as conn:
             while not self._stop.is_set():
                 rows = conn.execute(
-                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                    "SELECT state, wait_event_type, wait_event, left(query, 60)"
+                    " FROM pg_stat_activity"
                     " WHERE application_name = 'rollcall' AND datname = current_database()"
                     " AND pid <> pg_backend_pid()"
                 ).fetchall()
                 self.samples += 1
-                for state, kind, event in rows:
+                for state, kind, event, query in rows:
                     if state == "idle" and event == "ClientRead":
                         self.counts["idle (in the pool, or LISTENing)"] += 1
                     elif state == "idle in transaction":
                         self.counts["idle in transaction (waiting on rollcall)"] += 1
                     elif kind is None:
-                        self.counts["running (on CPU)"] += 1
+                        self.counts[f"running: {' '.join(query.split())}"] += 1
                     else:
                         self.counts[f"waiting: {kind}: {event}"] += 1
                 self._stop.wait(SAMPLE_EVERY_S)
@@ -117,6 +118,9 @@ def _spy(binary: str, pids: list[int], seconds: float, out: Path, tag: str) -> l
 
 CATEGORIES = [
     ("rollcall/", "rollcall's own code"),
+    ("asyncio/runners.py", "the event loop itself (uvloop's C code: sockets, callbacks)"),
+    ("threading.py", "worker threads (sync code run off the loop, and their GIL waits)"),
+    ("anyio/", "worker threads (sync code run off the loop, and their GIL waits)"),
     ("asyncpg", "asyncpg (queries, pool)"),
     ("pydantic", "pydantic (validation, serialisation)"),
     ("fastapi/", "FastAPI (routing, dependencies, encoders)"),
@@ -228,7 +232,7 @@ async def run(h: Harness) -> None:
             "wait_samples": waits.samples,
         }
         print(f"   {label}: rollcall's PostgreSQL sessions, on average:")
-        for what, mean in waits.busy()[:6]:
+        for what, mean in waits.busy()[:8]:
             print(f"     {mean:5.1f}  {what}")
         if folded["samples"]:
             print(f"   {label}: py-spy, {folded['samples']:,} on-CPU samples; running in:")

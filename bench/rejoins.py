@@ -40,21 +40,27 @@ async def storm_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
         queue.put_nowait(n)
 
     async def arrive() -> None:
+        """Join and connect; a phone that gets an error tries again (3 times), as people do."""
         while not queue.empty():
             n = queue.get_nowait()
             port = ports[n % len(ports)]
-            try:
-                status, body = await http_join(port, job["code"], str(uuid4()), f"r{worker}n{n}")
-                if status != 201:
-                    failures[f"join {status}"] += 1
+            device = str(uuid4())
+            for attempt in range(4):
+                try:
+                    status, body = await http_join(port, job["code"], device, f"r{worker}n{n}")
+                    if status not in (200, 201):
+                        failures[f"join {status}"] += 1
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    phone = Phone(port, body["session_token"], stats, beat_s=10.0, reconnect=True)
+                    await phone.connect(limit_s=30)
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    failures[type(exc).__name__] += 1
+                    await asyncio.sleep(0.5 * 2**attempt)
                     continue
-                phone = Phone(port, body["session_token"], stats, beat_s=10.0, reconnect=True)
-                await phone.connect(limit_s=30)
-            except (OSError, ConnectionError, TimeoutError) as exc:
-                failures[type(exc).__name__] += 1
-                continue
-            phones[body["participant"]["id"]] = phone
-            channel.done += 1
+                phones[body["participant"]["id"]] = phone
+                channel.done += 1
+                break
 
     await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(50))), 120)
     channel.send("connected", {"ids": list(phones), "failures": dict(failures)})

@@ -46,8 +46,8 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
             f"({report['wait_samples']} samples of pg_stat_activity):"
         )
         lines.append("")
-        for what, mean in report["waits"][:6]:
-            lines.append(f"- {mean:.1f} {what}")
+        for what, mean in report["waits"][:8]:
+            lines.append(f"- {mean:.1f} `{what}`")
         if report.get("samples"):
             lines.append("")
             lines.append(
