@@ -55,7 +55,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             log_retention=settings.event_log_retention,
         )
         app.state.sweeper.start()
-        app.state.hub = Hub(app.state.pool, url)
+        app.state.hub = Hub(
+            app.state.pool,
+            url,
+            heartbeats=app.state.heartbeats,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+        )
         await app.state.hub.start()
         try:
             yield

@@ -247,3 +247,21 @@ async def test_an_away_phone_that_stops_beating_goes_offline(
     offline = await host.until(of_type("participant.presence"), timeout=4)
     assert offline["presence"] == "offline"
     await host.close()
+
+
+async def test_an_away_page_with_an_open_socket_stays_away_though_its_timers_sleep(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    """A hidden tab may beat once a minute only; while its socket lives, it is away, not gone."""
+    event = await create_event(http_a)
+    host = await host_socket(server_a, event.code, event.host_token)
+    joined = (await join(http_a, event.code)).json()
+    phone, _ = await participant_socket(server_a, joined["session_token"])
+    await phone.send({"type": "away"})
+    assert (await host.until(of_type("participant.presence")))["presence"] == "away"
+    quiet = await host.drain(4.0)  # twice the 2 s timeout, and the phone sends nothing
+    assert not [m for m in quiet if m["type"] == "participant.presence"], quiet
+    await phone.send({"type": "back"})
+    assert (await host.until(of_type("participant.presence")))["presence"] == "online"
+    await phone.close()
+    await host.close()

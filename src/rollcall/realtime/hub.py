@@ -26,7 +26,9 @@ from uuid import UUID
 import asyncpg
 from starlette.websockets import WebSocket
 
+from rollcall.background import Periodic
 from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.realtime import log as event_log
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Connection:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     confirmed: bool = False
     closing: bool = False
+    away: bool = False
     queue: asyncio.Queue[dict[str, Any] | Close] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )
@@ -82,9 +85,22 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, pool: asyncpg.Pool[Any], database_url: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        database_url: str,
+        *,
+        heartbeats: HeartbeatBuffer,
+        heartbeat_interval_s: float,
+    ) -> None:
         self._pool = pool
         self._url = database_url
+        self._heartbeats = heartbeats
+        # A hidden browser tab may run its timers once a minute only, while the browser itself
+        # still answers the socket's pings. An away page with an open socket is present: the
+        # server beats for it. When the socket dies, the pings fail, it closes, and silence
+        # makes the participant offline as usual.
+        self._away_beats = Periodic("away heartbeats", self._beat_for_away, heartbeat_interval_s)
         self._by_event: dict[UUID, set[Connection]] = defaultdict(set)
         self._participants: dict[UUID, Connection] = {}
         self._dispatching: dict[UUID, bool] = {}
@@ -101,9 +117,11 @@ class Hub:
         except UNAVAILABLE_ERRORS as exc:
             log.warning("realtime listener not connected yet: %s", type(exc).__name__)
         self._watchdog = asyncio.create_task(self._watch_listener(), name="listener-watchdog")
+        self._away_beats.start()
 
     async def stop(self, code: int = 1001) -> None:
         """Close every socket with a going-away code, then the listener."""
+        await self._away_beats.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,6 +186,11 @@ class Hub:
     def replace(self, connection: Connection) -> None:
         connection.send({"type": "replaced"})
         connection.close(4409, "replaced by a newer connection")
+
+    async def _beat_for_away(self) -> None:
+        for pid, connection in list(self._participants.items()):
+            if connection.away and not connection.closing:
+                await self._heartbeats.beat(pid)
 
     def count(self) -> int:
         return sum(len(connections) for connections in self._by_event.values())

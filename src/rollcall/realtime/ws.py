@@ -230,7 +230,8 @@ async def _read(websocket: WebSocket, connection: Connection, app: Any, settings
         if kind == "heartbeat":
             connection.send({"type": "ack", "server_time": _now()})
         elif kind in ("away", "back"):
-            await _mark_here(app, connection, away=kind == "away")
+            connection.away = kind == "away"
+            await _mark_here(app, connection, away=connection.away)
         else:
             raise Refused(4400, f"unknown message type {kind!r}")
 
