@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.cluster import CpuMeter, Database, MachineMeter, Sampler, Servers, rollcall_source
+from bench.cluster import REPO, CpuMeter, Database, MachineMeter, Sampler, Servers, rollcall_source
 
 # Every bench server allows events this large, so one event can take a whole stampede.
 MAX_CAPACITY = 1_000_000
@@ -59,6 +59,13 @@ class Harness:
     def db(self) -> Database:
         assert self.database is not None
         return self.database
+
+    @property
+    def work(self) -> Path:
+        """Raw files (pgbench logs, py-spy stacks): never recorded in docs/."""
+        path = REPO / "artifacts" / "bench"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def open(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)

@@ -185,7 +185,7 @@ async def run(h: Harness) -> None:
                 clients=PGBENCH_CLIENTS,
                 seconds=pg_seconds,
                 events=count,
-                work_dir=h.out / "pgbench" / tag,
+                work_dir=h.work / "pgbench" / tag,
             )
             print(
                 f"   {shape}: rollcall for {seconds:.0f} s after {warmup:.0f} s of warm-up",

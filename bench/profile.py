@@ -220,7 +220,7 @@ async def run(h: Harness) -> None:
             await asyncio.sleep(3.5)  # start-up and warm-up
             with waits:
                 if spy:
-                    spied = await asyncio.to_thread(_spy, spy, servers.pids, seconds, h.out, tag)
+                    spied = await asyncio.to_thread(_spy, spy, servers.pids, seconds, h.work, tag)
                 else:
                     await asyncio.sleep(seconds)
             await task
