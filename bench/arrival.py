@@ -136,9 +136,9 @@ async def run(h: Harness) -> None:
     )
     details = h.details.setdefault("arrival", {"processes": processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
-    rate_series: list[tuple[str, float, list[float]]] = []
     meters = None
     for count, shape in SHAPES:
+        h.forget_participants()
         with h.servers(processes) as servers:
             codes = [
                 create_event(servers.url(), f"arrival {i}")["event"]["code"] for i in range(count)
@@ -206,11 +206,17 @@ async def run(h: Harness) -> None:
         if failures:
             print("   failures:", dict(failures.most_common(4)))
         latency_series.append((f"arrival, {shape}", total))
-        rate_series.append((f"arrivals, {shape}", start_at, done_at))
+        plots.throughput(
+            h.out,
+            f"arrival-{count}ev",
+            f"participant arrival, {shape}",
+            [(f"arrivals (join + /ws + welcome), {shape}", start_at, done_at)],
+            cpu=meters,
+            window=window,
+        )
     plots.latency_figure(
         h.out,
         "arrival-latency",
         "Participant arrival latency (join + /ws + welcome)",
         latency_series,
     )
-    plots.throughput(h.out, "arrival", rate_series[-1:], cpu=meters)

@@ -163,6 +163,7 @@ async def run(h: Harness) -> None:
         f"== heartbeats: {phones:,} sockets beating every {BEAT_S:.0f} s for {soak_s:.0f} s,"
         f" {processes} rollcall process(es)"
     )
+    h.forget_participants()
     with h.servers(processes) as servers:
         created = create_event(servers.url(), "heartbeat soak", capacity=phones)
         code, host_token = created["event"]["code"], created["host_token"]

@@ -161,8 +161,6 @@ async def run(h: Harness) -> None:
     print(f"== joins: stampede over HTTP, {processes} rollcall process(es), {IN_FLIGHT} in flight")
     details = h.details.setdefault("joins", {"processes": processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
-    rate_series: list[tuple[str, float, list[float]]] = []
-    pg_series: list[tuple[float, float]] = []
     meters: Sampler | None = None
     with h.servers(processes) as servers:
         for count, shape in SHAPES:
@@ -187,6 +185,7 @@ async def run(h: Harness) -> None:
                 events=count,
                 work_dir=h.work / "pgbench" / tag,
             )
+            h.forget_participants()
             print(
                 f"   {shape}: rollcall for {seconds:.0f} s after {warmup:.0f} s of warm-up",
                 flush=True,
@@ -199,14 +198,22 @@ async def run(h: Harness) -> None:
                 warmup=warmup,
                 seconds=seconds,
             )
+            h.forget_participants()
             _figures(h, shape, processes, result, pg, meters, details.setdefault(tag, {}))
             details[tag]["script"] = script.text
             latency_series += [
                 (f"rollcall, {shape}", result["latencies"]),
                 (f"pgbench, {shape}", pg.latencies_ms),
             ]
-            rate_series.append((f"rollcall, {shape}", result["start_at"], result["done_at"]))
-            pg_series = pg.per_second if count > 1 else pg_series
+            plots.throughput(
+                h.out,
+                f"joins-{tag}",
+                f"join stampede, {shape}",
+                [(f"rollcall joins, {shape}", result["start_at"], result["done_at"])],
+                pgbench=pg.per_second,
+                cpu=meters,
+                window=result["window"],
+            )
     plots.latency_figure(
         h.out,
         "joins-latency",
@@ -214,7 +221,6 @@ async def run(h: Harness) -> None:
         latency_series,
         target_ms=TARGET_P99_MS,
     )
-    plots.throughput(h.out, "joins", rate_series[-1:], pgbench=pg_series, cpu=meters)
 
 
 def _figures(

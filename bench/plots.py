@@ -99,6 +99,7 @@ def _per_second(
 def throughput(
     out: Path,
     name: str,
+    title: str,
     series: list[tuple[str, float, list[float]]],
     *,
     pgbench: list[tuple[float, float]] | None = None,
@@ -119,7 +120,7 @@ def throughput(
         top.plot(
             [t for t, _ in pgbench],
             [r for _, r in pgbench],
-            label="pgbench, same SQL (run just before)",
+            label="pgbench, the same join SQL (run just before, its own clock)",
             color="#999999",
         )
     if window is not None:
@@ -142,8 +143,8 @@ def throughput(
         bottom.set_ylim(bottom=0)
         bottom.legend(fontsize=8)
         bottom.grid(alpha=0.3)
-    axes[-1][0].set_xlabel("seconds")
-    fig.suptitle(f"{name}: throughput over time")
+    axes[-1][0].set_xlabel("seconds from the start of the load")
+    fig.suptitle(f"{title}: throughput over time")
     fig.tight_layout()
     path = out / f"{name}-throughput.png"
     fig.savefig(path, dpi=110)
@@ -159,11 +160,12 @@ def resources(out: Path, name: str, sampler: Sampler, window: tuple[float, float
     for meter in sampler.meters:
         times, cores = sampler.series(meter)
         top.plot([t - origin for t in times], cores, label=meter)
-        bottom.plot(
-            [s.at - origin for s in sampler.samples],
-            [s.rss[meter] / 2**20 for s in sampler.samples],
-            label=meter,
-        )
+        if meter in ("rollcall", "clients"):  # PostgreSQL's RSS counts shared memory per backend
+            bottom.plot(
+                [s.at - origin for s in sampler.samples],
+                [s.rss[meter] / 2**20 for s in sampler.samples],
+                label=meter,
+            )
     for axis in (top, bottom):
         axis.axvspan(0, window[1] - origin, color="#3a6ea5", alpha=0.06, label="measured window")
         axis.grid(alpha=0.3)

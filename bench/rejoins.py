@@ -117,6 +117,7 @@ async def run(h: Harness) -> None:
     phones = 500 if h.quick else PHONES
     workers = 2
     print(f"== rejoins: {processes} rollcall process(es) restart under {phones:,} connected phones")
+    h.forget_participants()
     with h.servers(processes) as servers:
         created = create_event(servers.url(), "rejoin storm", capacity=phones)
         code, host_token = created["event"]["code"], created["host_token"]

@@ -60,7 +60,10 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
             for name, share in report["by_package"][:8]:
                 lines.append(f"| {share:.1f} % | {name} |")
             lines.append("")
-            lines.append("rollcall's own functions, inclusive (the function and all it calls):")
+            lines.append(
+                "rollcall's own functions, inclusive (the function and all it calls; BodyGuard"
+                " is the outermost middleware, so everything under it counts):"
+            )
             lines.append("")
             lines.append("| share | function |")
             lines.append("|---:|---|")
@@ -103,6 +106,8 @@ def section(h: Harness) -> str:
             lines.append("| ms | statement |")
             lines.append("|---:|---|")
             for ms, text in pg["statement_ms"]:
+                if text.startswith("\\") or text.startswith("SELECT id AS ev"):
+                    continue  # pgbench's own bookkeeping: which event this client joins
                 lines.append(f"| {ms:.3f} | `{text.replace('|', '/')}` |")
             lines.append("")
     if "profile" in d:
