@@ -31,6 +31,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rollcall.app import create_app
+    from rollcall.realtime.ws import DirectWebSocket
 
     settings = _settings(args)
     url = resolve_database_url(settings)
@@ -53,7 +54,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     sys.stdout.flush()
     uvicorn.run(
-        create_app(settings, database_url=url),
+        DirectWebSocket(create_app(settings, database_url=url)),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

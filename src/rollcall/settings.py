@@ -78,7 +78,8 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def _app_settings(request: Request) -> Settings:
+async def _app_settings(request: Request) -> Settings:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, per request.
     settings: Settings = request.app.state.settings
     return settings
 

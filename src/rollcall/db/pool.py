@@ -29,6 +29,16 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """Nothing to reset when a connection goes back to the pool.
+
+    asyncpg's default reset (unlock advisory locks, CLOSE ALL, UNLISTEN *, RESET ALL) costs a
+    round trip per borrow; pooled connections here never LISTEN, SET or hold a session-level
+    advisory lock (the hub listens on a connection of its own). asyncpg still rolls back a
+    transaction left open before calling this.
+    """
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
     pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
         url,
@@ -37,6 +47,7 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
         timeout=CONNECT_TIMEOUT_S,
         command_timeout=COMMAND_TIMEOUT_S,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"application_name": "rollcall"},
     )
     return pool

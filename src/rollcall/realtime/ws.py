@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall.auth import SESSION_COOKIE, digest
@@ -39,6 +40,25 @@ class Refused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class DirectWebSocket:
+    """Hand `/ws` straight to its endpoint, in front of the FastAPI app.
+
+    A socket lives for the whole event; through the full stack it keeps some 28 coroutines
+    suspended (middleware, routing, dependency exit stacks), about 12 KB a socket. The route
+    below stays registered, so the app alone still serves /ws.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            scope["app"] = self.app
+            await websocket_endpoint(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)
 
 
 @router.websocket("/ws")

@@ -7,6 +7,11 @@ const FINAL_CLOSES = [4401, 4403, 4404, 4409, 4410];
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 const CONNECT_TIMEOUT_MS = 10000;
+// After 1012 (restarting) or 1001 (going away) the server is usually back within seconds: retry
+// every 0-1 s (full jitter) for this long instead of backing off, so a restart costs ~1 s.
+const RESTART_CLOSES = [1001, 1012];
+const RESTART_WINDOW_MS = 30000;
+const RESTART_RETRY_MS = 1000;
 
 export function backoffDelay(attempt) {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
@@ -113,6 +118,7 @@ export class LiveSocket {
       if (message.type === "welcome") {
         clearTimeout(this.connectTimer);
         this.attempt = 0;
+        this.restartingSince = null;
         this.setStatus("connected");
       } else if (message.type === "ack") {
         this.acked = true;
@@ -128,6 +134,7 @@ export class LiveSocket {
         this.onFinal(event.code);
         return;
       }
+      if (RESTART_CLOSES.includes(event.code)) this.restartingSince = Date.now();
       this.lost(ws);
     });
   }
@@ -137,7 +144,8 @@ export class LiveSocket {
     this.drop();
     if (this.stopped) return;
     this.setStatus(navigator.onLine === false ? "offline" : "reconnecting");
-    const delay = backoffDelay(this.attempt);
+    const restarting = this.restartingSince && Date.now() - this.restartingSince < RESTART_WINDOW_MS;
+    const delay = restarting ? Math.random() * RESTART_RETRY_MS : backoffDelay(this.attempt);
     this.attempt += 1;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.open(), delay);
