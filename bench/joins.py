@@ -155,7 +155,7 @@ SHAPES = [(1, "one event"), (50, "50 events")]
 
 
 async def run(h: Harness) -> None:
-    processes = h.processes or 2
+    processes = h.processes or 3  # serves joins best on 2 cores: see docs/benchmarks.md
     warmup, seconds = (2.0, 6.0) if h.quick else (3.0, 15.0)
     pg_seconds = 6 if h.quick else 12
     print(f"== joins: stampede over HTTP, {processes} rollcall process(es), {IN_FLIGHT} in flight")
