@@ -1,8 +1,10 @@
 """Simulated phones: join over HTTP, then keep a /ws connection as the join page does (live.js).
 
 A Phone says hello with its token, waits for the welcome, beats every heartbeat interval and
-times each ack, and, when asked to, reconnects after any close that is not final with
-live.js's backoff (exponential from 500 ms, capped at 15 s, jittered between half and all of it).
+times each ack, and, when asked to, reconnects after any close that is not final as live.js
+does: after a 1012 or 1001 close (the server restarting or going away), every 0-1 s (full
+jitter) for 30 s; otherwise with backoff (exponential from 500 ms, capped at 15 s, jittered
+between half and all of it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any
 from bench.wire import Wire, connect, open_websocket, post_json
 
 FINAL_CLOSES = {4401, 4403, 4404, 4409, 4410}
+RESTART_CLOSES = {1001, 1012}
+RESTART_WINDOW_S = 30.0
+RESTART_RETRY_S = 1.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 15.0
 HEARTBEAT = json.dumps({"type": "heartbeat"}, separators=(",", ":"))
@@ -94,6 +99,7 @@ class Phone:
         self._retry: asyncio.TimerHandle | None = None
         self._beating = False
         self._beat_sent = 0.0
+        self._restarting_since: float | None = None
 
     async def connect(self, limit_s: float = 10) -> dict[str, Any]:
         """Open the socket and return the welcome (raises when there is none)."""
@@ -130,6 +136,7 @@ class Phone:
             self.welcome = message
             self.welcomed_at.append(time.time())
             self.attempt = 0
+            self._restarting_since = None
             if self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(message)
             if self.beat_s and not self._beating:
@@ -149,6 +156,8 @@ class Phone:
 
     def _on_close(self, code: int) -> None:
         self.stats.closes[code] += 1
+        if code in RESTART_CLOSES:
+            self._restarting_since = time.monotonic()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(ConnectionError(f"closed with {code} before the welcome"))
         if self._connecting:
@@ -159,7 +168,11 @@ class Phone:
     def _schedule_reconnect(self) -> None:
         if self._retry is not None or self.stopped:
             return
-        delay = backoff_delay(self.attempt)
+        since = self._restarting_since
+        if since is not None and time.monotonic() - since < RESTART_WINDOW_S:
+            delay = random.random() * RESTART_RETRY_S
+        else:
+            delay = backoff_delay(self.attempt)
         self.attempt += 1
         self._retry = asyncio.get_running_loop().call_later(delay, self._fire)
 

@@ -3,8 +3,8 @@
 2,000 phones join one event and keep their sockets, beating. The host gives each a state of
 its own (a JSON merge patch through the API, so each has a version > 0). Then every rollcall
 process gets SIGTERM, as a deploy would, and is started again on the same port. The phones
-reconnect by themselves with their session tokens, with the join page's own backoff
-(live.js: exponential from 500 ms, jittered, capped at 15 s). The figures: how long until every
+reconnect by themselves with their session tokens, with the join page's own retry rule
+(live.js, as bench/phones.py follows it). The figures: how long until every
 phone has a welcome again, counted from the moment the restarted server answers /healthz and
 from the SIGTERM; whether anyone came back as a different participant or a second one
 (duplicates); and whether each came back with the state and version it had.
