@@ -143,6 +143,10 @@ class Database:
             )
         if self.embedded is not None:
             self.embedded.cleanup()
+        if self._root is not None:
+            import shutil
+
+            shutil.rmtree(self._root, ignore_errors=True)
 
 
 def _pgbench_binary() -> str:
@@ -212,7 +216,7 @@ class Servers:
     database_url: str
     count: int
     settings: dict[str, str] = field(default_factory=dict)
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rollcall-bench-")))
+    log_dir: Path = field(default_factory=lambda: REPO / "artifacts" / "bench" / "logs")
     ports: list[int] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -237,6 +241,7 @@ class Servers:
     def start(self) -> None:
         if not self.ports:
             self.ports = [free_port() for _ in range(self.count)]
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         env = self.env()
         self.processes = []
         for port in self.ports:

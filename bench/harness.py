@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -69,6 +70,7 @@ class Harness:
 
     def open(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.work / "logs", ignore_errors=True)  # the servers' logs of this run only
         print("== setting up: PostgreSQL and the schema", flush=True)
         self.database = Database.start()
         Servers(self.db.url, 1).migrate()
