@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import asyncpg
@@ -155,11 +154,11 @@ async def test_the_listener_reconnects_by_itself(
     host = await host_socket(server_a, event.code, event.host_token)
     with psycopg.connect(realtime_db, autocommit=True) as conn:
         killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            # With a timeout, pg_terminate_backend returns once the backend has exited.
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE application_name = 'rollcall-listener'"
         ).fetchone()
     assert killed is not None and killed[0] >= 1
-    await asyncio.sleep(0.2)  # let the kill land before the change we expect to hear about
     await join(http_a, event.code, name="After the drop")
     message = await host.until(of_type("participant.joined"), timeout=8)
     assert message["participant"]["display_name"] == "After the drop"
