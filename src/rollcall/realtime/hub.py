@@ -58,6 +58,7 @@ class Connection:
     confirmed: bool = False
     closing: bool = False
     away: bool = False
+    present: bool = False  # the participant was online, not away, when this socket said hello
     queue: asyncio.Queue[dict[str, Any] | Close] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )

@@ -81,7 +81,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         try:
             if connection.role == "participant":
                 await hub.announce_participant(connection)
-                await _mark_here(app, connection, away=False)
+                if connection.present:  # already online: a beat says so, nothing to announce
+                    await app.state.heartbeats.beat(connection.participant_id)
+                else:
+                    await _mark_here(app, connection, away=False)
             await _read(websocket, connection, app, settings)
         except Refused as refused:
             connection.close(refused.code, refused.reason)
@@ -147,7 +150,8 @@ async def _open_participant(
     async with pool.acquire() as conn:
         record = await conn.fetchrow(
             f"""
-            SELECT {PARTICIPANT_COLUMNS}, {events.event_columns("e", "event_")}, e.seq
+            SELECT {PARTICIPANT_COLUMNS}, {events.event_columns("e", "event_")}, e.seq,
+                p.reported_presence = 'online' AND NOT p.away AS present
             FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
             WHERE p.session_token_hash = $1
             """,
@@ -172,6 +176,7 @@ async def _open_participant(
         event_id=record["event_id"],
         participant_id=record["id"],
         last_seq=record["seq"],
+        present=record["present"],
     )
     connection.send(
         {
