@@ -34,7 +34,6 @@ class JoinBatcher:
         self._waiting: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
 
     async def join(self, request: BatchedJoin) -> asyncpg.Record:
         """The row rollcall_join returns for this request (its `outcome` says what happened)."""
@@ -63,7 +62,6 @@ class JoinBatcher:
                     [r.name_key for r in requests],
                     [r.token_hash for r in requests],
                 )
-            self.batches += 1
             by_position = {row["ord"]: row for row in rows}
             for position, (_, future) in enumerate(batch, start=1):
                 if not future.done():

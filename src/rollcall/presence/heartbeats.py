@@ -32,7 +32,6 @@ class HeartbeatBuffer:
         self._pending: dict[UUID, datetime] = {}
         self._loop = Periodic("heartbeat flush", self.flush, flush_interval_s)
         self._lock = asyncio.Lock()
-        self.flushes = 0
 
     async def beat(self, participant_id: UUID) -> None:
         self._pending[participant_id] = datetime.now(UTC)
@@ -51,7 +50,6 @@ class HeartbeatBuffer:
                 for participant_id, at in batch.items():
                     self._pending.setdefault(participant_id, at)
                 raise
-            self.flushes += 1
             return len(batch)
 
     def start(self) -> None:

@@ -108,7 +108,6 @@ class Hub:
         self._listener: asyncpg.Connection[Any] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.listener_connects = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -143,7 +142,6 @@ class Hub:
         await listener.add_listener(event_log.CHANNEL, self._on_event_notify)
         await listener.add_listener(CONTROL_CHANNEL, self._on_control_notify)
         self._listener = listener
-        self.listener_connects += 1
         # Whatever was announced while no one listened is in the log: catch up.
         for event_id in list(self._by_event):
             self.schedule_dispatch(event_id)
@@ -192,9 +190,6 @@ class Hub:
         for pid, connection in list(self._participants.items()):
             if connection.away and not connection.closing:
                 await self._heartbeats.beat(pid)
-
-    def count(self) -> int:
-        return sum(len(connections) for connections in self._by_event.values())
 
     async def announce_participant(self, connection: Connection) -> None:
         """Tell every process (this one included) that this is the participant's newest socket."""
