@@ -22,13 +22,12 @@ import json
 import time
 from collections import Counter
 from typing import Any
-from uuid import uuid4
 
 import httpx
 
 from bench import plots
 from bench.harness import Harness, create_event, percentile, usage_note
-from bench.phones import Phone, PhoneStats, http_join
+from bench.phones import PhoneStats, arrive_all
 from bench.wire import Wire, open_websocket
 from bench.workers import Channel, Workers
 
@@ -63,38 +62,22 @@ async def soak_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
     ports: list[int] = job["ports"]
     worker: int = job["worker"]
     stats = PhoneStats()
-    phones: list[Phone] = []
     failures: Counter[str] = Counter()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(job["phones"]):
-        queue.put_nowait(n)
-
-    async def arrive() -> None:
-        """Join and connect; a phone that gets an error tries again (3 times), as people do."""
-        while not queue.empty():
-            n = queue.get_nowait()
-            port = ports[n % len(ports)]
-            device = str(uuid4())
-            for attempt in range(4):
-                try:
-                    status, body = await http_join(port, job["code"], device, f"h{worker}n{n}")
-                    if status not in (200, 201):
-                        failures[f"join {status}"] += 1
-                        await asyncio.sleep(0.5 * 2**attempt)
-                        continue
-                    phone = Phone(port, body["session_token"], stats, beat_s=job["beat_s"])
-                    await phone.connect(limit_s=30)
-                except (OSError, ConnectionError, TimeoutError) as exc:
-                    failures[type(exc).__name__] += 1
-                    await asyncio.sleep(0.5 * 2**attempt)
-                    continue
-                phones.append(phone)
-                channel.done += 1
-                break
-
-    await asyncio.wait_for(
-        asyncio.gather(*(arrive() for _ in range(job["concurrency"]))), job["ramp_timeout"]
+    arrived = await asyncio.wait_for(
+        arrive_all(
+            ports=ports,
+            code=job["code"],
+            count=job["phones"],
+            name_prefix=f"h{worker}",
+            stats=stats,
+            channel=channel,
+            failures=failures,
+            concurrency=job["concurrency"],
+            beat_s=job["beat_s"],
+        ),
+        job["ramp_timeout"],
     )
+    phones = [phone for _, phone in arrived]
     channel.send("ramped", {"open": len(phones), "failures": dict(failures)})
     kind, end_at = await channel.receive(limit_s=job["ramp_timeout"])
     assert kind == "soak"

@@ -16,6 +16,7 @@ import time
 from array import array
 from collections import Counter
 from typing import Any
+from uuid import uuid4
 
 from bench.wire import Wire, connect, open_websocket, post_json
 
@@ -195,3 +196,51 @@ class Phone:
             self._retry.cancel()
         if self.wire is not None:
             self.wire.abort()
+
+
+async def arrive_all(
+    *,
+    ports: list[int],
+    code: str,
+    count: int,
+    name_prefix: str,
+    stats: PhoneStats,
+    channel: Any,
+    failures: Counter[str],
+    concurrency: int,
+    **phone_options: Any,
+) -> list[tuple[str, Phone]]:
+    """Join `count` new phones and open their sockets, `concurrency` at a time.
+
+    A phone that gets an error tries again (3 times), as people do. Returns (participant id,
+    phone) for each that got in; `channel.done` counts them as they do.
+    """
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+    arrived: list[tuple[str, Phone]] = []
+
+    async def arrive() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            port = ports[n % len(ports)]
+            device = str(uuid4())
+            for attempt in range(4):
+                try:
+                    status, body = await http_join(port, code, device, f"{name_prefix}n{n}")
+                    if status not in (200, 201):
+                        failures[f"join {status}"] += 1
+                        await asyncio.sleep(0.5 * 2**attempt)
+                        continue
+                    phone = Phone(port, body["session_token"], stats, **phone_options)
+                    await phone.connect(limit_s=30)
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    failures[type(exc).__name__] += 1
+                    await asyncio.sleep(0.5 * 2**attempt)
+                    continue
+                arrived.append((body["participant"]["id"], phone))
+                channel.done += 1
+                break
+
+    await asyncio.gather(*(arrive() for _ in range(concurrency)))
+    return arrived

@@ -16,13 +16,12 @@ import asyncio
 import time
 from collections import Counter
 from typing import Any
-from uuid import uuid4
 
 import httpx
 
 from bench.harness import Harness, create_event, percentile
 from bench.heartbeats import roster_of
-from bench.phones import Phone, PhoneStats, http_join
+from bench.phones import Phone, PhoneStats, arrive_all
 from bench.workers import Channel, Workers
 
 PHONES = 2_000
@@ -33,36 +32,23 @@ async def storm_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
     ports: list[int] = job["ports"]
     worker: int = job["worker"]
     stats = PhoneStats()
-    phones: dict[str, Phone] = {}
     failures: Counter[str] = Counter()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(job["phones"]):
-        queue.put_nowait(n)
-
-    async def arrive() -> None:
-        """Join and connect; a phone that gets an error tries again (3 times), as people do."""
-        while not queue.empty():
-            n = queue.get_nowait()
-            port = ports[n % len(ports)]
-            device = str(uuid4())
-            for attempt in range(4):
-                try:
-                    status, body = await http_join(port, job["code"], device, f"r{worker}n{n}")
-                    if status not in (200, 201):
-                        failures[f"join {status}"] += 1
-                        await asyncio.sleep(0.5 * 2**attempt)
-                        continue
-                    phone = Phone(port, body["session_token"], stats, beat_s=10.0, reconnect=True)
-                    await phone.connect(limit_s=30)
-                except (OSError, ConnectionError, TimeoutError) as exc:
-                    failures[type(exc).__name__] += 1
-                    await asyncio.sleep(0.5 * 2**attempt)
-                    continue
-                phones[body["participant"]["id"]] = phone
-                channel.done += 1
-                break
-
-    await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(50))), 120)
+    arrived = await asyncio.wait_for(
+        arrive_all(
+            ports=ports,
+            code=job["code"],
+            count=job["phones"],
+            name_prefix=f"r{worker}",
+            stats=stats,
+            channel=channel,
+            failures=failures,
+            concurrency=50,
+            beat_s=10.0,
+            reconnect=True,
+        ),
+        120,
+    )
+    phones: dict[str, Phone] = dict(arrived)
     channel.send("connected", {"ids": list(phones), "failures": dict(failures)})
     kind, restart_at = await channel.receive(limit_s=120)
     assert kind == "restarting"
