@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from pathlib import Path
@@ -29,8 +28,7 @@ async def test_the_last_beat_before_a_stop_is_in_the_database(pg: PgServer, tmp_
                 server.ws_url, {"type": "hello", "token": joined["session_token"]}
             )
             await phone.until(of_type("welcome"))
-            await asyncio.sleep(1.5)  # so that the beat's time differs from the join's
-            beat_sent = time.time()
+            beat_sent = time.time()  # after the join and the hello: only this beat is later
             await phone.send({"type": "heartbeat"})
             await phone.until(of_type("ack"))
             exit_code = server.stop()
@@ -43,4 +41,5 @@ async def test_the_last_beat_before_a_stop_is_in_the_database(pg: PgServer, tmp_
     # uvicorn shuts down, then re-raises the signal it caught, as a process manager expects.
     assert exit_code in (0, -signal.SIGTERM), exit_code
     assert code in (1001, 1012), code
-    assert row is not None and float(row[0]) >= beat_sent - 0.05
+    # One clock (this machine): the beat is stamped when the server received it.
+    assert row is not None and float(row[0]) >= beat_sent
