@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -16,8 +17,10 @@ from rollcall.errors import (
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     Problem,
     ServiceUnavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -26,6 +29,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 PROBLEM_JSON = "application/problem+json"
+
+BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
+"""The problems any route with a JSON body can answer, for its `responses=`."""
 
 
 class ProblemResponse(JSONResponse):
@@ -44,27 +50,26 @@ def problem_response(problem: Problem) -> ProblemResponse:
     return ProblemResponse(body, status_code=problem.status, headers=dict(problem.headers))
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        errors.append(
-            {
-                "field": ".".join(location) or "body",
-                "message": str(error.get("msg", "invalid")),
-                "type": str(error.get("type", "value_error")),
-            }
-        )
-    return errors
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
+    """One validation_error naming each field, from pydantic's or FastAPI's error list."""
+    listed = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            or "body",
+            "message": str(error.get("msg", "invalid")),
+            "type": str(error.get("type", "value_error")),
+        }
+        for error in errors
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed)
+    return ValidationFailed(detail, errors=listed)
 
 
 def _on_validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
         return problem_response(MalformedRequest())
-    errors = _field_errors(exc)
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem_response(ValidationFailed(detail, errors=errors))
+    return problem_response(field_errors(exc.errors()))
 
 
 def _on_http_exception(request: Request, exc: Exception) -> ProblemResponse:
@@ -160,16 +165,7 @@ async def parse_json_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in error["loc"]) or "body",
-                "message": error["msg"],
-                "type": error["type"],
-            }
-            for error in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ValidationFailed(detail, errors=errors) from exc
+        raise field_errors(exc.errors()) from exc
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:

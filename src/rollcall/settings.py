@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
 
 import platformdirs
-from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -76,12 +74,3 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-
-
-async def _app_settings(request: Request) -> Settings:
-    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, per request.
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(_app_settings)]

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import psycopg
 
-from rollcall.realtime import log as event_log
+from rollcall import event_log
 from tests.factories import create_event, join
 from tests.realtime.client import Socket, of_type
 from tests.realtime.test_ws import host_socket, participant_socket

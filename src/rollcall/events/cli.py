@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from rollcall.db import migrate
 from rollcall.db.url import resolve_database_url
+from rollcall.errors import ValidationFailed
 from rollcall.events import service
-from rollcall.events.routes import host_url, join_url
+from rollcall.events.links import host_url, join_url
 from rollcall.events.schemas import EventCreate
 from rollcall.settings import Settings
 
@@ -26,9 +27,10 @@ def create_event_command(settings: Settings, *, title: str, capacity: int | None
         for error in exc.errors():
             print(f"rollcall: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
         return 2
-    chosen = request.capacity or settings.max_capacity
-    if chosen > settings.max_capacity:
-        print(f"rollcall: capacity: at most {settings.max_capacity}", file=sys.stderr)
+    try:
+        capacity = service.check_capacity(request.capacity, max_capacity=settings.max_capacity)
+    except ValidationFailed as exc:
+        print(f"rollcall: {exc.detail}", file=sys.stderr)
         return 2
     url = resolve_database_url(settings)
     migrate.upgrade(url)
@@ -36,7 +38,9 @@ def create_event_command(settings: Settings, *, title: str, capacity: int | None
     async def create() -> tuple[service.EventRow, str]:
         conn = await asyncpg.connect(url)
         try:
-            return await service.create_event(conn, title=request.title, capacity=chosen)
+            return await service.create_event(
+                conn, title=request.title, capacity=capacity, max_capacity=settings.max_capacity
+            )
         finally:
             await conn.close()
 

@@ -8,37 +8,15 @@ import segno
 from fastapi import APIRouter, Request, Response
 
 from rollcall.auth import bearer_token, same_secret
-from rollcall.db.deps import Conn
-from rollcall.errors import (
-    EventClosed,
-    EventNotFound,
-    InvalidToken,
-    MalformedRequest,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
+from rollcall.errors import EventClosed, EventNotFound, InvalidToken
 from rollcall.events import service
 from rollcall.events.deps import HostEvent, PathEvent
+from rollcall.events.links import host_url, join_url, public_base
 from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate
-from rollcall.problems import openapi_problem
-from rollcall.settings import AppSettings, Settings
+from rollcall.problems import BAD_BODY, openapi_problem
+from rollcall.runtime import AppSettings, Conn
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
-
-
-def public_base(settings: Settings, request: Request) -> str:
-    return settings.public_url or str(request.base_url).rstrip("/")
-
-
-def join_url(base: str, code: str) -> str:
-    return f"{base}/j/{code}"
-
-
-def host_url(base: str, code: str) -> str:
-    return f"{base}/host/{code}"
 
 
 @router.post(
@@ -55,19 +33,9 @@ async def create_event(
         token = bearer_token(request)
         if token is None or not same_secret(token, settings.admin_token):
             raise InvalidToken("creating events needs ROLLCALL_ADMIN_TOKEN as a bearer token")
-    capacity = body.capacity or settings.max_capacity
-    if capacity > settings.max_capacity:
-        raise ValidationFailed(
-            f"capacity: at most {settings.max_capacity}",
-            errors=[
-                {
-                    "field": "capacity",
-                    "message": f"at most {settings.max_capacity}",
-                    "type": "less_than_equal",
-                }
-            ],
-        )
-    event, host_token = await service.create_event(conn, title=body.title, capacity=capacity)
+    event, host_token = await service.create_event(
+        conn, title=body.title, capacity=body.capacity, max_capacity=settings.max_capacity
+    )
     base = public_base(settings, request)
     return EventCreated(
         event=await service.describe(

@@ -10,12 +10,13 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall import event_log
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import EventClosed, EventNotFound, InvalidToken, ValidationFailed
 from rollcall.events.schemas import Event, EventCounts, EventUpdate
 from rollcall.presence.service import presence_sql
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 6
@@ -62,8 +63,29 @@ def event_from(record: asyncpg.Record, prefix: str) -> EventRow:
     return _row(record, prefix)
 
 
-async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow, str]:
+def check_capacity(capacity: int | None, *, max_capacity: int) -> int:
+    """The capacity to use (the maximum when none is asked for), or 422 above the maximum."""
+    if capacity is None:
+        return max_capacity
+    if capacity > max_capacity:
+        raise ValidationFailed(
+            f"capacity: at most {max_capacity}",
+            errors=[
+                {
+                    "field": "capacity",
+                    "message": f"at most {max_capacity}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    return capacity
+
+
+async def create_event(
+    conn: DB, *, title: str, capacity: int | None, max_capacity: int
+) -> tuple[EventRow, str]:
     """A new open event and its host token (returned once, stored only as a digest)."""
+    capacity = check_capacity(capacity, max_capacity=max_capacity)
     host_token = new_token()
     for _ in range(CODE_ATTEMPTS):
         record = await conn.fetchrow(
@@ -120,17 +142,8 @@ async def update_event(
     Closing ends every session: no route accepts a token of a closed event, and its sockets
     close with 4410.
     """
-    if changes.capacity is not None and changes.capacity > max_capacity:
-        raise ValidationFailed(
-            f"capacity: at most {max_capacity}",
-            errors=[
-                {
-                    "field": "capacity",
-                    "message": f"at most {max_capacity}",
-                    "type": "less_than_equal",
-                }
-            ],
-        )
+    if changes.capacity is not None:
+        check_capacity(changes.capacity, max_capacity=max_capacity)
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event.id)
         record = await conn.fetchrow(
@@ -154,7 +167,7 @@ async def update_event(
         await event_log.append(
             conn,
             event_id=event.id,
-            message={"type": "event.updated", "event": described.model_dump(mode="json")},
+            message={"type": HostMessage.EVENT_UPDATED, "event": described.model_dump(mode="json")},
         )
     return described
 

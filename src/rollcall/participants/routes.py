@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 
 from rollcall.auth import SESSION_COOKIE, session_token
-from rollcall.db.deps import Conn
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -20,9 +19,7 @@ from rollcall.errors import (
     MalformedRequest,
     NameTaken,
     ParticipantNotFound,
-    PayloadTooLarge,
     StateTooLarge,
-    UnsupportedMediaType,
     ValidationFailed,
 )
 from rollcall.events import service as events
@@ -39,12 +36,11 @@ from rollcall.participants.schemas import (
     StatePatch,
 )
 from rollcall.presence.service import set_presence
-from rollcall.problems import openapi_problem, parse_json_body
-from rollcall.settings import AppSettings
+from rollcall.problems import BAD_BODY, openapi_problem, parse_json_body
+from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
 
-BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
 SESSION_COOKIE_MAX_AGE_S = 7 * 24 * 3600
 
 
@@ -75,13 +71,13 @@ ParticipantSession = Annotated[service.Session, Depends(_session)]
     },
 )
 async def join(
-    code: str, request: Request, response: Response, settings: AppSettings
+    code: str, request: Request, response: Response, runtime: AppRuntime
 ) -> JoinResponse:
     """Join from a device, or rejoin the participant this device already has here.
 
-    The rules apply in DESIGN.md's order: unknown code before the body is read, then the body,
-    closed, banned, rejoin, locked, full, name taken. No pooled connection is held while the
-    join waits for its batch.
+    The rules apply in the order docs/protocol.md gives: unknown code before the body is read,
+    then the body, closed, banned, rejoin, locked, full, name taken. No pooled connection is
+    held while the join waits for its batch.
     """
     normalized = events.normalize_code(code)
     if normalized is None:
@@ -89,11 +85,11 @@ async def join(
     try:
         body = await parse_json_body(request, JoinRequest)
     except (MalformedRequest, ValidationFailed):
-        async with request.app.state.pool.acquire() as conn:
+        async with runtime.pool.acquire() as conn:
             await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
         raise
     result = await service.join(
-        request.app.state.joins,
+        runtime.joins,
         code=normalized,
         device_id=body.device_id,
         display_name=body.display_name,
@@ -112,7 +108,7 @@ async def join(
         participant=result.participant,
         session_token=result.session_token,
         rejoined=result.rejoined,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
+        heartbeat_interval_s=runtime.settings.heartbeat_interval_s,
     )
 
 
@@ -136,11 +132,11 @@ async def read_session(
     responses=openapi_problem(InvalidToken, *BAD_BODY),
 )
 async def heartbeat(
-    session: ParticipantSession, request: Request, conn: Conn, settings: AppSettings
+    session: ParticipantSession, request: Request, conn: Conn, runtime: AppRuntime
 ) -> HeartbeatResponse:
     """A heartbeat. The optional body `{"away": true|false}` also says whether the page is hidden
     (a page sends `{"away": true}` with navigator.sendBeacon when it goes away)."""
-    await request.app.state.heartbeats.beat(session.participant.id)
+    await runtime.heartbeats.beat(session.participant.id)
     if request.headers.get("content-length", "0") != "0":
         body = await parse_json_body(request, HeartbeatRequest)
         if body.away is not None:
@@ -151,7 +147,7 @@ async def heartbeat(
                 away=body.away,
             )
     return HeartbeatResponse(
-        server_time=datetime.now(UTC), heartbeat_interval_s=settings.heartbeat_interval_s
+        server_time=datetime.now(UTC), heartbeat_interval_s=runtime.settings.heartbeat_interval_s
     )
 
 

@@ -1,7 +1,8 @@
-"""Join, rejoin, leave, kick, state: the rules of DESIGN.md, decided by the database.
+"""Join, rejoin, leave, kick, state: the participant rules, decided by the database.
 
-Uniqueness of devices and names are constraints; the seat count is a single conditional
-UPDATE. Concurrent requests are resolved by PostgreSQL, never by a check-then-insert here.
+Uniqueness of devices and names are constraints; the join rules, seats included, run in the
+database function rollcall_join under the event row lock. Concurrent requests are resolved by
+PostgreSQL, never by a check-then-insert here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall import event_log
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import (
@@ -26,12 +28,12 @@ from rollcall.errors import (
     ParticipantNotFound,
     StateTooLarge,
 )
-from rollcall.events.service import EventRow
+from rollcall.events.service import EventRow, event_columns, event_from
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
 from rollcall.participants.names import normalize_display_name
 from rollcall.participants.schemas import Participant, RosterEntry
 from rollcall.presence.service import presence_sql
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 MAX_STATE_BYTES = 16 * 1024
 JOIN_ATTEMPTS = 5
@@ -78,7 +80,7 @@ JOIN_REFUSALS: dict[str, type[Exception]] = {
 async def join(joins: JoinBatcher, *, code: str, device_id: UUID, display_name: str) -> JoinResult:
     """Join the event from `device_id`, or rejoin the participant this device already has there.
 
-    The rules run in the database function rollcall_join (revision 0005), in DESIGN.md's order,
+    The rules run in the database function rollcall_join (revision 0005), in their documented order,
     while the event row is locked; the batcher sends many joins in one transaction.
     """
     name, name_key = normalize_display_name(display_name)
@@ -86,9 +88,9 @@ async def join(joins: JoinBatcher, *, code: str, device_id: UUID, display_name: 
         token = new_token()
         record = await joins.join(BatchedJoin(code, device_id, name, name_key, digest(token)))
         outcome = record["outcome"]
-        if outcome in ("participant.joined", "participant.rejoined"):
+        if outcome in (HostMessage.JOINED, HostMessage.REJOINED):
             return JoinResult(
-                to_participant(record), token, rejoined=outcome == "participant.rejoined"
+                to_participant(record), token, rejoined=outcome == HostMessage.REJOINED
             )
         if outcome == "name_taken":
             raise NameTaken(f"someone else in this event is called {name!r}")
@@ -147,7 +149,7 @@ async def leave(conn: DB, *, token: str | None) -> UUID:
         await event_log.append(
             conn,
             event_id=event_id,
-            message={"type": "participant.left", "participant_id": str(participant_id)},
+            message={"type": HostMessage.LEFT, "participant_id": str(participant_id)},
         )
     return participant_id
 
@@ -179,7 +181,7 @@ async def kick(conn: DB, *, event: EventRow, participant_id: UUID) -> Participan
         await event_log.append(
             conn,
             event_id=event.id,
-            message={"type": "participant.kicked", "participant_id": str(participant_id)},
+            message={"type": HostMessage.KICKED, "participant_id": str(participant_id)},
         )
     return to_participant(record)
 
@@ -241,7 +243,7 @@ async def patch_state(
             conn,
             event_id=event.id,
             message={
-                "type": "participant.state",
+                "type": HostMessage.STATE,
                 "participant_id": str(participant_id),
                 "state": merged,
                 "version": record["state_version"],
@@ -269,3 +271,40 @@ async def roster(conn: DB, *, event: EventRow, presence_timeout_s: float) -> lis
         )
         for record in records
     ]
+
+
+@dataclass(frozen=True)
+class SocketSession:
+    """What a participant's socket needs at hello: who, where, and whether already here."""
+
+    participant: Participant
+    status: str
+    event: EventRow
+    seq: int
+    present: bool  # online and not away: the hello changes nothing the hosts see
+
+
+async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
+    """The participant this token was issued to, whatever their status; None when unknown.
+
+    Unlike session_for_token, a kicked or left participant is found too, so that the socket
+    can say why it is refused.
+    """
+    record = await conn.fetchrow(
+        f"""
+        SELECT {PARTICIPANT_COLUMNS}, {event_columns("e", "event_")}, e.seq,
+            p.reported_presence = 'online' AND NOT p.away AS present
+        FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
+        WHERE p.session_token_hash = $1
+        """,
+        digest(token),
+    )
+    if record is None:
+        return None
+    return SocketSession(
+        participant=to_participant(record),
+        status=record["status"],
+        event=event_from(record, "event_"),
+        seq=record["seq"],
+        present=record["present"],
+    )

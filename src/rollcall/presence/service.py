@@ -11,8 +11,9 @@ import logging
 from typing import Literal
 from uuid import UUID
 
+from rollcall import event_log
 from rollcall.db.pool import DB
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ async def _announce(conn: DB, *, event_id: UUID, participant_id: UUID, presence:
         conn,
         event_id=event_id,
         message={
-            "type": "participant.presence",
+            "type": HostMessage.PRESENCE,
             "participant_id": str(participant_id),
             "presence": presence,
         },

@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
-from rollcall.events.routes import join_url, public_base
-from rollcall.settings import AppSettings
+from rollcall.events.links import join_url, public_base
+from rollcall.runtime import AppSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 

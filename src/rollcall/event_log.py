@@ -1,7 +1,9 @@
 """The per-event message log: every change a host should see, numbered, durable, announced.
 
-append() runs inside the transaction that makes the change, so the message exists exactly
-when the change does, and NOTIFY tells every rollcall process about it at commit.
+Every feature that changes a roster writes here (events, participants, presence); realtime
+reads it to feed the sockets. It imports no feature. append() runs inside the transaction that
+makes the change, so the message exists exactly when the change does, and NOTIFY tells every
+rollcall process about it at commit.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from rollcall.db.pool import DB
-
-CHANNEL = "rollcall_events"
+from rollcall.protocol import EVENTS_CHANNEL
 
 
 async def lock_event(conn: DB, *, event_id: UUID) -> str | None:
@@ -47,8 +48,14 @@ async def append(conn: DB, *, event_id: UUID, message: dict[str, Any]) -> int:
         """,
         event_id,
         message,
-        CHANNEL,
+        EVENTS_CHANNEL,
     )
+    return seq
+
+
+async def current_seq(conn: DB, *, event_id: UUID) -> int:
+    """The seq of the event's newest message (0 before the first)."""
+    seq: int = await conn.fetchval("SELECT seq FROM events WHERE id = $1", event_id)
     return seq
 
 

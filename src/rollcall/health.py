@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.runtime import AppRuntime
 
 router = APIRouter(tags=["health"])
 
@@ -15,9 +16,9 @@ HEALTH_TIMEOUT_S = 2.0
 
 
 @router.get("/healthz", responses={503: {"description": "The database does not answer"}})
-async def healthz(request: Request) -> Any:
+async def healthz(runtime: AppRuntime) -> Any:
     try:
-        async with request.app.state.pool.acquire(timeout=HEALTH_TIMEOUT_S) as conn:
+        async with runtime.pool.acquire(timeout=HEALTH_TIMEOUT_S) as conn:
             await conn.fetchval("SELECT 1", timeout=HEALTH_TIMEOUT_S)
     except UNAVAILABLE_ERRORS:
         return JSONResponse(
