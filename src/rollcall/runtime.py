@@ -19,6 +19,7 @@ from rollcall.events.service import DescriptionCache
 from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
+from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
 
 
@@ -31,6 +32,7 @@ class Runtime:
     descriptions: DescriptionCache
     heartbeats: HeartbeatBuffer
     sweeper: PresenceSweeper
+    limits: RateLimits
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
@@ -40,7 +42,7 @@ class Runtime:
             settings=settings,
             database_url=database_url,
             pool=pool,
-            joins=JoinBatcher(pool),
+            joins=JoinBatcher(pool, room_check_s=settings.room_check_s),
             descriptions=DescriptionCache(),
             heartbeats=HeartbeatBuffer(pool, flush_interval_s=settings.heartbeat_flush_s),
             sweeper=PresenceSweeper(
@@ -49,6 +51,7 @@ class Runtime:
                 presence_timeout_s=settings.presence_timeout_s,
                 log_retention=settings.event_log_retention,
             ),
+            limits=RateLimits(settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
+from limits import parse as parse_limit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +31,35 @@ class Settings(BaseSettings):
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
     event_log_retention: int = Field(default=10_000, ge=100)
+    room_check_s: float = Field(default=30.0, ge=5, le=3600)
+    limit_joins: str = "600/minute"
+    limit_events: str = "30/minute"
+    limit_guesses: str = "30/minute"
+    limit_ws_messages: str = "20/second"
+    trusted_proxies: str = ""
+
+    @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        """One limit in the `limits` notation ("600/minute", "20/second")."""
+        try:
+            amount = parse_limit(value).amount
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a limit such as '600/minute'") from exc
+        if amount < 1:
+            raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        """Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies."""
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
 
     @field_validator("database_url", "public_url", "admin_token", mode="before")
     @classmethod

@@ -22,6 +22,13 @@ Presence = Literal["online", "away", "offline", "left", "kicked"]
 # One sweeper at a time across every process sharing the database.
 SWEEP_LOCK_KEY = 0x726F6C6C  # "roll"
 
+ANNOUNCE_EVERY_S = 1.0
+"""At most one presence change per participant is announced in this time: a phone flipping
+away and back quickly costs hosts one message a second, and the event row lock is not taken
+for the flips in between (the sweep announces where they ended)."""
+
+_QUIET = f"(p.presence_reported_at IS NULL OR p.presence_reported_at <= now() - interval '{ANNOUNCE_EVERY_S:g} second')"
+
 
 def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
     """A SQL expression for a participant row's presence; timeout_param holds seconds.
@@ -40,20 +47,32 @@ def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
 async def set_presence(conn: DB, *, participant_id: UUID, event_id: UUID, away: bool) -> bool:
     """The participant is here now: away (page hidden) or online. Announces a change once.
 
-    Returns whether the presence changed.
+    Within ANNOUNCE_EVERY_S of the last announcement, only the row changes; the sweep announces
+    it afterwards. Returns whether a change was announced.
     """
     wanted = "away" if away else "online"
     current = await conn.fetchrow(
-        "SELECT reported_presence, away FROM event_participants WHERE id = $1", participant_id
+        f"SELECT reported_presence, away, {_QUIET} AS quiet FROM event_participants AS p"
+        " WHERE id = $1",
+        participant_id,
     )
     if current is None or (current["reported_presence"] == wanted and current["away"] == away):
+        return False
+    if not current["quiet"]:
+        await conn.execute(
+            "UPDATE event_participants SET away = $2, last_heartbeat = now()"
+            " WHERE id = $1 AND status = 'active'",
+            participant_id,
+            away,
+        )
         return False
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event_id)
         before = await conn.fetchval(
             """
             UPDATE event_participants AS p
-            SET away = $2, last_heartbeat = now(), reported_presence = $3
+            SET away = $2, last_heartbeat = now(), reported_presence = $3,
+                presence_reported_at = now()
             FROM (SELECT id, reported_presence FROM event_participants WHERE id = $1 FOR UPDATE)
                 AS old
             WHERE p.id = old.id AND p.status = 'active'
@@ -95,7 +114,7 @@ async def sweep(conn: DB, *, presence_timeout_s: float) -> int:
             SELECT p.id, p.event_id FROM event_participants AS p
             JOIN events AS e ON e.id = p.event_id
             WHERE p.status = 'active' AND e.status <> 'closed'
-              AND p.reported_presence IS DISTINCT FROM {computed}
+              AND p.reported_presence IS DISTINCT FROM {computed} AND {_QUIET}
             """,
             presence_timeout_s,
         )
@@ -108,9 +127,10 @@ async def sweep(conn: DB, *, presence_timeout_s: float) -> int:
         )
         changed = await conn.fetch(
             f"""
-            UPDATE event_participants AS p SET reported_presence = {computed}
+            UPDATE event_participants AS p
+            SET reported_presence = {computed}, presence_reported_at = now()
             WHERE p.id = ANY($2::uuid[]) AND p.status = 'active'
-              AND p.reported_presence IS DISTINCT FROM {computed}
+              AND p.reported_presence IS DISTINCT FROM {computed} AND {_QUIET}
             RETURNING p.id, p.event_id, p.reported_presence
             """,
             presence_timeout_s,

@@ -27,6 +27,7 @@ from rollcall.events import service as events
 from rollcall.participants import service as participants
 from rollcall.presence.service import set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
+from rollcall.ratelimits import MessageWindow
 from rollcall.realtime.connection import Closing, Connection
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
@@ -108,8 +109,12 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
             connection = await _open_host(websocket, hello, runtime)
         else:
             connection = await _open_participant(websocket, hello, runtime)
+        connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
         writer = asyncio.create_task(_write(connection))
+        room_checks = None
+        if connection.role == Role.HOST:
+            room_checks = asyncio.create_task(_send_room_checks(connection, runtime))
         try:
             if connection.participant_id is not None:
                 await hub.announce(connection)
@@ -121,6 +126,8 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
+            if room_checks is not None:
+                room_checks.cancel()
             hub.unregister(connection)
             connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
@@ -183,7 +190,7 @@ async def _open_participant(
             raise Refused(Close.EVENT_CLOSED, "event closed")
         if session.status == "kicked":
             raise Refused(Close.KICKED, "kicked")
-        if session.status != "active":
+        if session.status not in ("active", "pending"):
             raise Refused(Close.INVALID_TOKEN, "the session has ended")
         described = await runtime.descriptions.describe(
             conn, event=session.event, presence_timeout_s=runtime.settings.presence_timeout_s
@@ -193,6 +200,7 @@ async def _open_participant(
         role=Role.PARTICIPANT,
         event_id=session.event.id,
         participant_id=session.participant.id,
+        device_id=session.device_id,
         last_seq=session.seq,
         present=session.present,
     )
@@ -264,6 +272,8 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
     heartbeats = runtime.heartbeats
     while True:
         message = _decode(await websocket.receive())
+        if connection.messages is not None and not connection.messages.allow():
+            raise Refused(Close.RATE_LIMITED, "too many messages")
         kind = message["type"]
         if connection.participant_id is None:  # a host
             if kind != ClientMessage.HEARTBEAT:
@@ -286,6 +296,44 @@ async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) ->
         await set_presence(
             conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
         )
+
+
+ROOM_CHECK_MARGIN_S = 0.05
+"""Ask for the next code this long after the current one expires, so it is surely the next."""
+
+
+async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
+    """A host's room check code, at welcome and at each rotation, while the event has it on.
+
+    An `event.updated` wakes it early, so turning the check on shows the code at once.
+    """
+    sent = None
+    while not connection.closing:
+        connection.event_changed.clear()
+        try:
+            async with runtime.pool.acquire() as conn:
+                now = await events.room_check(
+                    conn, event_id=connection.event_id, period_s=runtime.settings.room_check_s
+                )
+        except EventNotFound:
+            return
+        except UNAVAILABLE_ERRORS:
+            wait = 1.0
+        else:
+            if now.enabled and now.code != sent:
+                connection.send(
+                    {
+                        "type": ServerMessage.ROOM_CHECK,
+                        "code": now.code,
+                        "expires_at": now.expires_at.isoformat(),
+                    }
+                )
+                sent = now.code
+            elif not now.enabled:
+                sent = None
+            wait = now.remaining_s + ROOM_CHECK_MARGIN_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.event_changed.wait(), timeout=wait)
 
 
 async def _write(connection: Connection) -> None:
