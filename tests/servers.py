@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 
-
 UNLIMITED = {
     "limit_joins": "1000000/minute",
     "limit_events": "1000000/minute",
