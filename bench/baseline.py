@@ -141,7 +141,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
     """
     from rollcall.db.pool import create_pool
     from rollcall.events import service as events
-    from rollcall.participants.names import normalize_display_name
+    from rollcall.participants.names import name_skeleton, normalize_display_name
 
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
@@ -151,6 +151,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             device = uuid4()
             display = "Recorded Join"
             name, key = normalize_display_name(display)
+            skeleton = name_skeleton(name)
             await _one_join(recorder, event.code, device, display)
     finally:
         await pool.close()
@@ -162,7 +163,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             return ":ev"
         if isinstance(value, str) and value == event.code:
             return ":evcode"
-        if isinstance(value, str) and value in (name, key, display):
+        if isinstance(value, str) and value in (name, key, display, skeleton):
             return _NAME
         if isinstance(value, bytes | bytearray) and len(value) == 32:
             return _DIGEST

@@ -63,7 +63,9 @@ class JoinBatcher:
             requests = [request for request, _ in batch]
             async with self._pool.acquire() as conn:
                 rows = await conn.fetch(
-                    "SELECT * FROM rollcall_join_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
+                    " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"
+                    " $9::boolean[], $10::boolean[], $11::double precision)",
                     [r.code for r in requests],
                     [r.device_id for r in requests],
                     [r.display_name for r in requests],
