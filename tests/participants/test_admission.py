@@ -266,3 +266,27 @@ async def test_kick_with_an_empty_body_still_bans(client: httpx.AsyncClient) -> 
     assert response.status_code == 200 and response.json()["status"] == "kicked"
     bad = await post(client, event, f"/participants/{pid}/kick", json={"ban": "maybe"})
     assert bad.status_code == 422
+
+
+async def test_remove_everyone_who_joined_in_the_last_minutes(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    event = await create_event(client)
+    early = (await join(client, event.code, name="Early")).json()["participant"]["id"]
+    conn = await asyncpg.connect(database_url)
+    try:  # the early joiner came ten minutes before the flood
+        await conn.execute(
+            "UPDATE event_participants SET join_timestamp = join_timestamp - interval '10 min'"
+            " WHERE id = $1",
+            early,
+        )
+    finally:
+        await conn.close()
+    flood = await asyncio.gather(*(join(client, event.code) for _ in range(30)))
+    removed = await post(client, event, "/kick", json={"joined_within_s": 300})
+    assert removed.status_code == 200 and removed.json() == {"removed": 30}
+    statuses = {e["id"]: e["status"] for e in await roster(client, event)}
+    assert statuses[early] == "active"
+    assert {statuses[f.json()["participant"]["id"]] for f in flood} == {"kicked"}
+    bad = await post(client, event, "/kick", json={"joined_within_s": 0})
+    assert bad.status_code == 422

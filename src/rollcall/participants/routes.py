@@ -38,9 +38,11 @@ from rollcall.participants.schemas import (
     HeartbeatResponse,
     JoinRequest,
     JoinResponse,
+    KickRecentRequest,
     KickRequest,
     Participant,
     RecoveryCodeView,
+    Removed,
     Roster,
     SessionView,
     StatePatch,
@@ -298,6 +300,20 @@ async def kick(participant_id: UUID, request: Request, event: HostEvent, conn: C
     if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
         ban = (await parse_json_body(request, KickRequest)).ban
     return await service.kick(conn, event=event, participant_id=participant_id, ban=ban)
+
+
+@router.post(
+    "/api/events/{code}/kick",
+    response_model=Removed,
+    responses=openapi_problem(EventNotFound, InvalidToken, EventClosed, *BAD_BODY),
+)
+async def kick_recent(body: KickRecentRequest, event: HostEvent, conn: Conn) -> Removed:
+    """Remove everyone who joined in the last `joined_within_s` seconds (a flood that got in),
+    waiting participants included; `ban` as for one participant."""
+    removed = await service.kick_recent(
+        conn, event=event, joined_within_s=body.joined_within_s, ban=body.ban
+    )
+    return Removed(removed=removed)
 
 
 @router.post(

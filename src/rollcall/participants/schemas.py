@@ -107,6 +107,19 @@ class KickRequest(BaseModel):
     )
 
 
+class KickRecentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    joined_within_s: float = Field(
+        gt=0, le=86_400, description="remove everyone who joined in the last this many seconds"
+    )
+    ban: bool = Field(default=True, description="as for one participant's kick")
+
+
+class Removed(BaseModel):
+    removed: int
+
+
 class AdmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

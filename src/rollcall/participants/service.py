@@ -310,6 +310,26 @@ async def kick(conn: DB, *, event: EventRow, participant_id: UUID, ban: bool = T
     return to_participant(record)
 
 
+async def kick_recent(conn: DB, *, event: EventRow, joined_within_s: float, ban: bool) -> int:
+    """Remove everyone who joined in the last `joined_within_s` seconds: a flood that got in.
+
+    Each goes as kick() removes one; returns how many were removed.
+    """
+    ids = await conn.fetch(
+        """
+        SELECT id FROM event_participants
+        WHERE event_id = $1 AND status <> 'kicked'
+          AND join_timestamp >= now() - make_interval(secs => $2)
+        ORDER BY join_timestamp, id
+        """,
+        event.id,
+        joined_within_s,
+    )
+    for row in ids:
+        await kick(conn, event=event, participant_id=row["id"], ban=ban)
+    return len(ids)
+
+
 async def get_participant(conn: DB, *, event: EventRow, participant_id: UUID) -> Participant:
     record = await conn.fetchrow(
         f"SELECT {PARTICIPANT_COLUMNS} FROM event_participants AS p"
