@@ -40,6 +40,7 @@ class Connection:
     present: bool = False  # the participant was online, not away, when this socket said hello
     messages: MessageWindow | None = None  # what the client may send; None: unlimited
     event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
+    settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
     queue: asyncio.Queue[dict[str, Any] | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )

@@ -128,6 +128,8 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
         finally:
             if room_checks is not None:
                 room_checks.cancel()
+            if connection.settling is not None:
+                connection.settling.cancel()
             hub.unregister(connection)
             connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
@@ -293,9 +295,24 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
 async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) -> None:
     assert connection.participant_id is not None
     async with runtime.pool.acquire() as conn:
-        await set_presence(
+        change = await set_presence(
             conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
         )
+    if change.outcome == "deferred" and connection.settling is None:
+        connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
+
+
+SETTLE_MARGIN_S = 0.01
+
+
+async def _settle(runtime: Runtime, connection: Connection, wait_s: float) -> None:
+    """Announce where quick away/back flips ended, as soon as the pace allows."""
+    await asyncio.sleep(wait_s + SETTLE_MARGIN_S)
+    connection.settling = None
+    if connection.closing:
+        return
+    with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the sweep announces it later then
+        await _mark_here(runtime, connection, away=connection.away)
 
 
 ROOM_CHECK_MARGIN_S = 0.05

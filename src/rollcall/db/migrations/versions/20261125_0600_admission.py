@@ -8,8 +8,8 @@
 - event_participants: status 'pending' (waiting for the host; holds no seat); reclaim_of (a
   waiting request to move that participant's seat to this row's device); the recovery code's
   generation and its digest (unique per event: the code finds its participant); name_skeleton
-  (the confusables skeleton, unique per event beside name_key); presence_reported_at (presence
-  changes are announced at most once a second per participant).
+  (the confusables skeleton, unique per event beside name_key); presence_pace (when the
+  participant's next presence change may be announced: two at once, then one a second).
 - rollcall_join and rollcall_join_many apply the admission rules too; rollcall_admit admits
   waiting participants in join order while seats last, under the event lock.
 
@@ -579,7 +579,7 @@ def upgrade() -> None:
         " NOT NULL DEFAULT 0"
     )
     op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS recovery_digest bytea")
-    op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS presence_reported_at timestamptz")
+    op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS presence_pace timestamptz")
     ops.add_check_not_valid(
         table=TABLE,
         name="event_participants_status_check",
@@ -647,7 +647,7 @@ def downgrade() -> None:
     )
     ops.validate_constraint(table=TABLE, name="event_participants_status_check")
     ops.execute_justified(
-        f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS presence_reported_at,"
+        f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS presence_pace,"
         " DROP COLUMN IF EXISTS recovery_digest, DROP COLUMN IF EXISTS recovery_generation,"
         " DROP COLUMN IF EXISTS reclaim_of, DROP COLUMN IF EXISTS name_skeleton",
         ignore="ban-drop-column",
