@@ -30,7 +30,7 @@ import psycopg
 from bench import plots
 from bench.cluster import Sampler, Servers
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
-from bench.phones import PhoneStats, PhoneSummary, arrive_all
+from bench.phones import PhoneSummary, arrive_all
 from bench.wire import Wire, open_websocket
 from bench.workers import Channel, Job, Workers
 
@@ -90,32 +90,25 @@ async def soak_job(job: SoakJob, channel: Channel) -> int:
 
     Returns how many phones it closed at the end.
     """
-    stats = PhoneStats()
-    failures: Counter[str] = Counter()
-    arrived = await asyncio.wait_for(
-        arrive_all(
-            ports=job.ports,
-            code=job.code,
-            count=job.phones,
-            name_prefix=f"h{job.worker}",
-            stats=stats,
-            channel=channel,
-            failures=failures,
-            concurrency=job.concurrency,
-            beat_s=job.beat_s,
-        ),
-        job.ramp_timeout,
+    crowd = await arrive_all(
+        channel,
+        ports=job.ports,
+        code=job.code,
+        count=job.phones,
+        name_prefix=f"h{job.worker}",
+        concurrency=job.concurrency,
+        limit_s=job.ramp_timeout,
+        beat_s=job.beat_s,
     )
-    phones = [phone for _, phone in arrived]
-    channel.send("ramped", Ramped(open=len(phones), failures=dict(failures)))
+    phones = [phone for _, phone in crowd.arrived]
+    channel.send("ramped", Ramped(open=len(phones), failures=dict(crowd.failures)))
     end_at = await channel.expect("soak", float, limit_s=job.ramp_timeout)
-    stats.restart_window()
+    crowd.stats.restart_window()
     await asyncio.sleep(max(0.0, end_at - time.time()))
     open_now = sum(1 for p in phones if p.wire is not None and not p.wire.closed)
-    channel.send("soaked", Soaked(phones=stats.summary(), open=open_now))
+    channel.send("soaked", Soaked(phones=crowd.stats.summary(), open=open_now))
     await channel.receive(limit_s=120)  # "close", or the bench is gone
-    for phone in phones:
-        phone.close()
+    crowd.close()
     return len(phones)
 
 

@@ -218,24 +218,39 @@ class Phone:
             self.wire.abort()
 
 
+@dataclass
+class Crowd:
+    """The phones that got in, with their participant ids, what they saw, and the errors
+    retried on the way."""
+
+    arrived: list[tuple[str, Phone]]
+    stats: PhoneStats
+    failures: Counter[str]
+
+    def close(self) -> None:
+        for _, phone in self.arrived:
+            phone.close()
+
+
 async def arrive_all(
+    channel: Channel,
     *,
     ports: list[int],
     code: str,
     count: int,
     name_prefix: str,
-    stats: PhoneStats,
-    channel: Channel,
-    failures: Counter[str],
     concurrency: int,
+    limit_s: float,
     beat_s: float | None = None,
     reconnect: bool = False,
-) -> list[tuple[str, Phone]]:
-    """Join `count` new phones and open their sockets, `concurrency` at a time.
+) -> Crowd:
+    """Join `count` new phones and open their sockets, `concurrency` at a time, in `limit_s`.
 
-    A phone that gets an error tries again (3 times), as people do. Returns (participant id,
-    phone) for each that got in; `channel.done` counts them as they do.
+    A phone that gets an error tries again (3 times), as people do. `channel.done` counts the
+    phones in as they come.
     """
+    stats = PhoneStats()
+    failures: Counter[str] = Counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
         queue.put_nowait(n)
@@ -265,5 +280,5 @@ async def arrive_all(
                 channel.done += 1
                 break
 
-    await asyncio.gather(*(arrive() for _ in range(concurrency)))
-    return arrived
+    await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(concurrency))), limit_s)
+    return Crowd(arrived=arrived, stats=stats, failures=failures)

@@ -23,7 +23,7 @@ import httpx
 from bench.cluster import Servers
 from bench.harness import Harness, NewEvent, create_event, percentile
 from bench.heartbeats import RosterEntry, roster_of
-from bench.phones import Phone, PhoneStats, PhoneSummary, arrive_all
+from bench.phones import Phone, PhoneSummary, arrive_all
 from bench.workers import Channel, Job, Workers
 
 PHONES = 2_000
@@ -77,25 +77,19 @@ async def storm_job(job: StormJob, channel: Channel) -> int:
 
     Returns how many phones it closed at the end.
     """
-    stats = PhoneStats()
-    failures: Counter[str] = Counter()
-    arrived = await asyncio.wait_for(
-        arrive_all(
-            ports=job.ports,
-            code=job.code,
-            count=job.phones,
-            name_prefix=f"r{job.worker}",
-            stats=stats,
-            channel=channel,
-            failures=failures,
-            concurrency=50,
-            beat_s=10.0,
-            reconnect=True,
-        ),
-        120,
+    crowd = await arrive_all(
+        channel,
+        ports=job.ports,
+        code=job.code,
+        count=job.phones,
+        name_prefix=f"r{job.worker}",
+        concurrency=50,
+        limit_s=120,
+        beat_s=10.0,
+        reconnect=True,
     )
-    phones: dict[str, Phone] = dict(arrived)
-    channel.send("connected", Connected(ids=list(phones), failures=dict(failures)))
+    phones: dict[str, Phone] = dict(crowd.arrived)
+    channel.send("connected", Connected(ids=list(phones), failures=dict(crowd.failures)))
     restart_at = await channel.expect("restarting", float, limit_s=120)
     channel.done = 0
     deadline = time.time() + job.wait_s
@@ -106,10 +100,9 @@ async def storm_job(job: StormJob, channel: Channel) -> int:
             break
         await asyncio.sleep(0.05)
     report = {pid: _phone_back(phone, restart_at) for pid, phone in phones.items()}
-    channel.send("back", Back(phones=report, stats=stats.summary(with_acks=False)))
+    channel.send("back", Back(phones=report, stats=crowd.stats.summary(with_acks=False)))
     await channel.receive(limit_s=120)  # "close", or the bench is gone
-    for phone in phones.values():
-        phone.close()
+    crowd.close()
     return len(phones)
 
 
