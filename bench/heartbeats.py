@@ -33,6 +33,7 @@ from bench.harness import Harness, NewEvent, create_event, percentile, usage_not
 from bench.phones import PhoneSummary, arrive_all
 from bench.wire import Wire, open_websocket
 from bench.workers import Channel, Job, Workers
+from rollcall.protocol import ClientMessage, HostMessage, Role, ServerMessage
 
 PHONES = 10_000
 SOAK_S = 60.0
@@ -126,11 +127,11 @@ class HostWatch:
 
     def on_message(self, payload: bytes) -> None:
         message = json.loads(payload)
-        if message["type"] == "welcome":
+        if message["type"] == ServerMessage.WELCOME:
             self.welcome = message
             self.welcomed_at = time.monotonic()
             self._welcome.set()
-        elif message["type"] == "participant.presence":
+        elif message["type"] == HostMessage.PRESENCE:
             self.presence[message["presence"]] += 1
             if message["presence"] == "offline":
                 self.offline.add(message["participant_id"])
@@ -147,7 +148,7 @@ class HostWatch:
     async def open(self, port: int, code: str, token: str) -> None:
         self.wire = await open_websocket(
             port,
-            {"type": "hello", "role": "host", "event": code, "token": token},
+            {"type": ClientMessage.HELLO, "role": Role.HOST, "event": code, "token": token},
             on_message=self.on_message,
             on_close=self.on_close,
             limit_s=30,

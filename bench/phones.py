@@ -21,14 +21,21 @@ from uuid import uuid4
 
 from bench.wire import Wire, connect, open_websocket, post_json
 from bench.workers import Channel
+from rollcall.protocol import ClientMessage, Close, ServerMessage
 
-FINAL_CLOSES = {4401, 4403, 4404, 4409, 4410}
-RESTART_CLOSES = {1001, 1012}
+FINAL_CLOSES = {
+    Close.INVALID_TOKEN,
+    Close.KICKED,
+    Close.EVENT_NOT_FOUND,
+    Close.REPLACED,
+    Close.EVENT_CLOSED,
+}
+RESTART_CLOSES = {Close.GOING_AWAY, Close.SERVICE_RESTART}
 RESTART_WINDOW_S = 30.0
 RESTART_RETRY_S = 1.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 15.0
-HEARTBEAT = json.dumps({"type": "heartbeat"}, separators=(",", ":"))
+HEARTBEAT = json.dumps({"type": ClientMessage.HEARTBEAT}, separators=(",", ":"))
 
 
 def backoff_delay(attempt: int) -> float:
@@ -130,7 +137,7 @@ class Phone:
         try:
             self.wire = await open_websocket(
                 self.port,
-                {"type": "hello", "token": self.token},
+                {"type": ClientMessage.HELLO, "token": self.token},
                 on_message=self._on_message,
                 on_close=self._on_close,
                 limit_s=limit_s,
@@ -146,13 +153,13 @@ class Phone:
     def _on_message(self, payload: bytes) -> None:
         message = json.loads(payload)
         kind = message.get("type")
-        if kind == "ack":
+        if kind == ServerMessage.ACK:
             if self._beat_sent:
                 self.stats.ack_ms.append((time.perf_counter() - self._beat_sent) * 1000)
                 self._beat_sent = 0.0
             return
         self.stats.messages[kind] += 1
-        if kind == "welcome":
+        if kind == ServerMessage.WELCOME:
             self.stats.welcomes += 1
             self.welcome = message
             self.welcomed_at.append(time.time())
