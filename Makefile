@@ -34,4 +34,4 @@ bench: $(STAMP) ## every benchmark on loopback, 5-7 minutes (docs/benchmarks.md)
 	$(BIN)/python -m bench all
 
 clean: ## remove .venv, the tools' caches and artifacts/
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts node_modules
