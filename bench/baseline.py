@@ -116,20 +116,20 @@ async def _one_join(recorder: _RecordingConnection, code: str, device: UUID, dis
     from rollcall.events import service as events
     from rollcall.participants import service as participants
 
-    first = next(iter(inspect.signature(participants.join).parameters))
+    # The join's signature depends on the rollcall measured (ROLLCALL_BENCH_SRC may name an
+    # older one), and the recorder stands in for asyncpg's pool and connection: both are Any.
+    join: Any = participants.join
+    stand_in: Any = recorder
+    stand_in_pool: Any = _RecordingPool(recorder)
+    first = next(iter(inspect.signature(join).parameters))
     if first == "joins":  # batched joins (rollcall_join_many), one join in the batch
         from rollcall.participants.batch import JoinBatcher
 
-        batcher = JoinBatcher(_RecordingPool(recorder))  # type: ignore[arg-type]
-        await participants.join(batcher, code=code, device_id=device, display_name=display)
+        batcher = JoinBatcher(stand_in_pool)
+        await join(batcher, code=code, device_id=device, display_name=display)
     else:  # one transaction per join, as the join route ran it before batching
-        event = await events.get_event(recorder, code=code)  # type: ignore[arg-type]
-        await participants.join(
-            recorder,  # type: ignore[arg-type]
-            event=event,
-            device_id=device,
-            display_name=display,
-        )
+        event = await events.get_event(stand_in, code=code)
+        await join(stand_in, event=event, device_id=device, display_name=display)
 
 
 async def record_join_sql(database_url: str, event_code: str, title_prefix: str) -> JoinScript:

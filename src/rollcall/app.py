@@ -16,6 +16,7 @@ from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
 from rollcall.limits import BodyGuard
+from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
 from rollcall.participants.schemas import JoinRequest, KickRequest
 from rollcall.realtime.ws import Sockets
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     problems.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(HostGuard, settings=settings)
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)

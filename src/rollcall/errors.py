@@ -51,6 +51,10 @@ class MethodNotAllowed(Problem):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
 
 
+class MisdirectedRequest(Problem):
+    status, code, title = 421, "misdirected_request", "This server does not serve that host name"
+
+
 class EventNotFound(Problem):
     status, code, title = 404, "event_not_found", "No event has this code"
 

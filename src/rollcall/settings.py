@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
     event_log_retention: int = Field(default=10_000, ge=100)
+    max_sockets: int = Field(default=100_000, ge=1)
+    max_sockets_per_address: int = Field(default=10_000, ge=1)
     room_check_s: float = Field(default=30.0, ge=5, le=3600)
     limit_joins: str = "600/minute"
     limit_events: str = "30/minute"

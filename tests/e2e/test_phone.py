@@ -69,7 +69,7 @@ def test_a_device_id_is_a_v4_uuid_even_without_crypto_random_uuid(
     ana.open(event.code)
     made = ana.page.evaluate(
         """async () => {
-            const { newUuid } = await import("/static/device.js");
+            const { newUuid } = await import("/static/shared/device.js");
             const original = Crypto.prototype.randomUUID;
             Crypto.prototype.randomUUID = undefined;
             try { return [newUuid(), newUuid()]; }

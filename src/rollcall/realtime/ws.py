@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,14 +22,16 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log
 from rollcall.auth import SESSION_COOKIE
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
+from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
 from rollcall.presence.service import set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
-from rollcall.ratelimits import MessageWindow
+from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection
+from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
 
@@ -51,8 +54,15 @@ class Sockets:
 
     def __init__(self) -> None:
         self._hub: Hub | None = None
+        self._gate: SocketGate | None = None
 
     async def start(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._gate = SocketGate(
+            runtime.pool,
+            max_sockets=settings.max_sockets,
+            max_per_address=settings.max_sockets_per_address,
+        )
         self._hub = Hub(runtime)
         await self._hub.start()
 
@@ -65,12 +75,22 @@ class Sockets:
         return WebSocketRoute(PATH, self.serve)
 
     async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        hub = self._hub
-        if hub is None:
-            await _close(websocket, Close.SERVICE_RESTART, "not started")
+        hub, gate = self._hub, self._gate
+        if hub is None or gate is None:
+            await websocket.close(Close.SERVICE_RESTART)
             return
-        await _serve(websocket, hub)
+        if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
+            await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
+            return
+        address = client_address(websocket)
+        await websocket.accept()
+        if not gate.enter(address):
+            await _close(websocket, Close.RATE_LIMITED, "too many sockets")
+            return
+        try:
+            await _serve(websocket, hub, gate)
+        finally:
+            gate.leave(address)
 
 
 class DirectWebSocket:
@@ -100,15 +120,15 @@ class DirectWebSocket:
         await self.app(scope, receive, send)
 
 
-async def _serve(websocket: WebSocket, hub: Hub) -> None:
+async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
     runtime = hub.runtime
     connection: Connection | None = None
     try:
         hello = await _receive_hello(websocket)
         if hello.get("role") == Role.HOST:
-            connection = await _open_host(websocket, hello, runtime)
+            connection = await _open_host(websocket, hello, runtime, gate)
         else:
-            connection = await _open_participant(websocket, hello, runtime)
+            connection = await _open_participant(websocket, hello, runtime, gate)
         connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
         writer = asyncio.create_task(_write(connection))
@@ -160,7 +180,7 @@ def _decode(event: Mapping[str, Any]) -> dict[str, Any]:
         raise Refused(Close.BAD_MESSAGE, "messages are JSON text frames")
     try:
         message = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested too deep is bad JSON too
         raise Refused(Close.BAD_MESSAGE, "not JSON") from exc
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise Refused(Close.BAD_MESSAGE, "a message is an object with a type")
@@ -178,13 +198,22 @@ async def _receive_hello(websocket: WebSocket) -> dict[str, Any]:
     return hello
 
 
+@asynccontextmanager
+async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
+    try:
+        async with gate.lookup() as conn:
+            yield conn
+    except TooBusy as exc:
+        raise Refused(Close.TRY_AGAIN_LATER, "busy; try again in a moment") from exc
+
+
 async def _open_participant(
-    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
     token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
-    async with runtime.pool.acquire() as conn:
+    async with _hello_lookup(gate) as conn:
         session = await participants.socket_session(conn, token=token)
         if session is None:
             raise Refused(Close.INVALID_TOKEN, "invalid or revoked token")
@@ -217,7 +246,9 @@ async def _open_participant(
     return connection
 
 
-async def _open_host(websocket: WebSocket, hello: dict[str, Any], runtime: Runtime) -> Connection:
+async def _open_host(
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
+) -> Connection:
     code, token, since = hello.get("event"), hello.get("token"), hello.get("since")
     if not isinstance(code, str):
         raise Refused(Close.BAD_MESSAGE, "a host hello names its event")
@@ -225,7 +256,7 @@ async def _open_host(websocket: WebSocket, hello: dict[str, Any], runtime: Runti
         raise Refused(Close.BAD_MESSAGE, "since is a whole number")
     settings = runtime.settings
     async with (
-        runtime.pool.acquire() as conn,
+        _hello_lookup(gate) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
         try:

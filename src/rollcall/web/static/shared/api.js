@@ -29,7 +29,10 @@ export async function api(path, { method = "GET", body, token } = {}) {
       cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, { code: "network_error", detail: "rollcall can't be reached right now." });
+    throw new ApiError(0, {
+      code: "network_error",
+      detail: "rollcall can't be reached right now.",
+    });
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);

@@ -1,15 +1,23 @@
 // One live connection to /ws that keeps itself up: hello, welcome, messages, and reconnects with
 // exponential backoff and jitter after any close that is not final (docs/protocol.md).
 
-// Closes after which the same credentials would be refused again (4409: another connection of
-// the same participant took over; reconnecting would only take it back and start a tug of war).
-const FINAL_CLOSES = [4401, 4403, 4404, 4409, 4410];
+import { ClientMessage, Close, ServerMessage } from "./protocol.js";
+
+// Closes after which the same credentials would be refused again (REPLACED: another connection
+// of the same participant took over; reconnecting would only take it back and start a tug of war).
+const FINAL_CLOSES = [
+  Close.INVALID_TOKEN,
+  Close.KICKED,
+  Close.EVENT_NOT_FOUND,
+  Close.REPLACED,
+  Close.EVENT_CLOSED,
+];
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 const CONNECT_TIMEOUT_MS = 10000;
-// After 1012 (restarting) or 1001 (going away) the server is usually back within seconds: retry
-// every 0-1 s (full jitter) for this long instead of backing off, so a restart costs ~1 s.
-const RESTART_CLOSES = [1001, 1012];
+// After SERVICE_RESTART or GOING_AWAY the server is usually back within seconds: retry every
+// 0-1 s (full jitter) for this long instead of backing off, so a restart costs ~1 s.
+const RESTART_CLOSES = [Close.GOING_AWAY, Close.SERVICE_RESTART];
 const RESTART_WINDOW_MS = 30000;
 const RESTART_RETRY_MS = 1000;
 
@@ -24,7 +32,13 @@ export function backoffDelay(attempt) {
  * welcome on; onFinal(code) is told when the server ended things for good (no reconnect).
  */
 export class LiveSocket {
-  constructor({ hello, onMessage, onStatus = () => {}, onFinal = () => {}, finalCodes = FINAL_CLOSES }) {
+  constructor({
+    hello,
+    onMessage,
+    onStatus = () => {},
+    onFinal = () => {},
+    finalCodes = FINAL_CLOSES,
+  }) {
     this.hello = hello;
     this.finalCodes = new Set(finalCodes);
     this.onMessage = onMessage;
@@ -115,12 +129,12 @@ export class LiveSocket {
         return;
       }
       this.lastHeardAt = Date.now();
-      if (message.type === "welcome") {
+      if (message.type === ServerMessage.WELCOME) {
         clearTimeout(this.connectTimer);
         this.attempt = 0;
         this.restartingSince = null;
         this.setStatus("connected");
-      } else if (message.type === "ack") {
+      } else if (message.type === ServerMessage.ACK) {
         this.acked = true;
         return;
       }
@@ -144,7 +158,8 @@ export class LiveSocket {
     this.drop();
     if (this.stopped) return;
     this.setStatus(navigator.onLine === false ? "offline" : "reconnecting");
-    const restarting = this.restartingSince && Date.now() - this.restartingSince < RESTART_WINDOW_MS;
+    const restarting =
+      this.restartingSince && Date.now() - this.restartingSince < RESTART_WINDOW_MS;
     const delay = restarting ? Math.random() * RESTART_RETRY_MS : backoffDelay(this.attempt);
     this.attempt += 1;
     clearTimeout(this.retryTimer);
@@ -157,7 +172,7 @@ export class LiveSocket {
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) {
       try {
-        ws.close(1000);
+        ws.close(Close.NORMAL);
       } catch {
         // Already closing.
       }
@@ -172,7 +187,7 @@ export class LiveSocket {
       this.lost(this.ws);
       return;
     }
-    this.send({ type: "heartbeat" });
+    this.send({ type: ClientMessage.HEARTBEAT });
   }
 
   stopBeating() {

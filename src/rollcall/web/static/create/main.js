@@ -1,8 +1,8 @@
 // The start page: create an event, keep its host token in this browser, open its dashboard.
 
-import { api } from "./api.js";
-import { hostedEvents, keepHostToken } from "./hostkeys.js";
-import { el } from "./ui.js";
+import { api } from "../shared/api.js";
+import { el } from "../shared/dom.js";
+import { hostedEvents, keepHostToken } from "../shared/hostkeys.js";
 
 const CODE_PATTERN = /^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$/;
 
@@ -17,7 +17,8 @@ const submit = form.querySelector("button[type=submit]");
 function showError(node, text, input = null) {
   node.textContent = text;
   node.hidden = !text;
-  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  for (const field of form.querySelectorAll("[aria-invalid]"))
+    field.removeAttribute("aria-invalid");
   if (input) {
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-errormessage", node.id);
@@ -55,7 +56,9 @@ form.addEventListener("submit", async (event) => {
       adminField.hidden = false;
       showError(
         createError,
-        adminInput.value ? "That admin token is not right." : "This server needs its admin token to create events.",
+        adminInput.value
+          ? "That admin token is not right."
+          : "This server needs its admin token to create events.",
         adminInput,
       );
     } else if (error.code === "validation_error") {
@@ -87,19 +90,21 @@ codeForm.addEventListener("submit", (event) => {
 
 const recent = hostedEvents();
 if (recent.length) {
-  document.getElementById("recent").replaceChildren(
-    ...recent.map((item) =>
-      el(
-        "li",
-        {},
+  document
+    .getElementById("recent")
+    .replaceChildren(
+      ...recent.map((item) =>
         el(
-          "a",
-          { href: `/host/${item.code}` },
-          el("span", { class: "recent-title", text: item.title }),
-          el("span", { class: "recent-code", text: item.code }),
+          "li",
+          {},
+          el(
+            "a",
+            { href: `/host/${item.code}` },
+            el("span", { class: "recent-title", text: item.title }),
+            el("span", { class: "recent-code", text: item.code }),
+          ),
         ),
       ),
-    ),
-  );
+    );
   document.getElementById("recent-panel").hidden = false;
 }

@@ -41,6 +41,7 @@ function keep(id) {
     // The cookie still holds it.
   }
   const secure = location.protocol === "https:" ? "; Secure" : "";
+  // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API exists only in secure contexts, and phones often open rollcall over plain http on a LAN
   document.cookie = `${COOKIE}=${id}; Max-Age=${COOKIE_MAX_AGE_S}; Path=/; SameSite=Strict${secure}`;
 }
 
