@@ -74,12 +74,7 @@ async def set_presence(
     if current is None or (current["reported_presence"] == wanted and current["away"] == away):
         return PresenceChange("unchanged")
     if not current["paced"]:
-        await conn.execute(
-            "UPDATE event_participants SET away = $2, last_heartbeat = now()"
-            " WHERE id = $1 AND status = 'active'",
-            participant_id,
-            away,
-        )
+        await note_away(conn, participant_id=participant_id, away=away)
         return PresenceChange("deferred", max(0.0, current["wait_s"] or 0.0))
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event_id)
@@ -101,6 +96,20 @@ async def set_presence(
             return PresenceChange("unchanged")
         await _announce(conn, event_id=event_id, participant_id=participant_id, presence=wanted)
     return PresenceChange("announced")
+
+
+async def note_away(conn: DB, *, participant_id: UUID, away: bool) -> None:
+    """Record away or back without announcing it (the pace does not allow it yet).
+
+    One statement on the participant's row, no event lock: the sweep, or the caller once the
+    pace allows, announces where it ends.
+    """
+    await conn.execute(
+        "UPDATE event_participants SET away = $2, last_heartbeat = now()"
+        " WHERE id = $1 AND status = 'active'",
+        participant_id,
+        away,
+    )
 
 
 async def _announce(conn: DB, *, event_id: UUID, participant_id: UUID, presence: str) -> None:

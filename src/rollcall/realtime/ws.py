@@ -27,7 +27,7 @@ from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
 from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
-from rollcall.presence.service import set_presence
+from rollcall.presence.service import note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection
@@ -318,7 +318,13 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
         elif kind in (ClientMessage.AWAY, ClientMessage.BACK):
             connection.away = kind == ClientMessage.AWAY
-            await _mark_here(runtime, connection, away=connection.away)
+            if connection.settling is None:
+                await _mark_here(runtime, connection, away=connection.away)
+            else:  # beyond the pace: recorded now, announced when the pace allows
+                async with runtime.pool.acquire() as conn:
+                    await note_away(
+                        conn, participant_id=connection.participant_id, away=connection.away
+                    )
         else:
             raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
 
