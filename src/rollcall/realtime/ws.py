@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from rollcall.auth import SESSION_COOKIE, digest
+from rollcall.auth import cookie_token, digest
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
@@ -144,7 +144,7 @@ async def _open_participant(
     settings: Settings,
     descriptions: events.DescriptionCache,
 ) -> Connection:
-    token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
+    token = hello.get("token") or cookie_token(websocket.cookies)
     if not isinstance(token, str) or not token:
         raise Refused(4401, "no token")
     async with pool.acquire() as conn:
