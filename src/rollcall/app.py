@@ -18,6 +18,7 @@ from rollcall.db.embedded import stop_embedded
 from rollcall.db.pool import create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
+from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
 from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
@@ -57,6 +58,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             log_retention=settings.event_log_retention,
         )
         app.state.sweeper.start()
+        retention = RetentionSweeper(
+            app.state.pool,
+            interval_s=settings.retention_sweep_s,
+            idle_hours=settings.event_idle_hours,
+            retention_days=settings.event_retention_days,
+            max_capacity=settings.max_capacity,
+            presence_timeout_s=settings.presence_timeout_s,
+        )
+        retention.start()
         app.state.hub = Hub(
             app.state.pool,
             url,
@@ -67,6 +77,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
+            await retention.stop()
             await app.state.hub.stop()
             await app.state.sweeper.stop()
             await app.state.heartbeats.stop()

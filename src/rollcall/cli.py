@@ -103,6 +103,12 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from rollcall.events.cli import purge_command
+
+    return purge_command(_settings(args), dry_run=args.dry_run)
+
+
 def _cmd_event(args: argparse.Namespace) -> int:
     from rollcall.events.cli import create_event_command
 
@@ -148,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("current", parents=[data_dir], help="print the schema's revision")
     sql = db_commands.add_parser("sql", help="print the SQL of every revision, for review")
     sql.add_argument("--downgrade", action="store_true", help="the downgrade, head to base")
+    purge = db_commands.add_parser(
+        "purge",
+        parents=[data_dir],
+        help="close idle events, delete long-closed ones (ROLLCALL_EVENT_IDLE_HOURS, _RETENTION_DAYS)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only say what it would do")
+    purge.set_defaults(handler=_cmd_purge)
     db.set_defaults(handler=_cmd_db)
 
     event = commands.add_parser("event", help="events")

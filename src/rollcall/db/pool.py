@@ -53,5 +53,14 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return pool
 
 
+async def connect(url: str) -> asyncpg.Connection[Any]:
+    """One connection outside the pool (for commands), with the pool's JSON codecs."""
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(
+        url, timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S
+    )
+    await _init_connection(conn)
+    return conn
+
+
 DB: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 """What services take as `conn`: a connection, or one borrowed from the pool."""
