@@ -101,7 +101,7 @@ def _on_database_unavailable(request: Request, exc: Exception) -> ProblemRespons
 
 
 def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(Problem("an unexpected error occurred; it has been logged"))
 
 
