@@ -1,4 +1,5 @@
-# rollcall: `make run` starts it on its embedded database; `make test` runs every check.
+# rollcall: `make run` starts it on its embedded database; `make test` runs every check;
+# `make faults` runs the fault drill (PostgreSQL restarted, connections exhausted, a process killed).
 # Both bootstrap .venv on first use and are safe to run again.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint unit browser bench clean
+.PHONY: run test faults lint unit browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test
+
+faults: $(STAMP)
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults
 
 lint: $(STAMP)
 	bash scripts/lint

@@ -17,7 +17,7 @@ import pytest
 from tests.faults.conftest import Outcome, Phone, RestartablePostgres, bounded
 from tests.servers import rollcall_server
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 PHONES = 2_000
 IN_FLIGHT = 32
