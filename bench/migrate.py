@@ -150,7 +150,7 @@ def load(url: str, rows: int) -> int:
         conn.execute(
             """
             INSERT INTO events (code, title, capacity, host_token_hash)
-            SELECT (SELECT string_agg(substr(%(alphabet)s::text, ((n / 28 ^ k)::bigint %% 28 + 1)::int, 1),
+            SELECT (SELECT string_agg(substr(%(alphabet)s::text, (n::bigint / (28 ^ k)::bigint %% 28 + 1)::int, 1),
                                       '' ORDER BY k DESC)
                     FROM generate_series(0, 5) AS k),
                    'Event ' || n, 10000, sha256(('host-' || n)::bytea)

@@ -1,8 +1,8 @@
 """Participant lifecycle: status, app state, the name key, away, and seat counting.
 
 - status: active, left or kicked. A kicked row stays, so its device stays refused.
-- name_key: the display name's key, computed for existing rows by the very function joins use
-  (rollcall.participants.names), in Python, event by event; unique per event.
+- name_key: the display name's key, unique per event; existing rows get the key a join computes
+  (rollcall.participants.names), event by event.
 - state and state_version: the JSON object the host or app owns, and its change counter.
 - away: the page said it is hidden; presence is away until it says back.
 - events.seats_taken: participants not kicked, so a single UPDATE can refuse the seat past
@@ -29,29 +29,72 @@ depends_on = None
 
 TABLE = "event_participants"
 
-NAME_KEYS_READ = f"""
-SELECT id, event_id, display_name, name_key FROM {TABLE}
-WHERE event_id = ANY(%(events)s) ORDER BY event_id, created_at, id
+# The name key of a legacy row is the one rollcall.participants.names.normalize_display_name
+# gives, the function every join uses. For a name of printable ASCII only (U+0020-U+007E), SQL
+# computes the same key, as this follows step by step: no character is a control character
+# (Cc); NFKC leaves ASCII as it is; the only whitespace is the space, so splitting and joining
+# trims the spaces and folds each run into one; there is no format character (Cf) to drop; the
+# name is refused when empty or longer than 32 characters; casefolding ASCII maps A-Z to a-z
+# and nothing else; and NFKC again changes nothing. Every other name is keyed in Python by the
+# function itself. A refused name keys as '' here and as `#id` in the table (see KEYS).
+PRINTABLE_ASCII = "'^[ -~]*$'"
+ASCII_NAME_KEY = """CASE
+    WHEN folded = '' OR char_length(folded) > 32 THEN ''
+    ELSE translate(folded, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+END"""
+ASCII_FOLDED = "regexp_replace(btrim(display_name, ' '), ' {2,}', ' ', 'g')"
+
+# The rows of these events whose names SQL does not key: Python keys them.
+OTHER_NAMES = f"""
+SELECT id, display_name FROM {TABLE}
+WHERE event_id = ANY(%(events)s) AND name_key IS NULL AND display_name !~ {PRINTABLE_ASCII}
 """
-# Only a row still without a key and still with the name its key was made from: a row renamed or
-# keyed meanwhile by someone else is left alone, and read again. `p.event_id = ANY` keeps the
-# plan on the event's rows (a join alone may hash the whole table).
-NAME_KEYS_WRITE = f"""
-UPDATE {TABLE} AS p SET name_key = u.name_key
-FROM unnest(%(ids)s::uuid[], %(names)s::text[], %(keys)s::text[]) AS u(id, display_name, name_key)
-WHERE p.event_id = ANY(%(events)s) AND p.id = u.id
-  AND p.name_key IS NULL AND p.display_name = u.display_name
-"""
-SEATS_LOCK = "SELECT id FROM events WHERE id = ANY(%(events)s) ORDER BY id FOR UPDATE"
-SEATS_WRITE = f"""
-WITH taken AS (
-    SELECT event_id, count(*) AS seats FROM {TABLE}
-    WHERE event_id = ANY(%(events)s) AND status <> 'kicked' GROUP BY event_id
-), written AS (
-    UPDATE events AS e SET seats_taken = taken.seats FROM taken
-    WHERE e.id = taken.event_id AND e.seats_taken <> taken.seats
+LOCK_EVENTS = "SELECT id FROM events WHERE id = ANY(%(events)s) ORDER BY id FOR UPDATE"
+# Under the events' locks (a join takes its event's first), one statement keys every row without
+# a key and counts the seats. Rows of one event whose keys clash are all kept: the first to join
+# keeps the key, a later one gets `key#id`, as does one whose key a row has already; a refused
+# name gets `#id`. Neither can be the key of a name a join accepts (at most 32 characters, and
+# no uuid in it casefolds from fewer). A row renamed since its key was made is left for the next
+# attempt. Returns the rows of these events, those that had no key, and those keyed now.
+KEYS_AND_SEATS = f"""
+WITH given AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(names)s::text[], %(keys)s::text[])
+        AS g(id, display_name, name_key)
+), walked AS (
+    SELECT p.id, p.event_id, p.created_at, p.display_name, p.name_key, p.status,
+           CASE WHEN p.name_key IS NOT NULL THEN NULL
+                WHEN p.display_name ~ {PRINTABLE_ASCII} THEN plain.name_key
+                ELSE g.name_key END AS wanted
+    FROM {TABLE} AS p
+    CROSS JOIN LATERAL (
+        SELECT {ASCII_NAME_KEY} AS name_key
+        FROM (SELECT {ASCII_FOLDED} AS folded) AS f
+    ) AS plain
+    LEFT JOIN given AS g ON g.id = p.id AND g.display_name = p.display_name
+    WHERE p.event_id = ANY(%(events)s)
+), ranked AS (
+    SELECT id, event_id, display_name, wanted,
+           row_number() OVER (PARTITION BY event_id, wanted ORDER BY created_at, id) AS rank
+    FROM walked WHERE wanted IS NOT NULL
+), taken AS (
+    SELECT DISTINCT event_id, name_key FROM walked WHERE name_key IS NOT NULL
+), keyed AS (
+    UPDATE {TABLE} AS p
+    SET name_key = CASE WHEN r.wanted <> '' AND r.rank = 1 AND t.name_key IS NULL THEN r.wanted
+                        ELSE r.wanted || '#' || r.id END
+    FROM ranked AS r
+    LEFT JOIN taken AS t ON t.event_id = r.event_id AND t.name_key = r.wanted
+    WHERE p.event_id = ANY(%(events)s) AND p.id = r.id
+      AND p.name_key IS NULL AND p.display_name = r.display_name
+    RETURNING 1
+), seats AS (
+    UPDATE events AS e SET seats_taken = c.seats
+    FROM (SELECT event_id, count(*) FILTER (WHERE status <> 'kicked') AS seats
+          FROM walked GROUP BY event_id) AS c
+    WHERE e.id = c.event_id AND e.seats_taken <> c.seats
 )
-SELECT coalesce(sum(seats), 0) FROM taken
+SELECT (SELECT count(*) FROM walked), (SELECT count(*) FROM walked WHERE name_key IS NULL),
+       (SELECT count(*) FROM keyed)
 """
 ATTEMPTS = 10
 
@@ -83,19 +126,16 @@ def upgrade() -> None:
     ops.validate_constraint(table=TABLE, name="event_participants_status_check")
 
     ops.backfill_by_event(
-        label="name_key backfill",
+        label="name_key and seats_taken backfill",
         table=TABLE,
-        batch=_name_keys,
+        batch=_keys_and_seats,
         describe=f"""
-{NAME_KEYS_READ.strip()};
--- each key computed in Python by rollcall.participants.names.normalize_display_name, then:
-{NAME_KEYS_WRITE.strip()};""",
-    )
-    ops.backfill_by_event(
-        label="seats_taken backfill",
-        table=TABLE,
-        batch=_seats,
-        describe=f"BEGIN;\n{SEATS_LOCK};\n{SEATS_WRITE.strip()};\nCOMMIT;",
+{OTHER_NAMES.strip()};
+-- each of those names keyed in Python by rollcall.participants.names.normalize_display_name
+BEGIN;
+{LOCK_EVENTS};
+{KEYS_AND_SEATS.strip()};
+COMMIT;""",
     )
     ops.set_not_null_through_check(table=TABLE, column="name_key")
     ops.add_unique_constraint_concurrently(
@@ -103,63 +143,35 @@ def upgrade() -> None:
     )
 
 
-def _name_keys(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
-    """Key every row of these events that has no key yet; returns the rows read."""
-    read = 0
+def _keys_and_seats(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
+    """Key every row of these events that has no key, count their seats; returns the rows."""
     for _ in range(ATTEMPTS):
-        rows = walk.run(conn, NAME_KEYS_READ, {"events": events}).fetchall()
-        read = read or len(rows)
-        keys = legacy_name_keys(rows)
-        written = 0
-        for start in range(0, len(keys), ops.BATCH_SIZE):
-            chunk = keys[start : start + ops.BATCH_SIZE]
-            ids, names, keys_ = (list(column) for column in zip(*chunk, strict=True))
-            params = {"events": events, "ids": ids, "names": names, "keys": keys_}
-            written += walk.run(conn, NAME_KEYS_WRITE, params).rowcount
-        if written == len(keys):
-            return read
+        others = walk.run(conn, OTHER_NAMES, {"events": events}).fetchall()
+        params = {
+            "events": events,
+            "ids": [row_id for row_id, _ in others],
+            "names": [name for _, name in others],
+            "keys": [_key(name) for _, name in others],
+        }
+        with conn.transaction():
+            walk.run(conn, LOCK_EVENTS, {"events": events})
+            counted = walk.run(conn, KEYS_AND_SEATS, params).fetchone()
+        assert counted is not None
+        rows, unkeyed, keyed = (int(n) for n in counted)
+        if keyed == unkeyed:
+            return rows
     raise RuntimeError(
         f"names in events {events[0]}..{events[-1]} kept changing during the name_key backfill;"
         " run the upgrade again"
     )
 
 
-def legacy_name_keys(rows: list[TupleRow]) -> list[tuple[UUID, str, str]]:
-    """(id, display name, key) for each row without a key, from rows (id, event_id, display_name,
-    name_key) in (event_id, created_at, id) order.
-
-    The key is the one a join computes today (normalize_display_name), so a legacy "Straße" and
-    a new "STRASSE" are the same name. Rows of one event whose keys clash are all kept: the
-    first keeps the key, a later one gets `key#id`; a name that a join would refuse today
-    (empty, too long, a control character) gets `#id`. Neither can be the key of a valid name,
-    which is at most 32 characters.
-    """
-    taken: dict[UUID, set[str]] = {}
-    for _, event_id, _, key in rows:
-        if key is not None:
-            taken.setdefault(event_id, set()).add(key)
-    keyed: list[tuple[UUID, str, str]] = []
-    for row_id, event_id, name, key in rows:
-        if key is not None:
-            continue
-        try:
-            wanted = normalize_display_name(name)[1]
-        except ValueError:
-            wanted = ""
-        seen = taken.setdefault(event_id, set())
-        final = wanted if wanted and wanted not in seen else f"{wanted}#{row_id}"
-        seen.add(final)
-        keyed.append((row_id, name, final))
-    return keyed
-
-
-def _seats(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
-    """Count the seats of these events under their row locks, as a join takes one."""
-    with conn.transaction():
-        walk.run(conn, SEATS_LOCK, {"events": events})
-        counted = walk.run(conn, SEATS_WRITE, {"events": events}).fetchone()
-    assert counted is not None
-    return int(counted[0])
+def _key(name: str) -> str:
+    """The key a join computes for this name; '' for a name a join refuses."""
+    try:
+        return normalize_display_name(name)[1]
+    except ValueError:
+        return ""
 
 
 def downgrade() -> None:
