@@ -114,8 +114,10 @@ def _review(what: str, statements: str) -> None:
 
 MAX_EVENTS_PER_BATCH = 1_000
 MIN_BATCH_SIZE = 100
-SLOW_STATEMENT_S = 0.5
-"""A batch statement slower than this halves the batch; one four times faster doubles it back."""
+TARGET_STATEMENT_S = 0.25
+"""Batches are sized for statements of about this long: the next batch scales by the target
+over the slowest statement of the last one (never above BATCH_SIZE), so a busy server gets
+smaller batches and no statement runs long whatever the table's size."""
 PROGRESS_EVERY_S = 2.0
 
 
@@ -154,10 +156,8 @@ class Walk:
         """A batch is committed: count its rows, size the next one, and maybe say so."""
         self.done += rows
         self.longest = max(self.longest, self._slowest)
-        if self._slowest > SLOW_STATEMENT_S:
-            self.rows = max(MIN_BATCH_SIZE, self.rows // 2)
-        elif self._slowest < SLOW_STATEMENT_S / 4:
-            self.rows = min(BATCH_SIZE, self.rows * 2)
+        scale = min(TARGET_STATEMENT_S / max(self._slowest, 1e-3), 2.0)
+        self.rows = max(MIN_BATCH_SIZE, min(BATCH_SIZE, int(self.rows * scale)))
         self._slowest = 0.0
         now = time.monotonic()
         tenth = max(self.total, 1) / 10
