@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     limit_events: str = "30/minute"
     limit_guesses: str = "30/minute"
     limit_ws_messages: str = "20/second"
-    trusted_proxies: str = ""
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
+    event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
+    event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
+    retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
 
     @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
     @classmethod
@@ -51,17 +55,6 @@ class Settings(BaseSettings):
         if amount < 1:
             raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
         return value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _addresses(cls, value: str) -> str:
-        """Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies."""
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IP address or network") from exc
-        return ",".join(part.strip() for part in value.split(",") if part.strip())
 
     @field_validator("database_url", "public_url", "admin_token", mode="before")
     @classmethod
@@ -85,6 +78,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("ROLLCALL_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"ROLLCALL_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                    " (a comma-separated list, or * for any peer)"
+                ) from exc
+        return ",".join(items)
 
     @field_validator("admin_token")
     @classmethod

@@ -15,8 +15,14 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall.db.pool import CONNECT_TIMEOUT_S
+
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
+JOIN_WAIT_S = 4.0
+"""A join that has not settled by then fails with TimeoutError (503, Retry-After): a phone
+waiting on a database that is restarting or overwhelmed hears "try again", not silence.
+Its batch may still commit it; the phone's retry is then a rejoin of the same participant."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +54,13 @@ class JoinBatcher:
         future: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         self._send_more()
-        return await future
+        return await asyncio.wait_for(future, JOIN_WAIT_S)
 
     def _send_more(self) -> None:
+        # Phones that stopped waiting (JOIN_WAIT_S) are not sent: under overload, no work for them.
+        self._waiting = [
+            (request, future) for request, future in self._waiting if not future.done()
+        ]
         while self._waiting and self._in_flight < MAX_IN_FLIGHT:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             self._in_flight += 1
@@ -61,7 +71,7 @@ class JoinBatcher:
     async def _send(self, batch: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]]) -> None:
         try:
             requests = [request for request, _ in batch]
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
                 rows = await conn.fetch(
                     "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
                     " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from rollcall.auth import SESSION_COOKIE, session_token
+from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -53,8 +53,6 @@ from rollcall.ratelimits import RateLimits, client_address
 from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
-
-SESSION_COOKIE_MAX_AGE_S = 7 * 24 * 3600
 
 
 async def _session(request: Request, conn: Conn) -> service.Session:
@@ -147,14 +145,7 @@ async def join(
     finally:
         _charge(limits, address, allowance)
     response.status_code = JOIN_STATUS.get(result.outcome, 200)
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.session_token,
-        max_age=SESSION_COOKIE_MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, result.session_token, https=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"
     return JoinResponse(
         participant=result.participant,
@@ -242,7 +233,7 @@ async def leave(request: Request, conn: Conn) -> Response:
     """Leave: the participant is `left` and the token revoked. Joining again brings them back."""
     await service.leave(conn, token=session_token(request))
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    delete_session_cookie(response, https=request.url.scheme == "https")
     return response
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollcall import jsonbody
 from rollcall.events.schemas import Event
 from rollcall.participants import recovery
 from rollcall.participants.names import normalize_display_name
@@ -162,17 +163,24 @@ class StatePatch(BaseModel):
     @field_validator("state")
     @classmethod
     def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """PostgreSQL's jsonb cannot hold the NUL character; say so rather than fail later."""
+        """Refuse what PostgreSQL's jsonb or a later json.dumps could not take: say so now."""
+        if jsonbody.depth(value) > jsonbody.MAX_DEPTH:
+            raise ValueError(f"the state must not nest more than {jsonbody.MAX_DEPTH} levels deep")
         if _has_nul(value):
             raise ValueError("keys and strings in the state must not contain the NUL character")
         return value
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False

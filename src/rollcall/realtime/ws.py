@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log
-from rollcall.auth import SESSION_COOKIE
+from rollcall.auth import cookie_token
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
@@ -210,7 +210,7 @@ async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
 async def _open_participant(
     websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
+    token = hello.get("token") or cookie_token(websocket.cookies)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
     async with _hello_lookup(gate) as conn:

@@ -18,7 +18,11 @@ Revises: 0005
 Create Date: 2026-11-25 06:00:00+00:00
 """
 
+from uuid import UUID
+
+import psycopg
 from alembic import op
+from psycopg.rows import TupleRow
 
 from rollcall.db import migration_ops as ops
 
@@ -518,36 +522,51 @@ HELPER_SIGNATURES = (
     "rollcall_new_hmac_key()",
 )
 
-HMAC_KEY_BACKFILL = f"""
+# A few events at a time: each gets its secret, then its participants their recovery codes;
+# returns the participant rows walked.
+HMAC_KEYS = """
 UPDATE events SET hmac_key = rollcall_new_hmac_key()
-WHERE id IN (SELECT id FROM events WHERE hmac_key IS NULL LIMIT {ops.BATCH_SIZE})
+WHERE id = ANY(%(events)s) AND hmac_key IS NULL
 """
 
-RECOVERY_BACKFILL = f"""
-UPDATE {TABLE} AS p
-SET recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation)
-FROM events AS e
-WHERE e.id = p.event_id AND p.id IN (
-    SELECT id FROM {TABLE} WHERE recovery_digest IS NULL AND reclaim_of IS NULL
-    LIMIT {ops.BATCH_SIZE})
+RECOVERY_CODES = f"""
+WITH written AS (
+    UPDATE {TABLE} AS p
+    SET recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation)
+    FROM events AS e
+    WHERE e.id = p.event_id AND p.event_id = ANY(%(events)s)
+      AND p.recovery_digest IS NULL AND p.reclaim_of IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM written)
+     + (SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s) AND recovery_digest IS NOT NULL)
 """
 
 # Two participants of one event whose codes collide (about 1 in 13,000 for an event of 10,000):
-# all but the first take their next generation, until no two are left alike.
-RECOVERY_DEDUPLICATION = f"""
+# all but the first take their next generation, until no two are alike.
+RECOVERY_COLLISIONS = f"""
 UPDATE {TABLE} AS p
 SET recovery_generation = p.recovery_generation + 1,
     recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation + 1)
 FROM events AS e, (
     SELECT id FROM (
         SELECT id, row_number() OVER (PARTITION BY event_id, recovery_digest ORDER BY id) AS rank
-        FROM {TABLE} WHERE recovery_digest IS NOT NULL
+        FROM {TABLE} WHERE event_id = ANY(%(events)s) AND recovery_digest IS NOT NULL
     ) AS ranked
     WHERE rank > 1
-    LIMIT {ops.BATCH_SIZE}
 ) AS later
 WHERE p.id = later.id AND e.id = p.event_id
 """
+
+
+def _keys_and_codes(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
+    """The events' secrets, then their participants' recovery codes; returns the rows walked."""
+    walk.run(conn, HMAC_KEYS, {"events": events})
+    counted = walk.run(conn, RECOVERY_CODES, {"events": events}).fetchone()
+    assert counted is not None
+    while walk.run(conn, RECOVERY_COLLISIONS, {"events": events}).rowcount:
+        pass
+    return int(counted[0])
 
 
 def upgrade() -> None:
@@ -589,25 +608,13 @@ def upgrade() -> None:
     ops.validate_constraint(table="events", name="events_reclaim_check")
     ops.validate_constraint(table=TABLE, name="event_participants_status_check")
 
-    ops.backfill_in_batches(
-        label="hmac_key backfill",
-        remaining_sql="SELECT count(*) FROM events WHERE hmac_key IS NULL",
-        batch_sql=HMAC_KEY_BACKFILL,
+    ops.backfill_by_event(
+        label="event secrets and recovery codes",
+        table=TABLE,
+        batch=_keys_and_codes,
+        describe=";\n".join(s.strip() for s in (HMAC_KEYS, RECOVERY_CODES, RECOVERY_COLLISIONS)),
     )
     ops.set_not_null_through_check(table="events", column="hmac_key")
-    ops.backfill_in_batches(
-        label="recovery code backfill",
-        remaining_sql=f"SELECT count(*) FROM {TABLE} WHERE recovery_digest IS NULL",
-        batch_sql=RECOVERY_BACKFILL,
-    )
-    ops.backfill_in_batches(
-        label="recovery code collisions",
-        remaining_sql=(
-            f"SELECT count(*) - count(DISTINCT (event_id, recovery_digest)) FROM {TABLE}"
-            " WHERE recovery_digest IS NOT NULL"
-        ),
-        batch_sql=RECOVERY_DEDUPLICATION,
-    )
     ops.add_unique_constraint_concurrently(
         table=TABLE, name="unique_recovery_code_per_event", columns="event_id, recovery_digest"
     )
