@@ -20,7 +20,7 @@ from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
-from rollcall.participants.schemas import JoinRequest
+from rollcall.participants.schemas import JoinRequest, KickRequest
 from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
@@ -74,7 +74,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
-            problems.add_schemas(schema, Problem=problems.ProblemDocument, JoinRequest=JoinRequest)
+            problems.add_schemas(
+                schema,
+                Problem=problems.ProblemDocument,
+                JoinRequest=JoinRequest,
+                KickRequest=KickRequest,
+            )
             app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema
 

@@ -48,7 +48,7 @@ def problem_response(problem: Problem) -> ProblemResponse:
         "detail": problem.detail,
         **problem.extra,
     }
-    return ProblemResponse(body, status_code=problem.status, headers=dict(problem.headers))
+    return ProblemResponse(body, status_code=problem.status, headers=problem.response_headers())
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:

@@ -20,6 +20,7 @@ from rollcall.events.service import DescriptionCache
 from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
+from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
 
 
@@ -33,6 +34,7 @@ class Runtime:
     heartbeats: HeartbeatBuffer
     sweeper: PresenceSweeper
     retention: RetentionSweeper
+    limits: RateLimits
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
@@ -42,7 +44,7 @@ class Runtime:
             settings=settings,
             database_url=database_url,
             pool=pool,
-            joins=JoinBatcher(pool),
+            joins=JoinBatcher(pool, room_check_s=settings.room_check_s),
             descriptions=DescriptionCache(),
             heartbeats=HeartbeatBuffer(pool, flush_interval_s=settings.heartbeat_flush_s),
             sweeper=PresenceSweeper(
@@ -59,6 +61,7 @@ class Runtime:
                 max_capacity=settings.max_capacity,
                 presence_timeout_s=settings.presence_timeout_s,
             ),
+            limits=RateLimits(settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()

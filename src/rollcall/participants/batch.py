@@ -27,16 +27,24 @@ Its batch may still commit it; the phone's retry is then a rejoin of the same pa
 
 @dataclass(frozen=True)
 class BatchedJoin:
+    """One join, as rollcall_join takes it (its parameters, in order)."""
+
     code: str
     device_id: UUID
     display_name: str
     name_key: str
+    name_skeleton: str
     token_hash: bytes
+    room_check: str | None = None  # the 4 digits the phone gave, if any
+    recovery_digest: bytes | None = None  # SHA-256 of the recovery code: a seat reclaim
+    may_join: bool = True  # False: this address's join limit is reached (rejoins still pass)
+    may_guess: bool = True  # False: its guess limit is (no room check, no recovery code)
 
 
 class JoinBatcher:
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any], *, room_check_s: float = 30.0) -> None:
         self._pool = pool
+        self._room_check_s = room_check_s
         self._waiting: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,12 +73,20 @@ class JoinBatcher:
             requests = [request for request, _ in batch]
             async with self._pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
                 rows = await conn.fetch(
-                    "SELECT * FROM rollcall_join_many($1, $2, $3, $4, $5)",
+                    "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
+                    " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"
+                    " $9::boolean[], $10::boolean[], $11::double precision)",
                     [r.code for r in requests],
                     [r.device_id for r in requests],
                     [r.display_name for r in requests],
                     [r.name_key for r in requests],
+                    [r.name_skeleton for r in requests],
                     [r.token_hash for r in requests],
+                    [r.room_check for r in requests],
+                    [r.recovery_digest for r in requests],
+                    [r.may_join for r in requests],
+                    [r.may_guess for r in requests],
+                    self._room_check_s,
                 )
             by_position = {row["ord"]: row for row in rows}
             for position, (_, future) in enumerate(batch, start=1):
