@@ -80,7 +80,9 @@ def test_every_catalog_has_every_key_with_the_same_placeholders() -> None:
         assert list(messages) == list(english), locale
         for key, message in messages.items():
             forms = message.values() if isinstance(message, dict) else [message]
-            english_forms = english[key].values() if isinstance(english[key], dict) else [english[key]]
+            english_forms = (
+                english[key].values() if isinstance(english[key], dict) else [english[key]]
+            )
             wanted = set().union(*(set(placeholders.findall(form)) for form in english_forms))
             for form in forms:
                 assert set(placeholders.findall(form)) <= wanted | {"count"}, (locale, key, form)

@@ -52,9 +52,7 @@ def serve_examples(context: BrowserContext, server: RollcallServer) -> None:
 
 
 @pytest.fixture
-def example(
-    contexts: Callable[..., BrowserContext], server: RollcallServer
-) -> Callable[..., Page]:
+def example(contexts: Callable[..., BrowserContext], server: RollcallServer) -> Callable[..., Page]:
     """A page of docs/examples opened at `path` (with its query), in a browser of its own."""
 
     def open_example(path: str, **options: object) -> Page:
@@ -149,7 +147,8 @@ def test_host_resumes_with_since_and_gets_only_what_it_missed(
     page.on(
         "websocket",
         lambda socket: socket.on(
-            "framesent", lambda frame: hellos.append(json.loads(frame)) if "hello" in frame else None
+            "framesent",
+            lambda frame: hellos.append(json.loads(frame)) if "hello" in frame else None,
         ),
     )
     kept = page.evaluate(
