@@ -246,7 +246,12 @@ export class JoinPage {
         problem,
         onJoin: (value) => this.joinAs(value),
       });
-      show(this.main, this.form.screen, { focus });
+      // The name form's purpose is its field: focus goes there (typing can start at once).
+      show(this.main, this.form.screen, { focus: false });
+      if (focus) {
+        this.form.input.focus();
+        if (problem) this.form.input.select();
+      }
     } else if (this.shown === "joined") {
       this.joined = new JoinedView({
         t,
