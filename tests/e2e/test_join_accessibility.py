@@ -76,9 +76,7 @@ def focused_heading(page: Page) -> str:
     return text
 
 
-def test_focus_moves_to_each_new_screen(
-    phone: Callable[..., Phone], api: httpx.Client
-) -> None:
+def test_focus_moves_to_each_new_screen(phone: Callable[..., Phone], api: httpx.Client) -> None:
     event = create_event(api)
     ana = phone()
     ana.open(event.code)
