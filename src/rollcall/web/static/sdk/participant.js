@@ -11,16 +11,6 @@ import { Emitter } from "./emitter.js";
 import { eventPath, normaliseCode } from "./event.js";
 import { forgetName, rememberedName, rememberLeft, rememberName } from "./memory.js";
 
-// After these the same token would be refused again, or would take the connection back from
-// whoever has it now: never reconnect with it.
-const FINAL_CLOSES = [
-  Close.INVALID_TOKEN,
-  Close.KICKED,
-  Close.EVENT_NOT_FOUND,
-  Close.REPLACED,
-  Close.EVENT_CLOSED,
-  Close.MOVED,
-];
 // Why a revoked token was revoked is asked at most this many times while rollcall is unreachable.
 const REVOKED_CHECKS = 4;
 
@@ -163,8 +153,8 @@ export class Participant extends Emitter {
       hello: () => ({ type: ClientMessage.HELLO, token: this.#token }),
       onMessage: (message) => this.#onMessage(message),
       onStatus: (status) => this.#setConnection(status),
+      // LiveSocket's final closes are the participant's: 4401, 4403, 4404, 4409, 4410, 4412.
       onFinal: (closeCode) => this.#onFinal(closeCode),
-      finalCodes: FINAL_CLOSES,
     });
     this.#live = live;
     this.#watchPage();
