@@ -80,7 +80,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
         ws_max_size=64 * 1024,
         # X-Forwarded-For and X-Forwarded-Proto count only from ROLLCALL_TRUSTED_PROXIES: the
-        # client address they give is also what the rate limits count by.
+        # client address they give is what the rate limits count by.
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         ssl_certfile=args.ssl_certfile,

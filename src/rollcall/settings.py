@@ -33,16 +33,16 @@ class Settings(BaseSettings):
     event_log_retention: int = Field(default=10_000, ge=100)
     max_sockets: int = Field(default=100_000, ge=1)
     max_sockets_per_address: int = Field(default=10_000, ge=1)
+    trusted_proxies: str = ""
+    """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
+    event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
+    event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
+    retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
     room_check_s: float = Field(default=30.0, ge=5, le=3600)
     limit_joins: str = "600/minute"
     limit_events: str = "30/minute"
     limit_guesses: str = "30/minute"
     limit_ws_messages: str = "20/second"
-    trusted_proxies: str = "127.0.0.1,::1"
-    """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
-    event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
-    event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
-    retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
 
     @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
     @classmethod
