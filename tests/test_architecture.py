@@ -15,7 +15,13 @@ PACKAGE = Path(protocol.__file__).parent
 MIGRATIONS = PACKAGE / "db" / "migrations"
 
 # Modules that every feature may use and that use no feature.
-NEUTRAL = {"rollcall.protocol", "rollcall.event_log", "rollcall.errors", "rollcall.settings"}
+NEUTRAL = {
+    "rollcall.protocol",
+    "rollcall.event_log",
+    "rollcall.errors",
+    "rollcall.settings",
+    "rollcall.metrics",
+}
 # Services: the rules and their SQL. They never reach up into the HTTP or socket layers.
 SERVICE_PACKAGES = ("rollcall.events", "rollcall.participants", "rollcall.presence")
 API_MODULES = ("routes", "deps", "cli")

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from rollcall import __version__, health, problems
+from rollcall import __version__, health, metrics_routes, problems
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(metrics_routes.router)
     app.router.routes.append(sockets.route())
     app.include_router(web_routes.router)
 

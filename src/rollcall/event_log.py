@@ -8,9 +8,11 @@ rollcall process about it at commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from rollcall import metrics
 from rollcall.db.pool import DB
 from rollcall.protocol import EVENTS_CHANNEL
 
@@ -59,16 +61,41 @@ async def current_seq(conn: DB, *, event_id: UUID) -> int:
     return seq
 
 
-async def messages_after(
-    conn: DB, *, event_id: UUID, since: int, limit: int = 1000
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Entry:
+    """One stored message, with its age: seconds since its change committed (database clock)."""
+
+    seq: int
+    message: dict[str, Any]
+    age_s: float
+
+
+async def entries_after(conn: DB, *, event_id: UUID, since: int, limit: int) -> list[Entry]:
+    """The event's messages after `since`, in seq order, at most `limit` of them."""
     records = await conn.fetch(
-        "SELECT message FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        """
+        SELECT seq, message, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
+        FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+        """,
         event_id,
         since,
         limit,
     )
-    return [record["message"] for record in records]
+    return [Entry(record["seq"], record["message"], record["age"]) for record in records]
+
+
+async def messages_after(
+    conn: DB, *, event_id: UUID, since: int, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The event's messages after `since`, in order, read to be delivered to sockets.
+
+    Each one's age goes into the delivery lag metric (to="sockets").
+    """
+    entries = await entries_after(conn, event_id=event_id, since=since, limit=limit)
+    lag = metrics.DELIVERY_LAG.labels(to="sockets")
+    for entry in entries:
+        lag.observe(entry.age_s)
+    return [entry.message for entry in entries]
 
 
 async def oldest_kept(conn: DB, *, event_id: UUID) -> int | None:

@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
+from rollcall import metrics
 from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
 from rollcall.events.service import DescriptionCache
 from rollcall.participants.batch import JoinBatcher
@@ -59,6 +60,7 @@ class Runtime:
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.pool.close()
+        metrics.process_stopped()
 
 
 def attach(app: FastAPI, runtime: Runtime | None) -> None:

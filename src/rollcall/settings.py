@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
     event_log_retention: int = Field(default=10_000, ge=100)
+    metrics_token: SecretStr | None = None
 
-    @field_validator("database_url", "public_url", "admin_token", mode="before")
+    @field_validator("database_url", "public_url", "admin_token", "metrics_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
     def _admin_token_is_strong(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("ROLLCALL_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("ROLLCALL_METRICS_TOKEN must be at least 16 characters")
         return value
 
     @model_validator(mode="after")

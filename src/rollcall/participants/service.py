@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall import event_log
+from rollcall import event_log, metrics
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import (
@@ -88,6 +88,7 @@ async def join(joins: JoinBatcher, *, code: str, device_id: UUID, display_name: 
         token = new_token()
         record = await joins.join(BatchedJoin(code, device_id, name, name_key, digest(token)))
         outcome = record["outcome"]
+        metrics.JOINS.labels(outcome=outcome.rpartition(".")[2]).inc()  # joined, full, …
         if outcome in (HostMessage.JOINED, HostMessage.REJOINED):
             return JoinResult(
                 to_participant(record), token, rejoined=outcome == HostMessage.REJOINED

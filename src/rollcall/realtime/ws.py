@@ -19,7 +19,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from rollcall import event_log
+from rollcall import event_log, metrics
 from rollcall.auth import SESSION_COOKIE
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
@@ -109,6 +109,7 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
         else:
             connection = await _open_participant(websocket, hello, runtime)
         hub.register(connection)
+        metrics.OPEN_SOCKETS.labels(role=connection.role).inc()
         writer = asyncio.create_task(_write(connection))
         try:
             if connection.participant_id is not None:
@@ -122,6 +123,7 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
             connection.close(refused.code, refused.reason)
         finally:
             hub.unregister(connection)
+            metrics.OPEN_SOCKETS.labels(role=connection.role).dec()
             connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=2)
