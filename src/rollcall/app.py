@@ -22,6 +22,7 @@ from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
 from rollcall.web import routes as web_routes
+from rollcall.webhooks import routes as webhooks_routes
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(webhooks_routes.router)
     app.include_router(metrics_routes.router)
     app.router.routes.append(sockets.route())
     app.include_router(web_routes.router)

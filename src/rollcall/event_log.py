@@ -106,11 +106,30 @@ async def oldest_kept(conn: DB, *, event_id: UUID) -> int | None:
 
 
 async def trim(conn: DB, *, keep: int) -> int:
-    """Forget all but the newest `keep` messages of each event; returns how many went."""
+    """Forget all but the newest `keep` messages of each event; returns how many went.
+
+    A message a webhook endpoint has not yet acknowledged stays, whatever `keep` says: the
+    log is the webhooks' outbox. An endpoint counts while its cursor has not given up; the
+    endpoint of ROLLCALL_WEBHOOK_URL (event_id NULL) holds every message of an event it has
+    no cursor for yet.
+    """
     status = await conn.execute(
         """
-        DELETE FROM event_log AS l USING events AS e
-        WHERE l.event_id = e.id AND l.seq <= e.seq - $1
+        DELETE FROM event_log AS l
+        USING (
+            SELECT e.id, least(
+                e.seq - $1,
+                (SELECT min(c.delivered_seq) FROM webhook_cursors AS c
+                 WHERE c.event_id = e.id AND c.gave_up_at IS NULL),
+                (SELECT 0 FROM webhook_endpoints AS w
+                 WHERE w.event_id IS NULL AND NOT EXISTS (
+                     SELECT 1 FROM webhook_cursors AS c
+                     WHERE c.endpoint_id = w.id AND c.event_id = e.id))
+            ) AS upto
+            FROM events AS e
+            WHERE e.seq > $1
+        ) AS kept
+        WHERE l.event_id = kept.id AND l.seq <= kept.upto
         """,
         keep,
     )

@@ -21,6 +21,7 @@ from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
 from rollcall.settings import Settings
+from rollcall.webhooks.delivery import WebhookDeliverer
 
 
 @dataclass
@@ -32,10 +33,11 @@ class Runtime:
     descriptions: DescriptionCache
     heartbeats: HeartbeatBuffer
     sweeper: PresenceSweeper
+    webhooks: WebhookDeliverer
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
-        """Open the pool and start the background loops (heartbeat flush, presence sweep)."""
+        """Open the pool and start the background loops (heartbeats, sweep, webhooks)."""
         pool = await create_pool(database_url)
         runtime = cls(
             settings=settings,
@@ -50,13 +52,16 @@ class Runtime:
                 presence_timeout_s=settings.presence_timeout_s,
                 log_retention=settings.event_log_retention,
             ),
+            webhooks=WebhookDeliverer(pool, database_url=database_url, settings=settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()
+        runtime.webhooks.start()
         return runtime
 
     async def stop(self) -> None:
-        """Stop the loops, write the buffered heartbeats, close the pool."""
+        """Stop the loops, write the buffered heartbeats and webhook cursors, close the pool."""
+        await self.webhooks.stop()
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.pool.close()
