@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -192,3 +194,31 @@ async def test_without_a_token_only_loopback_gets_an_answer(
     for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
         proxied = await app_at["loopback"].get("/metrics", headers={header: "203.0.113.7"})
         assert proxied.status_code == 403, header
+
+
+DASHBOARD = Path(__file__).parent.parent / "docs" / "grafana" / "rollcall.json"
+
+
+async def test_the_grafana_dashboard_plots_only_what_rollcall_exports(
+    app_at: dict[str, httpx.AsyncClient],
+) -> None:
+    exported = {
+        sample_name for sample_name, _ in parse((await app_at["loopback"].get("/metrics")).text)
+    }
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    named = {name for expr in expressions for name in re.findall(r"\brollcall_\w+", expr)}
+    assert named, "the dashboard plots nothing"
+    assert named <= exported, named - exported
+    families = {name.removesuffix("_bucket").removesuffix("_count") for name in named}
+    for family in (
+        "rollcall_joins_total",
+        "rollcall_open_sockets",
+        "rollcall_heartbeats_flushed_total",
+        "rollcall_task_duration_seconds",
+        "rollcall_event_log_delivery_lag_seconds",
+        "rollcall_pool_wait_seconds",
+    ):
+        assert family in families, f"{family} is not on the dashboard"

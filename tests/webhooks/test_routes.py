@@ -90,7 +90,6 @@ async def test_a_secret_is_made_and_shown_once_and_never_read_back(
         ("http://[::ffff:127.0.0.1]/hook", "loopback, private or link-local"),
         ("http://[fe80::1]/hook", "loopback, private or link-local"),
         ("http://0.0.0.0/hook", "loopback, private or link-local"),
-        ("https://no-such-host.invalid/hook", "does not resolve"),
     ],
 )
 async def test_webhook_urls_that_are_refused(client: httpx.AsyncClient, url: str, why: str) -> None:
