@@ -142,7 +142,9 @@ async def test_a_scrape_of_either_process_shows_the_joins_and_sockets_of_both(
 
 
 async def test_with_a_token_a_scrape_needs_it(metrics_db: str, tmp_path: Path) -> None:
-    with rollcall_server(metrics_db, tmp_path, metrics_token=TOKEN) as server:
+    with rollcall_server(
+        metrics_db, tmp_path, metrics_token=TOKEN, public_url="https://rollcall.example"
+    ) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
             refused = await http.get("/metrics")
             assert refused.status_code == 401
@@ -152,11 +154,19 @@ async def test_with_a_token_a_scrape_needs_it(metrics_db: str, tmp_path: Path) -
             allowed = await http.get("/metrics", headers=bearer(TOKEN))
             assert allowed.status_code == 200
             assert "rollcall_joins_total" in allowed.text
-            # With a token, where the scrape comes from does not matter.
+            # With a token, where the scrape comes from, and by which name, does not matter
+            # (other routes answer only to ROLLCALL_PUBLIC_URL's host name and loopback ones).
             proxied = await http.get(
-                "/metrics", headers={**bearer(TOKEN), "X-Forwarded-For": "198.51.100.4"}
+                "/metrics",
+                headers={
+                    **bearer(TOKEN),
+                    "X-Forwarded-For": "198.51.100.4",
+                    "Host": "rollcall-7.internal:8000",
+                },
             )
             assert proxied.status_code == 200
+            misnamed = await http.get("/healthz", headers={"Host": "rollcall-7.internal:8000"})
+            assert misnamed.status_code == 421
 
 
 @pytest.fixture
@@ -169,11 +179,11 @@ async def app_at(
         clients = {
             "loopback": httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
-                base_url="http://rollcall.test",
+                base_url="http://localhost:8000",
             ),
             "remote": httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)),
-                base_url="http://rollcall.test",
+                base_url="http://localhost:8000",
             ),
         }
         try:
@@ -194,6 +204,11 @@ async def test_without_a_token_only_loopback_gets_an_answer(
     for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
         proxied = await app_at["loopback"].get("/metrics", headers={header: "203.0.113.7"})
         assert proxied.status_code == 403, header
+    # A page whose name was rebound to 127.0.0.1 reaches loopback, under its own name.
+    for name in ("127.0.0.1:8000", "[::1]:8000"):
+        assert (await app_at["loopback"].get("/metrics", headers={"Host": name})).status_code == 200
+    rebound = await app_at["loopback"].get("/metrics", headers={"Host": "attacker.example"})
+    assert rebound.status_code == 403
 
 
 DASHBOARD = Path(__file__).parent.parent / "docs" / "grafana" / "rollcall.json"

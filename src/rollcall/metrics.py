@@ -29,6 +29,7 @@ MULTIPROCESS = MULTIPROCESS_VARIABLE in os.environ
 """Fixed when prometheus-client is first imported, as its value class is."""
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+PATH = "/metrics"
 
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 3600.0)
@@ -79,7 +80,19 @@ WEBHOOK_RETRYING = Gauge(
 
 # Known label values start at zero, so that dashboards and rate() see them before they happen
 # (others, such as a join outcome added later, appear when first counted).
-for _outcome in ("joined", "rejoined", "name_taken", "full", "locked", "closed", "banned"):
+for _outcome in (
+    "joined",
+    "pending",
+    "rejoined",
+    "reclaimed",
+    "name_taken",
+    "full",
+    "locked",
+    "closed",
+    "banned",
+    "room_check_failed",
+    "join_limited",
+):
     JOINS.labels(outcome=_outcome)
 for _role in Role:
     OPEN_SOCKETS.labels(role=_role)

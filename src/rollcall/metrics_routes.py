@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from rollcall import metrics
 from rollcall.auth import bearer_token, same_secret
 from rollcall.errors import Forbidden, InvalidToken
+from rollcall.origins import loopback_host
 from rollcall.problems import openapi_problem
 from rollcall.runtime import AppSettings
 
@@ -19,7 +20,7 @@ FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
 @router.get(
-    "/metrics",
+    metrics.PATH,  # exempt from the Host allow-list: it guards itself (origins.py)
     response_class=Response,
     responses={
         200: {"content": {metrics.CONTENT_TYPE: {}}},
@@ -30,7 +31,8 @@ async def read_metrics(request: Request, settings: AppSettings) -> Response:
     """Every rollcall_* metric, summed over the processes of this `rollcall serve`.
 
     With ROLLCALL_METRICS_TOKEN set, the token is required as a bearer token; unset, only a
-    client on loopback, not through a proxy, gets an answer.
+    client on loopback gets an answer: its peer address and the Host it names are loopback
+    ones (a page that rebinds its own name to 127.0.0.1 names itself), and no proxy forwarded it.
     """
     token = settings.metrics_token
     if token is not None:
@@ -51,6 +53,8 @@ async def read_metrics(request: Request, settings: AppSettings) -> Response:
 
 def _local(request: Request) -> bool:
     if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
+    if not loopback_host(request.headers):
         return False
     if request.client is None:
         return False

@@ -16,10 +16,12 @@ from starlette.requests import HTTPConnection
 
 from rollcall import metrics
 from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
+from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
 from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
+from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
 from rollcall.webhooks.delivery import WebhookDeliverer
 
@@ -33,17 +35,19 @@ class Runtime:
     descriptions: DescriptionCache
     heartbeats: HeartbeatBuffer
     sweeper: PresenceSweeper
+    retention: RetentionSweeper
+    limits: RateLimits
     webhooks: WebhookDeliverer
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
-        """Open the pool and start the background loops (heartbeats, sweep, webhooks)."""
+        """Open the pool and start the background loops (heartbeats, sweeps, webhooks)."""
         pool = await create_pool(database_url)
         runtime = cls(
             settings=settings,
             database_url=database_url,
             pool=pool,
-            joins=JoinBatcher(pool),
+            joins=JoinBatcher(pool, room_check_s=settings.room_check_s),
             descriptions=DescriptionCache(),
             heartbeats=HeartbeatBuffer(pool, flush_interval_s=settings.heartbeat_flush_s),
             sweeper=PresenceSweeper(
@@ -52,16 +56,27 @@ class Runtime:
                 presence_timeout_s=settings.presence_timeout_s,
                 log_retention=settings.event_log_retention,
             ),
+            retention=RetentionSweeper(
+                pool,
+                interval_s=settings.retention_sweep_s,
+                idle_hours=settings.event_idle_hours,
+                retention_days=settings.event_retention_days,
+                max_capacity=settings.max_capacity,
+                presence_timeout_s=settings.presence_timeout_s,
+            ),
+            limits=RateLimits(settings),
             webhooks=WebhookDeliverer(pool, database_url=database_url, settings=settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()
+        runtime.retention.start()
         runtime.webhooks.start()
         return runtime
 
     async def stop(self) -> None:
         """Stop the loops, write the buffered heartbeats and webhook cursors, close the pool."""
         await self.webhooks.stop()
+        await self.retention.stop()
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.pool.close()

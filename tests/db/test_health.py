@@ -34,7 +34,9 @@ async def test_healthz_is_503_at_once_when_the_database_is_unreachable(
         nowhere = f"postgresql://postgres@127.0.0.1:{_closed_port()}/rollcall"
         runtime_of(app).pool = await create_pool(nowhere, min_size=0)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://rollcall.test"
+        ) as client:
             started = time.monotonic()
             response = await client.get("/healthz")
             elapsed = time.monotonic() - started

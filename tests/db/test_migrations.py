@@ -43,5 +43,6 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "0003",
         "0004",
         "0005",
+        "0006",
         "webhooks",
     ]

@@ -79,7 +79,9 @@ async def test_creating_events_can_be_reserved_to_an_admin_token(
     app = create_app(settings.model_copy(update={"admin_token": admin}), database_url=database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://rollcall.test"
+        ) as client:
             refused = await client.post("/api/events", json={"title": "x"})
             wrong = await client.post(
                 "/api/events", json={"title": "x"}, headers={"Authorization": "Bearer nope"}

@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,14 +21,17 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log, metrics
-from rollcall.auth import SESSION_COOKIE
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.auth import cookie_token
+from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
+from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
-from rollcall.presence.service import set_presence
+from rollcall.presence.service import note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
+from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection
+from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
 
@@ -50,8 +54,15 @@ class Sockets:
 
     def __init__(self) -> None:
         self._hub: Hub | None = None
+        self._gate: SocketGate | None = None
 
     async def start(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._gate = SocketGate(
+            runtime.pool,
+            max_sockets=settings.max_sockets,
+            max_per_address=settings.max_sockets_per_address,
+        )
         self._hub = Hub(runtime)
         await self._hub.start()
 
@@ -64,12 +75,22 @@ class Sockets:
         return WebSocketRoute(PATH, self.serve)
 
     async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        hub = self._hub
-        if hub is None:
-            await _close(websocket, Close.SERVICE_RESTART, "not started")
+        hub, gate = self._hub, self._gate
+        if hub is None or gate is None:
+            await websocket.close(Close.SERVICE_RESTART)
             return
-        await _serve(websocket, hub)
+        if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
+            await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
+            return
+        address = client_address(websocket)
+        await websocket.accept()
+        if not gate.enter(address):
+            await _close(websocket, Close.RATE_LIMITED, "too many sockets")
+            return
+        try:
+            await _serve(websocket, hub, gate)
+        finally:
+            gate.leave(address)
 
 
 class DirectWebSocket:
@@ -99,18 +120,22 @@ class DirectWebSocket:
         await self.app(scope, receive, send)
 
 
-async def _serve(websocket: WebSocket, hub: Hub) -> None:
+async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
     runtime = hub.runtime
     connection: Connection | None = None
     try:
         hello = await _receive_hello(websocket)
         if hello.get("role") == Role.HOST:
-            connection = await _open_host(websocket, hello, runtime)
+            connection = await _open_host(websocket, hello, runtime, gate)
         else:
-            connection = await _open_participant(websocket, hello, runtime)
+            connection = await _open_participant(websocket, hello, runtime, gate)
+        connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
         metrics.OPEN_SOCKETS.labels(role=connection.role).inc()
         writer = asyncio.create_task(_write(connection))
+        room_checks = None
+        if connection.role == Role.HOST:
+            room_checks = asyncio.create_task(_send_room_checks(connection, runtime))
         try:
             if connection.participant_id is not None:
                 await hub.announce(connection)
@@ -122,6 +147,10 @@ async def _serve(websocket: WebSocket, hub: Hub) -> None:
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
+            if room_checks is not None:
+                room_checks.cancel()
+            if connection.settling is not None:
+                connection.settling.cancel()
             hub.unregister(connection)
             metrics.OPEN_SOCKETS.labels(role=connection.role).dec()
             connection.close(Close.NORMAL)
@@ -153,7 +182,7 @@ def _decode(event: Mapping[str, Any]) -> dict[str, Any]:
         raise Refused(Close.BAD_MESSAGE, "messages are JSON text frames")
     try:
         message = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested too deep is bad JSON too
         raise Refused(Close.BAD_MESSAGE, "not JSON") from exc
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise Refused(Close.BAD_MESSAGE, "a message is an object with a type")
@@ -171,13 +200,22 @@ async def _receive_hello(websocket: WebSocket) -> dict[str, Any]:
     return hello
 
 
+@asynccontextmanager
+async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
+    try:
+        async with gate.lookup() as conn:
+            yield conn
+    except TooBusy as exc:
+        raise Refused(Close.TRY_AGAIN_LATER, "busy; try again in a moment") from exc
+
+
 async def _open_participant(
-    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
+    token = hello.get("token") or cookie_token(websocket.cookies)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
-    async with runtime.pool.acquire() as conn:
+    async with _hello_lookup(gate) as conn:
         session = await participants.socket_session(conn, token=token)
         if session is None:
             raise Refused(Close.INVALID_TOKEN, "invalid or revoked token")
@@ -185,7 +223,7 @@ async def _open_participant(
             raise Refused(Close.EVENT_CLOSED, "event closed")
         if session.status == "kicked":
             raise Refused(Close.KICKED, "kicked")
-        if session.status != "active":
+        if session.status not in ("active", "pending"):
             raise Refused(Close.INVALID_TOKEN, "the session has ended")
         described = await runtime.descriptions.describe(
             conn, event=session.event, presence_timeout_s=runtime.settings.presence_timeout_s
@@ -195,6 +233,7 @@ async def _open_participant(
         role=Role.PARTICIPANT,
         event_id=session.event.id,
         participant_id=session.participant.id,
+        device_id=session.device_id,
         last_seq=session.seq,
         present=session.present,
     )
@@ -209,7 +248,9 @@ async def _open_participant(
     return connection
 
 
-async def _open_host(websocket: WebSocket, hello: dict[str, Any], runtime: Runtime) -> Connection:
+async def _open_host(
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
+) -> Connection:
     code, token, since = hello.get("event"), hello.get("token"), hello.get("since")
     if not isinstance(code, str):
         raise Refused(Close.BAD_MESSAGE, "a host hello names its event")
@@ -217,7 +258,7 @@ async def _open_host(websocket: WebSocket, hello: dict[str, Any], runtime: Runti
         raise Refused(Close.BAD_MESSAGE, "since is a whole number")
     settings = runtime.settings
     async with (
-        runtime.pool.acquire() as conn,
+        _hello_lookup(gate) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
         try:
@@ -266,6 +307,8 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
     heartbeats = runtime.heartbeats
     while True:
         message = _decode(await websocket.receive())
+        if connection.messages is not None and not connection.messages.allow():
+            raise Refused(Close.RATE_LIMITED, "too many messages")
         kind = message["type"]
         if connection.participant_id is None:  # a host
             if kind != ClientMessage.HEARTBEAT:
@@ -277,7 +320,13 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
         elif kind in (ClientMessage.AWAY, ClientMessage.BACK):
             connection.away = kind == ClientMessage.AWAY
-            await _mark_here(runtime, connection, away=connection.away)
+            if connection.settling is None:
+                await _mark_here(runtime, connection, away=connection.away)
+            else:  # beyond the pace: recorded now, announced when the pace allows
+                async with runtime.pool.acquire() as conn:
+                    await note_away(
+                        conn, participant_id=connection.participant_id, away=connection.away
+                    )
         else:
             raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
 
@@ -285,9 +334,62 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
 async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) -> None:
     assert connection.participant_id is not None
     async with runtime.pool.acquire() as conn:
-        await set_presence(
+        change = await set_presence(
             conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
         )
+    if change.outcome == "deferred" and connection.settling is None:
+        connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
+
+
+SETTLE_MARGIN_S = 0.01
+
+
+async def _settle(runtime: Runtime, connection: Connection, wait_s: float) -> None:
+    """Announce where quick away/back flips ended, as soon as the pace allows."""
+    await asyncio.sleep(wait_s + SETTLE_MARGIN_S)
+    connection.settling = None
+    if connection.closing:
+        return
+    with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the sweep announces it later then
+        await _mark_here(runtime, connection, away=connection.away)
+
+
+ROOM_CHECK_MARGIN_S = 0.05
+"""Ask for the next code this long after the current one expires, so it is surely the next."""
+
+
+async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
+    """A host's room check code, at welcome and at each rotation, while the event has it on.
+
+    An `event.updated` wakes it early, so turning the check on shows the code at once.
+    """
+    sent = None
+    while not connection.closing:
+        connection.event_changed.clear()
+        try:
+            async with runtime.pool.acquire() as conn:
+                now = await events.room_check(
+                    conn, event_id=connection.event_id, period_s=runtime.settings.room_check_s
+                )
+        except EventNotFound:
+            return
+        except UNAVAILABLE_ERRORS:
+            wait = 1.0
+        else:
+            if now.enabled and now.code != sent:
+                connection.send(
+                    {
+                        "type": ServerMessage.ROOM_CHECK,
+                        "code": now.code,
+                        "expires_at": now.expires_at.isoformat(),
+                    }
+                )
+                sent = now.code
+            elif not now.enabled:
+                sent = None
+            wait = now.remaining_s + ROOM_CHECK_MARGIN_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.event_changed.wait(), timeout=wait)
 
 
 async def _write(connection: Connection) -> None:

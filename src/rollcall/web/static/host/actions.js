@@ -1,0 +1,80 @@
+// What the host does to the event: score, remove, lock, end. Each is one call to the API; the
+// dashboard shows the answer at once, and the host's stream confirms it.
+
+import { api } from "../shared/api.js";
+import { confirmDialog } from "../shared/dialog.js";
+import { shownScore } from "./roster.js";
+
+export async function changeScore(session, id, delta) {
+  const entry = session.roster.get(id);
+  if (!entry) return;
+  const next = shownScore(entry) + delta;
+  entry.pendingScore = next;
+  entry.inFlight = (entry.inFlight || 0) + 1;
+  session.render();
+  try {
+    const changed = await api(`${session.eventPath}/participants/${id}`, {
+      method: "PATCH",
+      body: { state: { score: next } },
+      token: session.token,
+    });
+    if (changed.version >= entry.version) {
+      Object.assign(entry, { state: changed.state, version: changed.version });
+    }
+  } catch (error) {
+    session.toast.show(`Couldn't change the score: ${error.message}`);
+  } finally {
+    entry.inFlight -= 1;
+    if (entry.inFlight === 0) delete entry.pendingScore;
+    session.render();
+  }
+}
+
+export async function kickParticipant(session, id) {
+  const entry = session.roster.get(id);
+  if (!entry) return;
+  const sure = await confirmDialog({
+    title: `Remove ${entry.display_name}?`,
+    text: "Their phone leaves the event at once and can't join it again.",
+    confirm: "Remove",
+  });
+  if (!sure) return;
+  try {
+    const kicked = await api(`${session.eventPath}/participants/${id}/kick`, {
+      method: "POST",
+      token: session.token,
+    });
+    session.roster.upsert({ ...kicked, presence: "kicked" });
+    session.render();
+    session.toast.show(`${entry.display_name} was removed.`);
+  } catch (error) {
+    session.toast.show(`Couldn't remove ${entry.display_name}: ${error.message}`);
+  }
+}
+
+async function setStatus(session, status) {
+  try {
+    session.event = await api(session.eventPath, {
+      method: "PATCH",
+      body: { status },
+      token: session.token,
+    });
+    if (session.event.status === "closed") session.live?.stop();
+    session.render();
+  } catch (error) {
+    session.toast.show(`Couldn't change the event: ${error.message}`);
+  }
+}
+
+export function toggleLock(session) {
+  setStatus(session, session.event.status === "locked" ? "open" : "locked");
+}
+
+export async function endEvent(session) {
+  const sure = await confirmDialog({
+    title: "End this event?",
+    text: "Everyone's session ends and nobody can join again. This can't be undone.",
+    confirm: "End event",
+  });
+  if (sure) setStatus(session, "closed");
+}
