@@ -22,6 +22,7 @@ import re
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing.synchronize import Event as EventFlag
@@ -47,6 +48,7 @@ WARM_UP_S = 3.0
 SAMPLE_EVERY_S = 0.05
 APPLICATION_NAME = "rollcall-migrate"
 """The migration's connections carry this name (PGAPPNAME), so the sampler can find them."""
+WRITER_NAME = "rollcall-bench-writer"
 
 TARGET_UPGRADE_S = 120.0
 """`upgrade head` on 1,000,000 rows."""
@@ -247,7 +249,7 @@ class Writer:
     async def run(self, stop: Callable[[], bool]) -> None:
         free: asyncio.Queue[psycopg.AsyncConnection[TupleRow]] = asyncio.Queue()
         for _ in range(WRITER_CONNECTIONS):
-            free.put_nowait(await psycopg.AsyncConnection.connect(self.url, autocommit=True))
+            free.put_nowait(await self._connect())
         kinds = ["join", "rename", "roster"]
         pending: set[asyncio.Task[None]] = set()
         due = time.monotonic()
@@ -280,10 +282,15 @@ class Writer:
         except psycopg.Error as exc:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
             if conn.broken:
-                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                conn = await self._connect()
         finally:
             free.put_nowait(conn)
         self.ops.append(WriterOp(kind, due, time.monotonic() - due, error))
+
+    async def _connect(self) -> psycopg.AsyncConnection[TupleRow]:
+        return await psycopg.AsyncConnection.connect(
+            self.url, autocommit=True, application_name=WRITER_NAME
+        )
 
     def _name(self, word: str) -> str:
         return f"{word} {self._counter} {secrets.token_hex(3)}"
@@ -422,6 +429,8 @@ class LockSampler:
         self.samples = 0
         self.load: list[float] = []
         self.cpu_pressure: list[float] = []
+        self.writer_waits: list[tuple[float, str]] = []
+        """What the writer's busy sessions were doing, sample by sample."""
 
     async def run(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
@@ -450,6 +459,13 @@ class LockSampler:
                         )
                     else:
                         hold.last = now
+                cursor = await conn.execute(
+                    "SELECT coalesce(wait_event_type || ': ' || wait_event, 'running')"
+                    " FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+                    " AND datname = current_database()",
+                    (WRITER_NAME,),
+                )
+                self.writer_waits += [(now, str(row[0])) for row in await cursor.fetchall()]
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), SAMPLE_EVERY_S)
 
@@ -531,6 +547,7 @@ class Run:
     lock_samples: int
     load: list[float]
     cpu_pressure: list[float]
+    writer_waits: list[tuple[float, str]]
     checks: dict[str, object]
     started: float
     ended: float
@@ -593,6 +610,7 @@ async def _migrate_under_load(url: str, rows: int, events: int, load_seconds: fl
         lock_samples=sampler.samples,
         load=sampler.load,
         cpu_pressure=sampler.cpu_pressure,
+        writer_waits=sampler.writer_waits,
         checks=checks,
         started=started,
         ended=ended,
@@ -717,6 +735,14 @@ def report(outcome: Run) -> dict[str, object]:
                 f"  {_latency(ops):>24} {sum(1 for op in ops if op.error):6}"
                 f"  blocking writers: {_hold(blocking)}; any: {_hold(holds)}"
             )
+        for phase in command.phases:
+            waits = Counter(
+                what for at, what in outcome.writer_waits if phase.started <= at < phase.ended
+            )
+            if waits:
+                total = sum(waits.values())
+                shown = ", ".join(f"{what} {n / total:.0%}" for what, n in waits.most_common(3))
+                say(f"  {phase.step}: the writer's busy sessions: {shown} of {total} samples")
         for backfill in command.backfills:
             say(
                 f"  {backfill.label}: {backfill.rows:,} rows in {backfill.seconds:.1f} s"

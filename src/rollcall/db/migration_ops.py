@@ -30,6 +30,9 @@ STATEMENT_TIMEOUT = "60s"
 INDEX_BUILD_TIMEOUT = "2h"
 """Ceiling for a CONCURRENTLY index build: it blocks no writer, but must not run forever."""
 
+INDEX_BUILD_MEMORY = "256MB"
+"""Sort memory for an index build: a big table's index sorted in memory, not in many passes."""
+
 BATCH_SIZE = 5_000
 
 
@@ -209,7 +212,15 @@ def _autocommit_connection() -> Iterator[psycopg.Connection[TupleRow]]:
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         # Each batch planned for its own keys: a generic plan may scan the whole table.
         conn.execute("SET plan_cache_mode = force_custom_plan")
-        yield conn
+        # A batch's commit need not wait for the disk: a crash can lose only the last batches,
+        # which the rerun that follows any interruption does again. Other sessions' commits
+        # are as durable as ever.
+        conn.execute("SET synchronous_commit = off")
+        try:
+            yield conn
+        finally:
+            conn.execute("RESET plan_cache_mode")
+            conn.execute("RESET synchronous_commit")
 
 
 def commit() -> None:
@@ -248,8 +259,10 @@ def create_index_concurrently(*, table: str, name: str, columns: str, unique: bo
     kind = "UNIQUE INDEX" if unique else "INDEX"
     with op.get_context().autocommit_block():
         set_timeouts(INDEX_BUILD_TIMEOUT)
+        op.execute(f"SET maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         op.execute(f"CREATE {kind} CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
+        op.execute("RESET maintenance_work_mem")
     set_timeouts()
 
 

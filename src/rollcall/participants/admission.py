@@ -90,7 +90,7 @@ async def unban(conn: DB, *, event: EventRow, participant_id: UUID) -> Participa
         current = await get_participant(conn, event=event, participant_id=participant_id)
         if current.status != "kicked":
             raise ParticipantNotKicked("only a removed participant can be let back")
-        name, key = normalize_display_name(current.display_name)
+        name, key = normalize_display_name(current.display_name)  # as stored: it passed
         skeleton = name_skeleton(name)
         taken = await conn.fetchval(
             """

@@ -28,25 +28,38 @@ def _drawn(ch: str) -> bool:
 
 
 def normalize_display_name(raw: str) -> tuple[str, str]:
-    """Return (display name, uniqueness key), or raise ValueError saying what is wrong.
+    """Return (name, uniqueness key), or raise ValueError saying what is wrong.
 
-    Control characters are refused before anything else. Then NFKC; format characters (bidi
-    controls, zero-width spaces and joiners) and invisible fillers are dropped; whitespace is
-    trimmed and folded to single spaces. A name needs at least one visible letter or digit, so
-    blank-looking names (U+2800, U+3164, only punctuation) are refused. The key is casefolded.
+    The key's definition, kept as it was when revision 0003 keyed the names of before it.
+    Control characters are refused before anything else. Then NFKC, whitespace trimmed and
+    folded to single spaces. The key is casefolded and ignores invisible format characters
+    (zero-width spaces and the like), so "Ana" and "A\u200bna" cannot pass for two people.
     """
     if any(unicodedata.category(ch) == "Cc" for ch in raw):
         raise ValueError("the name must not contain control characters (tabs, newlines, ...)")
-    drawn = "".join(ch for ch in unicodedata.normalize("NFKC", raw) if _drawn(ch))
-    name = " ".join(drawn.split())
-    if not name:
+    name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    visible = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
+    if not visible.strip():
         raise ValueError("the name must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"the name must be at most {MAX_NAME_LENGTH} characters")
-    if not any(unicodedata.category(ch)[0] in "LN" for ch in name):
-        raise ValueError("the name needs at least one visible letter or digit")
-    key = unicodedata.normalize("NFKC", name.casefold())
+    key = unicodedata.normalize("NFKC", " ".join(visible.split()).casefold())
     return name, key
+
+
+def clean_display_name(raw: str) -> tuple[str, str]:
+    """Return (display name, uniqueness key) for a join, or raise ValueError.
+
+    normalize_display_name's rules, and then what people see: format characters (bidi
+    controls, zero-width spaces and joiners) and invisible fillers are dropped from the name
+    shown, and it needs at least one visible letter or digit, so blank-looking names (U+2800,
+    U+3164, only punctuation or symbols) are refused.
+    """
+    name, key = normalize_display_name(raw)
+    shown = " ".join("".join(ch for ch in name if _drawn(ch)).split())
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in shown):
+        raise ValueError("the name needs at least one visible letter or digit")
+    return shown, key
 
 
 def name_skeleton(name: str) -> str:

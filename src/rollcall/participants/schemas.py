@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from rollcall import jsonbody
 from rollcall.events.schemas import Event
 from rollcall.participants import recovery
-from rollcall.participants.names import normalize_display_name
+from rollcall.participants.names import clean_display_name
 from rollcall.presence.service import Presence
 
 ParticipantStatus = Literal["pending", "active", "left", "kicked"]
@@ -45,7 +45,7 @@ class JoinRequest(BaseModel):
     @field_validator("display_name")
     @classmethod
     def _normalized(cls, value: str) -> str:
-        return normalize_display_name(value)[0]
+        return clean_display_name(value)[0]
 
     @field_validator("recovery_code")
     @classmethod

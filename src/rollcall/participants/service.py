@@ -35,7 +35,7 @@ from rollcall.errors import (
 from rollcall.events.service import EventRow, event_columns, event_from
 from rollcall.participants import recovery
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
-from rollcall.participants.names import name_skeleton, normalize_display_name
+from rollcall.participants.names import clean_display_name, name_skeleton
 from rollcall.participants.schemas import Participant, RosterEntry
 from rollcall.presence.service import presence_sql
 from rollcall.protocol import HostMessage
@@ -138,7 +138,7 @@ async def join(
     With `recovery_code`, a device new to the event takes over that participant's seat.
     """
     allowance = allowance or JoinAllowance()
-    name, name_key = normalize_display_name(display_name)
+    name, name_key = clean_display_name(display_name)
     skeleton = name_skeleton(name)
     recovery_digest = (
         None if recovery_code is None else recovery.digest_of(recovery.number_of(recovery_code))

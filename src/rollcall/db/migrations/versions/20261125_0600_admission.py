@@ -18,7 +18,11 @@ Revises: 0005
 Create Date: 2026-11-25 06:00:00+00:00
 """
 
+from uuid import UUID
+
+import psycopg
 from alembic import op
+from psycopg.rows import TupleRow
 
 from rollcall.db import migration_ops as ops
 
@@ -518,18 +522,14 @@ HELPER_SIGNATURES = (
     "rollcall_new_hmac_key()",
 )
 
-# Each backfill walks the events once, in id order (migration_ops.backfill_by_event), and
-# returns the rows of the batch's events it went through, done before or now.
-HMAC_KEY_BACKFILL = """
-WITH written AS (
-    UPDATE events SET hmac_key = rollcall_new_hmac_key()
-    WHERE id = ANY(%(events)s) AND hmac_key IS NULL
-    RETURNING 1
-)
-SELECT cardinality(%(events)s::uuid[])
+# A few events at a time: each gets its secret, then its participants their recovery codes;
+# returns the participant rows walked.
+HMAC_KEYS = """
+UPDATE events SET hmac_key = rollcall_new_hmac_key()
+WHERE id = ANY(%(events)s) AND hmac_key IS NULL
 """
 
-RECOVERY_BACKFILL = f"""
+RECOVERY_CODES = f"""
 WITH written AS (
     UPDATE {TABLE} AS p
     SET recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation)
@@ -539,30 +539,34 @@ WITH written AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM written)
-     + (SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s)
-        AND recovery_digest IS NOT NULL)
+     + (SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s) AND recovery_digest IS NOT NULL)
 """
 
 # Two participants of one event whose codes collide (about 1 in 13,000 for an event of 10,000):
-# all but the first take their next generation. The unique index built next proves none is
-# left; a rerun of the upgrade repeats this step until then.
-RECOVERY_DEDUPLICATION = f"""
-WITH later AS (
+# all but the first take their next generation, until no two are alike.
+RECOVERY_COLLISIONS = f"""
+UPDATE {TABLE} AS p
+SET recovery_generation = p.recovery_generation + 1,
+    recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation + 1)
+FROM events AS e, (
     SELECT id FROM (
         SELECT id, row_number() OVER (PARTITION BY event_id, recovery_digest ORDER BY id) AS rank
         FROM {TABLE} WHERE event_id = ANY(%(events)s) AND recovery_digest IS NOT NULL
     ) AS ranked
     WHERE rank > 1
-), written AS (
-    UPDATE {TABLE} AS p
-    SET recovery_generation = p.recovery_generation + 1,
-        recovery_digest = rollcall_recovery_digest(e.hmac_key, p.id, p.recovery_generation + 1)
-    FROM events AS e, later
-    WHERE p.id = later.id AND e.id = p.event_id
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s))
+) AS later
+WHERE p.id = later.id AND e.id = p.event_id
 """
+
+
+def _keys_and_codes(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
+    """The events' secrets, then their participants' recovery codes; returns the rows walked."""
+    walk.run(conn, HMAC_KEYS, {"events": events})
+    counted = walk.run(conn, RECOVERY_CODES, {"events": events}).fetchone()
+    assert counted is not None
+    while walk.run(conn, RECOVERY_COLLISIONS, {"events": events}).rowcount:
+        pass
+    return int(counted[0])
 
 
 def upgrade() -> None:
@@ -605,24 +609,12 @@ def upgrade() -> None:
     ops.validate_constraint(table=TABLE, name="event_participants_status_check")
 
     ops.backfill_by_event(
-        label="hmac_key backfill",
-        table="events",
-        batch=ops.one_statement(HMAC_KEY_BACKFILL),
-        describe=HMAC_KEY_BACKFILL,
+        label="event secrets and recovery codes",
+        table=TABLE,
+        batch=_keys_and_codes,
+        describe=";\n".join(s.strip() for s in (HMAC_KEYS, RECOVERY_CODES, RECOVERY_COLLISIONS)),
     )
     ops.set_not_null_through_check(table="events", column="hmac_key")
-    ops.backfill_by_event(
-        label="recovery code backfill",
-        table=TABLE,
-        batch=ops.one_statement(RECOVERY_BACKFILL),
-        describe=RECOVERY_BACKFILL,
-    )
-    ops.backfill_by_event(
-        label="recovery code collisions",
-        table=TABLE,
-        batch=ops.one_statement(RECOVERY_DEDUPLICATION),
-        describe=RECOVERY_DEDUPLICATION,
-    )
     ops.add_unique_constraint_concurrently(
         table=TABLE, name="unique_recovery_code_per_event", columns="event_id, recovery_digest"
     )
