@@ -42,8 +42,8 @@ def behind_proxy(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
 
 @pytest.fixture(scope="module")
 def by_default(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
-    """The default limits, and no trusted proxy."""
-    with rollcall_server(limits_db, logs, **DEFAULT_LIMITS) as server:
+    """The default limits; the only trusted proxy is another machine, not the test's peer."""
+    with rollcall_server(limits_db, logs, trusted_proxies="192.0.2.99", **DEFAULT_LIMITS) as server:
         yield server
 
 

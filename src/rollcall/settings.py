@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     event_log_retention: int = Field(default=10_000, ge=100)
     max_sockets: int = Field(default=100_000, ge=1)
     max_sockets_per_address: int = Field(default=10_000, ge=1)
-    trusted_proxies: str = ""
+    trusted_proxies: str = "127.0.0.1,::1"
     """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
     event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
     event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
