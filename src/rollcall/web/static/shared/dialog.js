@@ -3,7 +3,13 @@
 import { el } from "./dom.js";
 
 /** Resolves true when the person confirms; Escape or Cancel: false. */
-export function confirmDialog({ title, text, confirm, danger = true }) {
+export function confirmDialog({
+  title,
+  text,
+  confirm,
+  cancel: cancelText = "Cancel",
+  danger = true,
+}) {
   return new Promise((resolve) => {
     const ok = el("button", {
       class: danger ? "btn btn-danger" : "btn",
@@ -15,7 +21,7 @@ export function confirmDialog({ title, text, confirm, danger = true }) {
       class: "btn btn-secondary",
       type: "submit",
       value: "cancel",
-      text: "Cancel",
+      text: cancelText,
     });
     const dialog = el(
       "dialog",

@@ -9,9 +9,10 @@ const STATUS_TEXT = {
   offline: "Offline",
 };
 
-/** The pill's element; `pill.update(status)` takes a LiveSocket status. */
-export function connectionPill() {
-  const label = el("span", { class: "connection-label", text: STATUS_TEXT.connecting });
+/** The pill's element; `pill.update(status)` takes a LiveSocket status. `texts` words each
+ * status, for a page in another language. */
+export function connectionPill(texts = STATUS_TEXT) {
+  const label = el("span", { class: "connection-label", text: texts.connecting });
   const pill = el(
     "div",
     {
@@ -25,7 +26,7 @@ export function connectionPill() {
   );
   pill.update = (status) => {
     pill.dataset.status = status;
-    label.textContent = STATUS_TEXT[status] || status;
+    label.textContent = texts[status] || status;
   };
   return pill;
 }

@@ -1,0 +1,82 @@
+// What part of the roster the dashboard shows, and in what order: a search by name, filters by
+// group, a sort. `select` answers with the rows and the counts, which always match each other.
+
+import { CATEGORIES, searchKey, shownScore } from "./roster.js";
+
+export const SORTS = ["name", "presence", "score", "joined"];
+
+const RANK = Object.fromEntries(CATEGORIES.map((category, index) => [category, index]));
+
+export class RosterQuery {
+  text = ""; // the search as typed
+  #key = ""; // the search as compared
+  filters = new Set(); // categories to show; empty: all
+  sort = "name";
+  descending = false;
+
+  constructor(locale) {
+    this.setLocale(locale);
+  }
+
+  /** Names sort as people of this language expect. */
+  setLocale(locale) {
+    this.collator = new Intl.Collator(locale, { sensitivity: "base", numeric: true });
+  }
+
+  setText(text) {
+    this.text = text;
+    this.#key = searchKey(text);
+  }
+
+  toggleFilter(category) {
+    if (this.filters.has(category)) this.filters.delete(category);
+    else this.filters.add(category);
+  }
+
+  /** Each sort's natural direction (highest score and newest join first); `descending` turns it. */
+  #compare() {
+    const byName = (a, b) => this.collator.compare(a.display_name, b.display_name);
+    const sign = this.descending ? -1 : 1;
+    switch (this.sort) {
+      case "presence":
+        return (a, b) => sign * (RANK[a.category] - RANK[b.category]) || byName(a, b);
+      case "score":
+        return (a, b) => sign * (shownScore(b) - shownScore(a)) || byName(a, b);
+      case "joined":
+        return (a, b) => sign * (b.joinedMs - a.joinedMs) || byName(a, b);
+      default:
+        return (a, b) => sign * byName(a, b);
+    }
+  }
+
+  /** Whether a search or a filter hides anyone. */
+  get narrowed() {
+    return this.#key !== "" || this.filters.size > 0;
+  }
+
+  clear() {
+    this.setText("");
+    this.filters.clear();
+  }
+
+  /**
+   * `rows`: the entries that match the search and the filters, sorted; `counts`: per category,
+   * how many match the search; `totals`: per category, everyone; `total`: everyone.
+   */
+  select(entries) {
+    const zero = () => Object.fromEntries(CATEGORIES.map((category) => [category, 0]));
+    const counts = zero();
+    const totals = zero();
+    const rows = [];
+    let total = 0;
+    for (const entry of entries) {
+      total += 1;
+      totals[entry.category] += 1;
+      if (this.#key && !entry.key.includes(this.#key)) continue;
+      counts[entry.category] += 1;
+      if (this.filters.size === 0 || this.filters.has(entry.category)) rows.push(entry);
+    }
+    rows.sort(this.#compare());
+    return { rows, counts, totals, total };
+  }
+}
