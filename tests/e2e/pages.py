@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -259,10 +260,14 @@ def join_crowd(base_url: str, code: str, names: list[str], *, workers: int = 8) 
     """Everyone in `names` joins `code` through the API, each from a device of its own."""
 
     def join(client: httpx.Client, name: str) -> Joined:
-        response = client.post(
-            f"/api/events/{code}/join",
-            json={"device_id": str(uuid.uuid4()), "display_name": name},
-        )
+        device = str(uuid.uuid4())
+        for _ in range(5):  # a busy server may answer 503 with Retry-After: phones try again
+            response = client.post(
+                f"/api/events/{code}/join", json={"device_id": device, "display_name": name}
+            )
+            if response.status_code != 503:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))
         assert response.status_code == 201, response.text
         data = response.json()
         return Joined(name, data["participant"]["id"], data["session_token"])

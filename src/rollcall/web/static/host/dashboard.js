@@ -29,6 +29,11 @@ function storeView(view) {
   }
 }
 
+/** Set a node's text only when it changes: a draw happens every frame while messages come. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** The URL as text with line-break chances after each slash, never inside the code. */
 function breakableUrl(url) {
   return url.split("/").flatMap((part, index) => (index ? [el("wbr"), `/${part}`] : [part]));
@@ -290,22 +295,28 @@ export class Dashboard {
   render(event, roster) {
     const { tr, query } = this;
     const closed = event.status === "closed";
-    this.main.dataset.closed = String(closed);
+    if (this.main.dataset.closed !== String(closed)) this.main.dataset.closed = String(closed);
     this.banner.hidden = !closed;
     this.joinPanel.hidden = closed;
     this.useLayout(this.layoutFor(roster.size));
 
-    const { rows, counts, totals, total } = query.select(roster.values());
+    const { rows, counts, totals, total } = query.select(roster);
     for (const kind of CATEGORIES) {
       const tile = this.counts[kind];
-      tile.value.textContent = tr.n(counts[kind]);
-      tile.button.setAttribute("aria-pressed", String(query.filters.has(kind)));
+      setText(tile.value, tr.n(counts[kind]));
+      const pressed = String(query.filters.has(kind));
+      if (tile.button.getAttribute("aria-pressed") !== pressed) {
+        tile.button.setAttribute("aria-pressed", pressed);
+      }
     }
-    this.shown.textContent = query.narrowed
-      ? tr.t("roster.shown", { shown: rows.length, count: total })
-      : tr.t("roster.people", { count: total });
+    setText(
+      this.shown,
+      query.narrowed
+        ? tr.t("roster.shown", { shown: rows.length, count: total })
+        : tr.t("roster.people", { count: total }),
+    );
     const seated = total - totals.waiting - totals.removed;
-    this.seats.textContent = tr.t("roster.seats", { taken: seated, count: event.capacity });
+    setText(this.seats, tr.t("roster.seats", { taken: seated, count: event.capacity }));
     this.view.show(rows, closed);
 
     const nobody = total === 0;
@@ -313,11 +324,11 @@ export class Dashboard {
     this.slot.hidden = rows.length === 0;
     this.clearButton.hidden = nobody;
     if (nobody) {
-      this.emptyTitle.textContent = tr.t(closed ? "roster.none_closed" : "roster.none");
-      this.emptyText.textContent = tr.t(closed ? "roster.none_closed_text" : "roster.none_text");
+      setText(this.emptyTitle, tr.t(closed ? "roster.none_closed" : "roster.none"));
+      setText(this.emptyText, tr.t(closed ? "roster.none_closed_text" : "roster.none_text"));
     } else {
-      this.emptyTitle.textContent = tr.t("roster.no_match");
-      this.emptyText.textContent = tr.t("roster.no_match_text");
+      setText(this.emptyTitle, tr.t("roster.no_match"));
+      setText(this.emptyText, tr.t("roster.no_match_text"));
     }
     return { rows, counts, total };
   }

@@ -44,6 +44,8 @@ export class Roster {
   #entries = new Map(); // participant id -> entry
   /** Grows on every change, so a view can tell cheaply whether it is out of date. */
   version = 0;
+  /** Grows when someone new arrives or a name changes: the order by name is out of date. */
+  namesVersion = 0;
 
   get(id) {
     return this.#entries.get(id);
@@ -63,18 +65,27 @@ export class Roster {
 
   replace(participants) {
     this.#entries.clear();
+    this.namesVersion += 1;
     for (const participant of participants) this.upsert(participant);
   }
 
+  /** Add or update a participant. An entry stays the same object for as long as it is known, so
+   * that views may keep it. */
   upsert(participant) {
-    const before = this.#entries.get(participant.id);
+    let entry = this.#entries.get(participant.id);
+    if (!entry) {
+      entry = {};
+      this.#entries.set(participant.id, entry);
+    }
+    if (entry.display_name !== participant.display_name) {
+      entry.key = searchKey(participant.display_name);
+      this.namesVersion += 1;
+    }
     const presence =
       participant.presence || (participant.status === "active" ? "online" : participant.status);
-    const entry = { ...before, ...participant, presence };
+    Object.assign(entry, participant, { presence });
     entry.category = categoryOf(entry);
-    if (entry.display_name !== before?.display_name) entry.key = searchKey(entry.display_name);
     entry.joinedMs = Date.parse(entry.joined_at) || 0;
-    this.#entries.set(participant.id, entry);
     this.version += 1;
   }
 

@@ -32,17 +32,20 @@ export class CardGrid {
         this.cards.delete(id);
       }
     }
-    rows.forEach((entry, index) => {
+    // Walk the cards in the page alongside the rows (never an index into the live children,
+    // which costs a walk of its own each time), and move a card only when it is out of place,
+    // so focus on its buttons survives updates.
+    let there = this.list.firstChild;
+    for (const entry of rows) {
       let card = this.cards.get(entry.id);
       if (!card) {
         card = new PersonCard(entry.id, this.actions, this.tr);
         this.cards.set(entry.id, card);
       }
       card.update(entry, closed);
-      // Move a card only when it is out of place, so focus on its buttons survives updates.
-      const there = this.list.children[index];
-      if (there !== card.node) this.list.insertBefore(card.node, there || null);
-    });
+      if (there === card.node) there = there.nextSibling;
+      else this.list.insertBefore(card.node, there);
+    }
   }
 
   /** Focus the first person, if any (from the search box's arrow down). */
@@ -107,9 +110,11 @@ export class WindowedList {
     if (!this.node.isConnected) return;
     const { rows } = this;
     const height = this.measure();
-    this.list.style.height = `${rows.length * height}px`;
+    const total = `${rows.length * height}px`;
+    if (this.list.style.height !== total) this.list.style.height = total;
     const top = this.node.scrollTop;
-    const seen = this.node.clientHeight || height * 20;
+    // What can be seen: the list's own box, never more than the window (whatever the layout).
+    const seen = Math.min(this.node.clientHeight, innerHeight) || innerHeight;
     const first = Math.max(0, Math.floor(top / height) - OVERSCAN);
     const last = Math.min(rows.length, Math.ceil((top + seen) / height) + OVERSCAN);
     const drawn = new Set();

@@ -49,7 +49,7 @@ export class TopBar {
     this.pill.replaceWith(pill);
     this.pill = pill;
     this.words();
-    if (this.event) this.showEvent(this.event);
+    if (this.event) this.redraw(this.event);
     else if (this.code) this.showCode(this.code);
   }
 
@@ -68,6 +68,14 @@ export class TopBar {
   }
 
   showEvent(event) {
+    // Called on every draw: touch the bar only when what it shows changed.
+    if (this.event && event.status === this.event.status && event.title === this.event.title) {
+      return;
+    }
+    this.redraw(event);
+  }
+
+  redraw(event) {
     const { tr } = this;
     this.event = event;
     this.title.textContent = event.title;
