@@ -27,7 +27,11 @@ async function words(locale) {
   return new Translator("en", {}, {});
 }
 
-let tr = await words(chooseLocale());
+// The form works from the start; its words come once the catalog is in (`ready`).
+let tr = null;
+const ready = words(chooseLocale()).then((loaded) => {
+  tr = loaded;
+});
 
 const form = document.getElementById("create");
 const titleInput = document.getElementById("title");
@@ -75,6 +79,7 @@ function translatePage() {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  await ready;
   const title = titleInput.value.trim();
   if (!title) return showError(createError, "error.name_missing", titleInput);
   const body = { title };
@@ -117,8 +122,9 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-codeForm.addEventListener("submit", (event) => {
+codeForm.addEventListener("submit", async (event) => {
   event.preventDefault();
+  await ready;
   const code = codeInput.value.trim().toUpperCase();
   if (!CODE_PATTERN.test(code)) return showError(codeError, "error.code", codeInput);
   location.assign(`/j/${code}`);
@@ -145,6 +151,7 @@ if (recent.length) {
   document.getElementById("recent-panel").hidden = false;
 }
 
+await ready;
 const menu = languageMenu({
   locale: tr.locale,
   label: tr.t("language"),
@@ -154,5 +161,5 @@ const menu = languageMenu({
     translatePage();
   },
 });
-document.getElementById("page-tools").append(menu);
 translatePage();
+document.getElementById("page-tools").append(menu);

@@ -14,8 +14,13 @@ function pillTexts(tr) {
   };
 }
 
-function smallButton(className, onclick) {
-  return el("button", { class: `btn btn-small ${className}`, type: "button", onclick });
+function smallButton(className, testid, onclick) {
+  return el("button", {
+    class: `btn btn-small ${className}`,
+    type: "button",
+    "data-testid": testid,
+    onclick,
+  });
 }
 
 export class TopBar {
@@ -27,11 +32,10 @@ export class TopBar {
     this.controls = document.getElementById("controls");
     this.tools = document.getElementById("page-tools");
     this.pill = connectionPill(pillTexts(tr));
-    this.hostLinkButton = smallButton("btn-secondary", onHostLink);
-    this.lockButton = smallButton("btn-secondary", onLock);
-    this.endButton = smallButton("btn-quiet-danger", onEnd);
-    this.projectorButton = smallButton("btn-secondary projector-toggle", onProjector);
-    this.projectorButton.dataset.testid = "projector";
+    this.hostLinkButton = smallButton("btn-secondary", "host-link", onHostLink);
+    this.lockButton = smallButton("btn-secondary", "lock", onLock);
+    this.endButton = smallButton("btn-quiet-danger", "end", onEnd);
+    this.projectorButton = smallButton("btn-secondary projector-toggle", "projector", onProjector);
     this.projectorButton.hidden = true;
     this.controls.append(this.pill, this.hostLinkButton, this.lockButton, this.endButton);
     this.tools.prepend(this.projectorButton);
