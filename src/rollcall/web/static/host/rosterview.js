@@ -117,23 +117,37 @@ export class WindowedList {
     const seen = Math.min(this.node.clientHeight, innerHeight) || innerHeight;
     const first = Math.max(0, Math.floor(top / height) - OVERSCAN);
     const last = Math.min(rows.length, Math.ceil((top + seen) / height) + OVERSCAN);
-    const drawn = new Set();
-    for (let index = first; index < last; index += 1) this.place(rows[index], index, drawn);
+    const drawn = [];
+    for (let index = first; index < last; index += 1) drawn.push(this.place(rows[index], index));
     // The row with focus stays while it is in the rows, even out of sight, so focus survives.
     const active = this.activeId ? this.index(this.activeId) : -1;
-    if (active >= 0 && !drawn.has(this.activeId)) this.place(rows[active], active, drawn);
+    if (active >= 0 && (active < first || active >= last)) {
+      const card = this.place(rows[active], active);
+      if (active < first) drawn.unshift(card);
+      else drawn.push(card);
+    }
+    const kept = new Set(drawn);
+    const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
     for (const [id, card] of this.cards) {
-      if (!drawn.has(id)) {
-        const hadFocus = card.node.contains(document.activeElement);
+      if (!kept.has(card)) {
         card.node.remove();
         this.cards.delete(id);
-        if (hadFocus) this.list.focus();
       }
+    }
+    // The rows stand in the page in the order they are seen, so a screen reader reads them so.
+    let there = this.list.firstChild;
+    for (const card of drawn) {
+      if (there === card.node) there = there.nextSibling;
+      else this.list.insertBefore(card.node, there);
+    }
+    if (focused && document.activeElement !== focused) {
+      (focused.isConnected ? focused : this.list).focus({ preventScroll: true });
     }
     this.ensureTabStop(Math.floor(top / height));
   }
 
-  place(entry, index, drawn) {
+  /** Draw `entry` as row `index`; returns its card. */
+  place(entry, index) {
     let card = this.cards.get(entry.id);
     if (!card) {
       card = new PersonCard(entry.id, this.actions, this.tr);
@@ -149,8 +163,7 @@ export class WindowedList {
     }
     const size = String(this.rows.length);
     if (node.getAttribute("aria-setsize") !== size) node.setAttribute("aria-setsize", size);
-    if (!node.parentNode) this.list.append(node);
-    drawn.add(entry.id);
+    return card;
   }
 
   /** The height of one row, read from the page once (and again when the list is resized). */
@@ -170,11 +183,11 @@ export class WindowedList {
     if (!stopId && this.rows.length) stopId = this.rows[Math.min(first, this.rows.length - 1)]?.id;
     for (const [id, card] of this.cards) {
       const reachable = id === stopId;
+      if (card.reachable === reachable) continue;
+      card.reachable = reachable;
       const value = reachable ? 0 : -1;
-      if (card.node.tabIndex !== value) {
-        card.node.tabIndex = value;
-        for (const button of card.node.querySelectorAll("button")) button.tabIndex = value;
-      }
+      card.node.tabIndex = value;
+      for (const button of card.node.querySelectorAll("button")) button.tabIndex = value;
     }
   }
 
