@@ -14,7 +14,7 @@ export class CardGrid {
   constructor({ tr, actions, label }) {
     this.tr = tr;
     this.actions = actions;
-    this.cards = new Map(); // participant id -> PersonCard
+    this.cards = new Map(); // participant id -> PersonCard, shown or filtered out
     this.list = el("ul", {
       class: "roster",
       "data-layout": "cards",
@@ -25,12 +25,11 @@ export class CardGrid {
   }
 
   show(rows, closed) {
+    // Cards filtered out leave the page but are kept, so that a search cleared is not a
+    // thousand cards built again.
     const wanted = new Set(rows.map((entry) => entry.id));
     for (const [id, card] of this.cards) {
-      if (!wanted.has(id)) {
-        card.node.remove();
-        this.cards.delete(id);
-      }
+      if (!wanted.has(id)) card.node.remove();
     }
     // Walk the cards in the page alongside the rows (never an index into the live children,
     // which costs a walk of its own each time), and move a card only when it is out of place,
