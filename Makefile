@@ -1,5 +1,6 @@
 # rollcall: `make` lists the targets; `make run` starts it on its embedded database; `make test`
-# runs every check. Each target bootstraps .venv on first use and is safe to run again.
+# runs every check; `make faults` runs the fault drill. Each target bootstraps .venv on first use
+# and is safe to run again.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench clean
+.PHONY: help run test faults lint bench clean
 
 # The test and bench extras both: mypy checks bench/ too, so it needs the bench's packages.
 $(STAMP): pyproject.toml Makefile
@@ -26,6 +27,9 @@ run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000) with its e
 
 test: $(STAMP) ## lint, then every test (API, realtime, Chromium) on embedded and external PostgreSQL
 	bash scripts/test
+
+faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults
 
 lint: $(STAMP) ## ruff, mypy (rollcall and bench) and squawk on the migrations' SQL
 	bash scripts/lint

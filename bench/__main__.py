@@ -1,4 +1,4 @@
-"""`python -m bench joins|arrival|heartbeats|rejoins|profile|all`: run, print, plot, record."""
+"""`python -m bench joins|arrival|heartbeats|rejoins|profile|all|migrate`: run, print, plot, record."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="rollcall's benchmarks (docs/benchmarks.md)."
     )
-    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument("scenario", choices=[*SCENARIOS, "all", "migrate"])
     parser.add_argument("--quick", action="store_true", help="short runs, for development")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="migrate: participants in the legacy table"
+    )
     parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
     )
@@ -35,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _main(args: argparse.Namespace) -> int:
+    if args.scenario == "migrate":
+        from bench import migrate
+
+        return await migrate.run(args.rows)
     from bench import arrival, heartbeats, joins, profile, rejoins, report
     from bench.harness import Harness
 

@@ -141,7 +141,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
     """
     from rollcall.db.pool import create_pool
     from rollcall.events import service as events
-    from rollcall.participants.names import normalize_display_name
+    from rollcall.participants import names
 
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
@@ -150,7 +150,9 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             recorder = _RecordingConnection(conn)
             device = uuid4()
             display = "Recorded Join"
-            name, key = normalize_display_name(display)
+            name, key = names.normalize_display_name(display)
+            # A rollcall from before look-alike names (ROLLCALL_BENCH_SRC) has no skeleton.
+            skeleton = names.name_skeleton(name) if hasattr(names, "name_skeleton") else name
             await _one_join(recorder, event.code, device, display)
     finally:
         await pool.close()
@@ -162,7 +164,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             return ":ev"
         if isinstance(value, str) and value == event.code:
             return ":evcode"
-        if isinstance(value, str) and value in (name, key, display):
+        if isinstance(value, str) and value in (name, key, display, skeleton):
             return _NAME
         if isinstance(value, bytes | bytearray) and len(value) == 32:
             return _DIGEST

@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from rollcall import __version__, health, problems
+from rollcall.apidocs import routes as apidocs_routes
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
+from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
-from rollcall.participants.schemas import JoinRequest
+from rollcall.participants.schemas import JoinRequest, KickRequest
 from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
@@ -53,22 +55,31 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version=__version__,
         summary="Participant identity and live presence for live events.",
         lifespan=lifespan,
+        docs_url=None,  # served by apidocs, without a CDN
+        redoc_url=None,  # ReDoc needs inline styles and blob: workers, which the CSP refuses
     )
     problems.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(HostGuard, settings=settings)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
     app.router.routes.append(sockets.route())
     app.include_router(web_routes.router)
+    app.include_router(apidocs_routes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
-            problems.add_schemas(schema, Problem=problems.ProblemDocument, JoinRequest=JoinRequest)
+            problems.add_schemas(
+                schema,
+                Problem=problems.ProblemDocument,
+                JoinRequest=JoinRequest,
+                KickRequest=KickRequest,
+            )
             app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rollcall import jsonbody
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.errors import (
     MalformedRequest,
@@ -47,7 +48,7 @@ def problem_response(problem: Problem) -> ProblemResponse:
         "detail": problem.detail,
         **problem.extra,
     }
-    return ProblemResponse(body, status_code=problem.status, headers=dict(problem.headers))
+    return ProblemResponse(body, status_code=problem.status, headers=problem.response_headers())
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
@@ -78,6 +79,10 @@ def _on_http_exception(request: Request, exc: Exception) -> ProblemResponse:
         return problem_response(NotFound())
     if exc.status_code == 405:
         return problem_response(MethodNotAllowed())
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body": a body its json.loads gave up on, such as one
+        # nested so deeply that the parser ran out of stack.
+        return problem_response(MalformedRequest())
     return ProblemResponse(
         {
             "type": "about:blank",
@@ -101,7 +106,7 @@ def _on_database_unavailable(request: Request, exc: Exception) -> ProblemRespons
 
 
 def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(Problem("an unexpected error occurred; it has been logged"))
 
 
@@ -159,9 +164,9 @@ def add_schemas(openapi: dict[str, Any], **models: type[BaseModel]) -> dict[str,
 async def parse_json_body(request: Request, model: type[M]) -> M:
     """Read and validate a JSON body by hand, for routes that must check something first."""
     try:
-        data = await request.json()
-    except ValueError as exc:
-        raise MalformedRequest() from exc
+        data = jsonbody.loads(await request.body())
+    except jsonbody.BadJSON as exc:
+        raise MalformedRequest(str(exc)) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:

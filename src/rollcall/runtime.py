@@ -15,10 +15,12 @@ from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
 from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
+from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
 from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
+from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
 
 
@@ -31,16 +33,18 @@ class Runtime:
     descriptions: DescriptionCache
     heartbeats: HeartbeatBuffer
     sweeper: PresenceSweeper
+    retention: RetentionSweeper
+    limits: RateLimits
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
-        """Open the pool and start the background loops (heartbeat flush, presence sweep)."""
+        """Open the pool and start the background loops (heartbeat flush, presence sweep, retention)."""
         pool = await create_pool(database_url)
         runtime = cls(
             settings=settings,
             database_url=database_url,
             pool=pool,
-            joins=JoinBatcher(pool),
+            joins=JoinBatcher(pool, room_check_s=settings.room_check_s),
             descriptions=DescriptionCache(),
             heartbeats=HeartbeatBuffer(pool, flush_interval_s=settings.heartbeat_flush_s),
             sweeper=PresenceSweeper(
@@ -49,13 +53,24 @@ class Runtime:
                 presence_timeout_s=settings.presence_timeout_s,
                 log_retention=settings.event_log_retention,
             ),
+            retention=RetentionSweeper(
+                pool,
+                interval_s=settings.retention_sweep_s,
+                idle_hours=settings.event_idle_hours,
+                retention_days=settings.event_retention_days,
+                max_capacity=settings.max_capacity,
+                presence_timeout_s=settings.presence_timeout_s,
+            ),
+            limits=RateLimits(settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()
+        runtime.retention.start()
         return runtime
 
     async def stop(self) -> None:
         """Stop the loops, write the buffered heartbeats, close the pool."""
+        await self.retention.stop()
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.pool.close()

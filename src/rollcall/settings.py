@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
+from limits import parse as parse_limit
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +33,28 @@ class Settings(BaseSettings):
     event_log_retention: int = Field(default=10_000, ge=100)
     max_sockets: int = Field(default=100_000, ge=1)
     max_sockets_per_address: int = Field(default=10_000, ge=1)
+    trusted_proxies: str = ""
+    """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
+    event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
+    event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
+    retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
+    room_check_s: float = Field(default=30.0, ge=5, le=3600)
+    limit_joins: str = "600/minute"
+    limit_events: str = "30/minute"
+    limit_guesses: str = "30/minute"
+    limit_ws_messages: str = "20/second"
+
+    @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        """One limit in the `limits` notation ("600/minute", "20/second")."""
+        try:
+            amount = parse_limit(value).amount
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a limit such as '600/minute'") from exc
+        if amount < 1:
+            raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
+        return value
 
     @field_validator("database_url", "public_url", "admin_token", mode="before")
     @classmethod
@@ -54,6 +78,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("ROLLCALL_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"ROLLCALL_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                    " (a comma-separated list, or * for any peer)"
+                ) from exc
+        return ",".join(items)
 
     @field_validator("admin_token")
     @classmethod

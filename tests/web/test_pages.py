@@ -48,6 +48,9 @@ async def test_the_join_url_is_escaped(client: httpx.AsyncClient) -> None:
 async def test_static_files_are_served_and_revalidated(client: httpx.AsyncClient) -> None:
     for path, media in [
         ("/static/join/main.js", "text/javascript"),
+        ("/sdk/rollcall.js", "text/javascript"),
+        ("/sdk/participant.js", "text/javascript"),
+        ("/static/i18n/join/ar.json", "application/json"),
         ("/static/shared/base.css", "text/css"),
         ("/static/icon.svg", "image/svg+xml"),
     ]:
@@ -56,6 +59,7 @@ async def test_static_files_are_served_and_revalidated(client: httpx.AsyncClient
         assert response.headers["content-type"].startswith(media), path
         assert response.headers["cache-control"] == "no-cache"
         assert "etag" in response.headers
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_page_templates_and_missing_files_are_not_static_files(

@@ -54,6 +54,48 @@ def head() -> str:
     return ", ".join(heads)
 
 
+SchemaSnapshot = dict[str, list[tuple[object, ...]]]
+
+_SNAPSHOT_QUERIES = {
+    "columns": """
+        SELECT table_name::text, column_name::text, data_type::text, is_nullable::text,
+               column_default::text
+        FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name <> 'alembic_version'
+        ORDER BY table_name, column_name""",
+    "constraints": """
+        SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid)
+        FROM pg_constraint
+        WHERE connamespace = 'public'::regnamespace
+          AND conrelid::regclass::text <> 'alembic_version'
+        ORDER BY 1, 2""",
+    "indexes": """
+        SELECT tablename::text, indexname::text, indexdef FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1, 2""",
+    "tables": """
+        SELECT tablename::text FROM pg_tables
+        WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1""",
+    "functions": """
+        SELECT p.proname::text, pg_get_function_identity_arguments(p.oid)
+        FROM pg_proc AS p WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1, 2""",
+}
+
+
+def schema_snapshot(database_url: str) -> SchemaSnapshot:
+    """Every table, column, default, constraint, index and function of the public schema.
+
+    Two snapshots are equal when the schemas are. Alembic's own version table is left out: it
+    records the revision, it is not the schema.
+    """
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return {
+            name: [tuple(row) for row in conn.execute(query).fetchall()]
+            for name, query in _SNAPSHOT_QUERIES.items()
+        }
+
+
 def offline_sql(*, downgrade: bool = False) -> str:
     """The SQL the migrations would run (base to head, or head to base), for review and squawk.
 

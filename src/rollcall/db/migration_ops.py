@@ -7,10 +7,16 @@ the SQL an operator would review.
 from __future__ import annotations
 
 import logging
+import re
+import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from uuid import UUID
 
+import psycopg
 from alembic import op
+from psycopg.rows import TupleRow
 from sqlalchemy import text
 
 log = logging.getLogger("rollcall.migrations")
@@ -23,6 +29,9 @@ STATEMENT_TIMEOUT = "60s"
 
 INDEX_BUILD_TIMEOUT = "2h"
 """Ceiling for a CONCURRENTLY index build: it blocks no writer, but must not run forever."""
+
+INDEX_BUILD_MEMORY = "256MB"
+"""Sort memory for an index build: a big table's index sorted in memory, not in many passes."""
 
 BATCH_SIZE = 5_000
 
@@ -41,31 +50,177 @@ def set_timeouts(statement_timeout: str = STATEMENT_TIMEOUT) -> None:
     op.execute(f"SET statement_timeout = '{statement_timeout}'")
 
 
-def backfill_in_batches(
-    *, label: str, batch_sql: str, remaining_sql: str, progress: Callable[[str], None] | None = None
-) -> None:
-    """Run batch_sql, each batch committed on its own, until it changes no row.
+EventBatch = Callable[["Walk", "psycopg.Connection[TupleRow]", list[UUID]], int]
+"""Does a backfill's work for these events, committed; returns the rows it went through."""
 
-    batch_sql must change at most BATCH_SIZE rows a run and nothing once all are done.
-    Progress ("rows done of total") goes to the log so that an operator sees a big table move.
+
+def backfill_by_event(*, label: str, table: str, batch: EventBatch, describe: str) -> None:
+    """Walk the events once, in id order, and hand them to `batch` a few at a time.
+
+    Keyset batches (`WHERE id > last ORDER BY id LIMIT n`), each committed on its own: the
+    cost of a batch does not depend on the table's size, and the whole pass is linear. A
+    group holds about BATCH_SIZE rows of `table` (the number of events adapts to the rows
+    seen), or one event when an event alone is larger. An event's rows were written together,
+    so they sit close together on disk, and whatever needs the whole event at once (names
+    that clash, seats to count) has it. A rerun walks again; rows already done cost a read.
     """
     if offline():
-        op.execute(f"-- {label}: repeat until it reports UPDATE 0\n{batch_sql}")
+        _review(
+            f"{label}: run online by `rollcall db upgrade`, one pass over events in id order,"
+            f" about {BATCH_SIZE} rows of {table} a batch, each batch committed on its own:",
+            describe,
+        )
         return
-    say = progress or log.info
-    with op.get_context().autocommit_block():
-        bind = op.get_bind()
-        bind.execute(text(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'"))
-        total = bind.execute(text(remaining_sql)).scalar_one()
-        done = 0
-        started = time.monotonic()
-        say(f"{label}: {done} of {total} rows")
+    with _autocommit_connection() as conn:
+        walk = Walk(label, total=estimate_rows(conn, table))
+        events = 1
+        after: UUID | None = None
         while True:
-            changed = bind.execute(text(batch_sql)).rowcount
-            if changed <= 0:
+            if after is None:
+                found = conn.execute("SELECT id FROM events ORDER BY id LIMIT %s", (events,))
+            else:
+                found = conn.execute(
+                    "SELECT id FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, events)
+                )
+            ids: list[UUID] = [row[0] for row in found.fetchall()]
+            if not ids:
                 break
-            done += changed
-            say(f"{label}: {done} of {total} rows ({time.monotonic() - started:.1f}s)")
+            rows = batch(walk, conn, ids)
+            walk.advance(rows)
+            per_event = max(rows / len(ids), 1.0)
+            events = max(1, min(MAX_EVENTS_PER_BATCH, int(walk.rows / per_event)))
+            after = ids[-1]
+        walk.finish()
+
+
+def one_statement(statement: str) -> EventBatch:
+    """A batch that is one statement: it takes the events as %(events)s and returns the rows."""
+
+    def batch(walk: Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
+        found = walk.run(conn, statement, {"events": events}).fetchone()
+        assert found is not None
+        return int(found[0])
+
+    return batch
+
+
+def _review(what: str, statements: str) -> None:
+    """Offline, a step that only runs online: what it does and its statements, as comments."""
+    shown = []
+    for statement in statements.strip().rstrip(";").split(";\n"):
+        named = re.sub(r"%\((\w+)\)s", r"$\1", statement)
+        pieces = named.split("%s")
+        shown.append(pieces[0] + "".join(f"${n}{p}" for n, p in enumerate(pieces[1:], 1)))
+    lines = textwrap.wrap(what, 96) + [f"  {line}" for line in ";\n".join(shown).splitlines()]
+    op.execute("\n".join(f"-- {line}" for line in lines))
+
+
+MAX_EVENTS_PER_BATCH = 1_000
+MIN_BATCH_SIZE = 100
+TARGET_STATEMENT_S = 0.25
+"""Batches are sized for statements of about this long: the next batch scales by the target
+over the slowest statement of the last one (never above BATCH_SIZE), so a busy server gets
+smaller batches and no statement runs long whatever the table's size."""
+PROGRESS_EVERY_S = 2.0
+
+
+class Walk:
+    """One backfill's pass: the batch size, the statements' times, and the operator's progress.
+
+    A line at least every PROGRESS_EVERY_S or every tenth of the table: rows done of the total
+    (estimated from the planner's statistics until the pass ends), rows per second, time left.
+    """
+
+    def __init__(self, label: str, *, total: int, say: Callable[[str], None] | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.say = say or log.info
+        self.rows = BATCH_SIZE
+        self.done = 0
+        self.longest = 0.0
+        self._slowest = 0.0
+        self.started = self._shown_at = time.monotonic()
+        self._shown_done = 0
+        self.say(f"{label}: 0 of {total} rows")
+
+    def run(
+        self,
+        conn: psycopg.Connection[TupleRow],
+        query: str,
+        params: Sequence[object] | Mapping[str, object] | None = None,
+    ) -> psycopg.Cursor[TupleRow]:
+        """Execute one statement of the backfill, timed."""
+        began = time.monotonic()
+        cursor = conn.execute(query, params)
+        self._slowest = max(self._slowest, time.monotonic() - began)
+        return cursor
+
+    def advance(self, rows: int) -> None:
+        """A batch is committed: count its rows, size the next one, and maybe say so."""
+        self.done += rows
+        self.longest = max(self.longest, self._slowest)
+        scale = min(TARGET_STATEMENT_S / max(self._slowest, 1e-3), 2.0)
+        self.rows = max(MIN_BATCH_SIZE, min(BATCH_SIZE, int(self.rows * scale)))
+        self._slowest = 0.0
+        now = time.monotonic()
+        tenth = max(self.total, 1) / 10
+        if now - self._shown_at >= PROGRESS_EVERY_S or self.done - self._shown_done >= tenth:
+            self._shown_at, self._shown_done = now, self.done
+            self.say(self._line(now))
+
+    def _line(self, now: float) -> str:
+        total = max(self.total, self.done)
+        elapsed = max(now - self.started, 1e-6)
+        rate = self.done / elapsed
+        left = (total - self.done) / rate if rate > 0 else 0.0
+        percent = 100 * self.done / total if total else 100.0
+        return (
+            f"{self.label}: {self.done} of {total} rows"
+            f" ({percent:.0f}%, {rate:,.0f} rows/s, {left:.0f} s left)"
+        )
+
+    def finish(self) -> None:
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        self.say(
+            f"{self.label}: {self.done} of {self.done} rows in {elapsed:.1f} s"
+            f" ({rate:,.0f} rows/s, longest statement {self.longest:.2f} s)"
+        )
+
+
+def estimate_rows(conn: psycopg.Connection[TupleRow], table: str) -> int:
+    """The table's rows, from a fresh ANALYZE: no count(*) scan of a big table.
+
+    ANALYZE reads a sample whose size does not grow with the table, and it also gives the
+    planner the statistics of the column about to be filled.
+    """
+    conn.execute(f"ANALYZE {table}")
+    found = conn.execute(
+        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@contextmanager
+def _autocommit_connection() -> Iterator[psycopg.Connection[TupleRow]]:
+    """The migration's own psycopg connection, outside any transaction: each statement commits."""
+    with op.get_context().autocommit_block():
+        conn = op.get_bind().connection.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        # Each batch planned for its own keys: a generic plan may scan the whole table.
+        conn.execute("SET plan_cache_mode = force_custom_plan")
+        # A batch's commit need not wait for the disk: a crash can lose only the last batches,
+        # which the rerun that follows any interruption does again. Other sessions' commits
+        # are as durable as ever.
+        conn.execute("SET synchronous_commit = off")
+        try:
+            yield conn
+        finally:
+            conn.execute("RESET plan_cache_mode")
+            conn.execute("RESET synchronous_commit")
 
 
 def commit() -> None:
@@ -104,8 +259,10 @@ def create_index_concurrently(*, table: str, name: str, columns: str, unique: bo
     kind = "UNIQUE INDEX" if unique else "INDEX"
     with op.get_context().autocommit_block():
         set_timeouts(INDEX_BUILD_TIMEOUT)
+        op.execute(f"SET maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         op.execute(f"CREATE {kind} CONCURRENTLY IF NOT EXISTS {name} ON {table} ({columns})")
+        op.execute("RESET maintenance_work_mem")
     set_timeouts()
 
 

@@ -16,5 +16,10 @@ def join_url(base: str, code: str) -> str:
     return f"{base}/j/{code}"
 
 
+def room_check_url(base: str, code: str, room_check: str) -> str:
+    """The join link with the room check code in it: scanning it needs no typing."""
+    return f"{join_url(base, code)}?rc={room_check}"
+
+
 def host_url(base: str, code: str) -> str:
     return f"{base}/host/{code}"

@@ -8,13 +8,14 @@ import segno
 from fastapi import APIRouter, Request, Response
 
 from rollcall.auth import bearer_token, same_secret
-from rollcall.errors import EventClosed, EventNotFound, InvalidToken
+from rollcall.errors import EventClosed, EventNotFound, InvalidToken, RateLimited
 from rollcall.events import service
 from rollcall.events.deps import HostEvent, PathEvent
-from rollcall.events.links import host_url, join_url, public_base
-from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate
+from rollcall.events.links import host_url, join_url, public_base, room_check_url
+from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate, RoomCheck
 from rollcall.problems import BAD_BODY, openapi_problem
-from rollcall.runtime import AppSettings, Conn
+from rollcall.ratelimits import client_address
+from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -23,18 +24,33 @@ router = APIRouter(prefix="/api/events", tags=["events"])
     "",
     status_code=201,
     response_model=EventCreated,
-    responses=openapi_problem(InvalidToken, *BAD_BODY),
+    responses=openapi_problem(InvalidToken, RateLimited, *BAD_BODY),
 )
 async def create_event(
-    body: EventCreate, request: Request, conn: Conn, settings: AppSettings
+    body: EventCreate, request: Request, conn: Conn, runtime: AppRuntime
 ) -> EventCreated:
-    """Create an event. The host token in the answer is shown once; keep it."""
+    """Create an event. The host token in the answer is shown once; keep it.
+
+    At most ROLLCALL_LIMIT_EVENTS attempts per client address (429 `rate_limited` past it)."""
+    settings = runtime.settings
+    address = client_address(request)
+    if not runtime.limits.events.hit(address):
+        raise RateLimited(
+            "too many events created from this address; try again later",
+            retry_after_s=runtime.limits.events.retry_after_s(address),
+        )
     if settings.admin_token is not None:
         token = bearer_token(request)
         if token is None or not same_secret(token, settings.admin_token):
             raise InvalidToken("creating events needs ROLLCALL_ADMIN_TOKEN as a bearer token")
     event, host_token = await service.create_event(
-        conn, title=body.title, capacity=body.capacity, max_capacity=settings.max_capacity
+        conn,
+        title=body.title,
+        capacity=body.capacity,
+        max_capacity=settings.max_capacity,
+        admission=body.admission,
+        room_check=body.room_check,
+        reclaim=body.reclaim,
     )
     base = public_base(settings, request)
     return EventCreated(
@@ -67,6 +83,26 @@ async def update_event(
         changes=body,
         max_capacity=settings.max_capacity,
         presence_timeout_s=settings.presence_timeout_s,
+    )
+
+
+@router.get(
+    "/{code}/room-check",
+    response_model=RoomCheck,
+    responses=openapi_problem(EventNotFound, InvalidToken),
+)
+async def read_room_check(
+    event: HostEvent, request: Request, conn: Conn, settings: AppSettings
+) -> RoomCheck:
+    """The room check code now, for the host's screen, and the join link that carries it.
+
+    The code changes every ROLLCALL_ROOM_CHECK_S; joins accept it until one period after
+    `expires_at`. It is given whether or not `room_check` is on; only then is it asked for."""
+    now = await service.room_check(conn, event_id=event.id, period_s=settings.room_check_s)
+    return RoomCheck(
+        code=now.code,
+        expires_at=now.expires_at,
+        join_url=room_check_url(public_base(settings, request), event.code, now.code),
     )
 
 

@@ -19,7 +19,7 @@ import asyncpg
 from rollcall import event_log
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.protocol import Close, HostMessage, Role, ServerMessage
-from rollcall.realtime.connection import Connection
+from rollcall.realtime.connection import Connection, move
 from rollcall.realtime.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -89,22 +89,38 @@ class Fanout:
                 for connection in connections:
                     if message["seq"] > connection.last_seq:
                         connection.last_seq = message["seq"]
-                        deliver(connection, message)
+                        deliver(connection, message, self._registry)
             if len(messages) < FETCH_LIMIT:
                 return
 
 
-def deliver(connection: Connection, message: dict[str, Any]) -> None:
-    """Send a log message the way this connection's role sees it."""
+def deliver(connection: Connection, message: dict[str, Any], registry: Registry) -> None:
+    """Send a log message the way this connection's role sees it.
+
+    A socket only gets messages newer than its hello, so one that sees its own participant
+    join was waiting (admitted), and one that sees its seat reclaimed is on the old device.
+    """
     kind = message["type"]
     closed = kind == HostMessage.EVENT_UPDATED and message["event"]["status"] == "closed"
     if connection.role == Role.HOST:
         connection.send(message)
+        if kind == HostMessage.EVENT_UPDATED:
+            connection.event_changed.set()
         if closed:
             connection.close(Close.EVENT_CLOSED, "event closed")
         return
-    mine = message.get("participant_id") == str(connection.participant_id)
-    if kind == HostMessage.STATE and mine:
+    me = str(connection.participant_id)
+    mine = message.get("participant_id") == me
+    about_me = message.get("participant", {}).get("id") == me
+    if kind == HostMessage.REJOINED and message.get("reclaimed"):
+        if message.get("request_id") == me:  # this phone asked for the seat and got it
+            registry.rebind(connection, UUID(message["participant"]["id"]))
+            connection.send({"type": ServerMessage.ADMITTED, "participant": message["participant"]})
+        elif about_me:
+            move(connection)
+    elif kind == HostMessage.JOINED and about_me:
+        connection.send({"type": ServerMessage.ADMITTED, "participant": message["participant"]})
+    elif kind == HostMessage.STATE and mine:
         connection.send(
             {"type": ServerMessage.STATE, "state": message["state"], "version": message["version"]}
         )

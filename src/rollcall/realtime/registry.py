@@ -17,8 +17,8 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.protocol import CONTROL_CHANNEL, Close, ServerMessage
-from rollcall.realtime.connection import Connection
+from rollcall.protocol import CONTROL_CHANNEL
+from rollcall.realtime.connection import Connection, move, replace
 
 
 class Registry:
@@ -30,10 +30,23 @@ class Registry:
     def add(self, connection: Connection) -> None:
         self._by_event[connection.event_id].add(connection)
         if connection.participant_id is not None:
-            older = self._participants.get(connection.participant_id)
-            if older is not None and older is not connection:
-                replace(older)
-            self._participants[connection.participant_id] = connection
+            self._take_over(connection)
+
+    def rebind(self, connection: Connection, participant_id: UUID) -> None:
+        """The socket now stands for another participant (a seat move it asked for was admitted)."""
+        pid = connection.participant_id
+        if pid is not None and self._participants.get(pid) is connection:
+            del self._participants[pid]
+        connection.participant_id = participant_id
+        connection.confirmed = True  # the seat move happened after every older socket's hello
+        self._take_over(connection)
+
+    def _take_over(self, connection: Connection) -> None:
+        assert connection.participant_id is not None
+        older = self._participants.get(connection.participant_id)
+        if older is not None and older is not connection:
+            _supersede(older, connection.device_id)
+        self._participants[connection.participant_id] = connection
 
     def remove(self, connection: Connection) -> None:
         connections = self._by_event.get(connection.event_id)
@@ -64,7 +77,11 @@ class Registry:
     async def announce(self, connection: Connection) -> None:
         """Tell every process (this one included) that this is the participant's newest socket."""
         payload = json.dumps(
-            {"participant_id": str(connection.participant_id), "connection": connection.id}
+            {
+                "participant_id": str(connection.participant_id),
+                "connection": connection.id,
+                "device": str(connection.device_id),
+            }
         )
         async with self._pool.acquire() as conn:
             await conn.execute("SELECT pg_notify($1, $2)", CONTROL_CHANNEL, payload)
@@ -74,6 +91,7 @@ class Registry:
             data = json.loads(payload)
             participant_id = UUID(data["participant_id"])
             newest = str(data["connection"])
+            device = UUID(data["device"]) if data.get("device") not in (None, "None") else None
         except (ValueError, KeyError, TypeError):
             return
         local = self._participants.get(participant_id)
@@ -84,9 +102,12 @@ class Registry:
         elif local.confirmed:
             # Ours was announced earlier: a newer connection exists elsewhere.
             self.remove(local)
-            replace(local)
+            _supersede(local, device)
 
 
-def replace(connection: Connection) -> None:
-    connection.send({"type": ServerMessage.REPLACED})
-    connection.close(Close.REPLACED, "replaced by a newer connection")
+def _supersede(older: Connection, newer_device: UUID | None) -> None:
+    """The same device's newer socket replaces; another device's means the seat moved."""
+    if newer_device is not None and older.device_id not in (None, newer_device):
+        move(older)
+    else:
+        replace(older)

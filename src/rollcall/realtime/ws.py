@@ -21,14 +21,15 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log
-from rollcall.auth import SESSION_COOKIE
+from rollcall.auth import cookie_token
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
 from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
-from rollcall.presence.service import set_presence
+from rollcall.presence.service import note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
+from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection
 from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
@@ -81,7 +82,7 @@ class Sockets:
         if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
             await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
             return
-        address = websocket.client.host if websocket.client else ""
+        address = client_address(websocket)
         await websocket.accept()
         if not gate.enter(address):
             await _close(websocket, Close.RATE_LIMITED, "too many sockets")
@@ -128,8 +129,12 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
             connection = await _open_host(websocket, hello, runtime, gate)
         else:
             connection = await _open_participant(websocket, hello, runtime, gate)
+        connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
         writer = asyncio.create_task(_write(connection))
+        room_checks = None
+        if connection.role == Role.HOST:
+            room_checks = asyncio.create_task(_send_room_checks(connection, runtime))
         try:
             if connection.participant_id is not None:
                 await hub.announce(connection)
@@ -141,6 +146,10 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
+            if room_checks is not None:
+                room_checks.cancel()
+            if connection.settling is not None:
+                connection.settling.cancel()
             hub.unregister(connection)
             connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
@@ -201,7 +210,7 @@ async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
 async def _open_participant(
     websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
+    token = hello.get("token") or cookie_token(websocket.cookies)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
     async with _hello_lookup(gate) as conn:
@@ -212,7 +221,7 @@ async def _open_participant(
             raise Refused(Close.EVENT_CLOSED, "event closed")
         if session.status == "kicked":
             raise Refused(Close.KICKED, "kicked")
-        if session.status != "active":
+        if session.status not in ("active", "pending"):
             raise Refused(Close.INVALID_TOKEN, "the session has ended")
         described = await runtime.descriptions.describe(
             conn, event=session.event, presence_timeout_s=runtime.settings.presence_timeout_s
@@ -222,6 +231,7 @@ async def _open_participant(
         role=Role.PARTICIPANT,
         event_id=session.event.id,
         participant_id=session.participant.id,
+        device_id=session.device_id,
         last_seq=session.seq,
         present=session.present,
     )
@@ -295,6 +305,8 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
     heartbeats = runtime.heartbeats
     while True:
         message = _decode(await websocket.receive())
+        if connection.messages is not None and not connection.messages.allow():
+            raise Refused(Close.RATE_LIMITED, "too many messages")
         kind = message["type"]
         if connection.participant_id is None:  # a host
             if kind != ClientMessage.HEARTBEAT:
@@ -306,7 +318,13 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
         elif kind in (ClientMessage.AWAY, ClientMessage.BACK):
             connection.away = kind == ClientMessage.AWAY
-            await _mark_here(runtime, connection, away=connection.away)
+            if connection.settling is None:
+                await _mark_here(runtime, connection, away=connection.away)
+            else:  # beyond the pace: recorded now, announced when the pace allows
+                async with runtime.pool.acquire() as conn:
+                    await note_away(
+                        conn, participant_id=connection.participant_id, away=connection.away
+                    )
         else:
             raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
 
@@ -314,9 +332,62 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
 async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) -> None:
     assert connection.participant_id is not None
     async with runtime.pool.acquire() as conn:
-        await set_presence(
+        change = await set_presence(
             conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
         )
+    if change.outcome == "deferred" and connection.settling is None:
+        connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
+
+
+SETTLE_MARGIN_S = 0.01
+
+
+async def _settle(runtime: Runtime, connection: Connection, wait_s: float) -> None:
+    """Announce where quick away/back flips ended, as soon as the pace allows."""
+    await asyncio.sleep(wait_s + SETTLE_MARGIN_S)
+    connection.settling = None
+    if connection.closing:
+        return
+    with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the sweep announces it later then
+        await _mark_here(runtime, connection, away=connection.away)
+
+
+ROOM_CHECK_MARGIN_S = 0.05
+"""Ask for the next code this long after the current one expires, so it is surely the next."""
+
+
+async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
+    """A host's room check code, at welcome and at each rotation, while the event has it on.
+
+    An `event.updated` wakes it early, so turning the check on shows the code at once.
+    """
+    sent = None
+    while not connection.closing:
+        connection.event_changed.clear()
+        try:
+            async with runtime.pool.acquire() as conn:
+                now = await events.room_check(
+                    conn, event_id=connection.event_id, period_s=runtime.settings.room_check_s
+                )
+        except EventNotFound:
+            return
+        except UNAVAILABLE_ERRORS:
+            wait = 1.0
+        else:
+            if now.enabled and now.code != sent:
+                connection.send(
+                    {
+                        "type": ServerMessage.ROOM_CHECK,
+                        "code": now.code,
+                        "expires_at": now.expires_at.isoformat(),
+                    }
+                )
+                sent = now.code
+            elif not now.enabled:
+                sent = None
+            wait = now.remaining_s + ROOM_CHECK_MARGIN_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.event_changed.wait(), timeout=wait)
 
 
 async def _write(connection: Connection) -> None:

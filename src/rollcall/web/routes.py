@@ -1,4 +1,5 @@
-"""The pages: `/` to create an event, `/host/{code}` for the host, `/j/{code}` for phones.
+"""The pages: `/` to create an event, `/host/{code}` for the host, `/j/{code}` for phones; and
+`/sdk/rollcall.js`, the JavaScript SDK other pages import.
 
 Each page is a folder under static/ (create/, host/, join/) with its HTML file, its stylesheet and
 its JavaScript modules; what the pages share is in static/shared/; no build step. The server fills
@@ -56,6 +57,9 @@ class RevalidatedStaticFiles(StaticFiles):
 
 router = APIRouter(include_in_schema=False)
 router.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
+# The SDK's entry is /sdk/rollcall.js; its modules import each other relatively, and what they
+# share with the pages from /static/shared/.
+router.mount("/sdk", RevalidatedStaticFiles(directory=STATIC_DIR / "sdk"), name="sdk")
 
 
 @cache

@@ -1,4 +1,5 @@
-// The join page's two views of its own: the name form, and "you're in" with the score.
+// The join page's two views of its own: the name form, and "you're in" with the score. Each is
+// drawn in the page's language (`t`); a change of language draws it again from what it holds.
 
 import { el } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
@@ -14,9 +15,14 @@ function intro(kicker, title) {
   );
 }
 
-/** Asks for a name; `onJoin(name)` runs on a submit, and `refuse(text)` says what was wrong. */
+/**
+ * Asks for a name; `onJoin(name)` runs on a submit, and `refuse(problem)` says what was wrong
+ * (`problem`: a catalog key and its values, or null).
+ */
 export class NameForm {
-  constructor({ title, name, onJoin }) {
+  constructor({ t, title, name, problem = null, onJoin }) {
+    this.t = t;
+    this.problem = null;
     this.input = el("input", {
       class: "input",
       id: "name",
@@ -31,16 +37,20 @@ export class NameForm {
     });
     this.input.value = name;
     this.error = el("p", { class: "field-error", id: "name-error", role: "alert", hidden: true });
-    this.submit = el("button", { class: "btn btn-lg btn-block", type: "submit", text: "Join" });
+    this.submit = el("button", {
+      class: "btn btn-lg btn-block",
+      type: "submit",
+      text: t("name.submit"),
+    });
     const form = el(
       "form",
       { class: "form", novalidate: true },
       el(
         "div",
         { class: "field" },
-        el("label", { for: "name", text: "Your name" }),
+        el("label", { for: "name", text: t("name.label") }),
         this.input,
-        el("p", { class: "hint", id: "name-hint", text: "This is how the host will see you." }),
+        el("p", { class: "hint", id: "name-hint", text: t("name.hint") }),
       ),
       this.error,
       this.submit,
@@ -48,65 +58,87 @@ export class NameForm {
     form.addEventListener("submit", (submitEvent) => {
       submitEvent.preventDefault();
       const value = this.input.value.trim();
-      if (!value) return this.refuse("Type the name you want to go by.");
-      this.refuse("");
+      if (!value) return this.refuse({ key: "name.empty" });
+      this.refuse(null);
       this.submit.disabled = true;
-      this.submit.textContent = "Joining…";
+      this.submit.textContent = t("name.submitting");
       onJoin(value);
     });
     this.screen = el(
       "section",
       { "data-screen": "name", "aria-labelledby": "event-title" },
-      intro("You're joining", title),
+      intro(t("name.kicker"), title),
       el("div", { class: "card join-card" }, form),
-      el("p", {
-        class: "phone-note",
-        text: "One phone is one player: reload, lose your signal or scan again, and you're back as yourself.",
-      }),
+      el("p", { class: "phone-note", text: t("name.note") }),
     );
+    if (problem) this.refuse(problem, { focus: false });
   }
 
-  /** Show `text` as the problem with the name (none when empty) and give the field back. */
-  refuse(text) {
+  get name() {
+    return this.input.value;
+  }
+
+  /** Show `problem` ({key, values}) as what is wrong with the name (none when null). */
+  refuse(problem, { focus = true } = {}) {
+    this.problem = problem;
     this.submit.disabled = false;
-    this.submit.textContent = "Join";
-    this.error.textContent = text;
-    this.error.hidden = !text;
-    if (text) {
+    this.submit.textContent = this.t("name.submit");
+    this.error.textContent = problem ? this.t(problem.key, problem.values) : "";
+    this.error.hidden = !problem;
+    if (problem) {
       this.input.setAttribute("aria-invalid", "true");
       this.input.setAttribute("aria-errormessage", "name-error");
-      this.input.focus();
-      this.input.select();
+      if (focus) {
+        this.input.focus();
+        this.input.select();
+      }
     } else {
       this.input.removeAttribute("aria-invalid");
+      this.input.removeAttribute("aria-errormessage");
     }
   }
 }
 
-/** What the server said about a refused name, in words for the person who typed it. */
+const MAX_NAME_LENGTH = 32;
+
+/** What the server said about a refused name, as a catalog key for the person who typed it. */
 export function nameProblem(error, name) {
-  if (error.code === "name_taken") {
-    return `Someone here already goes by “${name.trim()}”. Pick another name.`;
+  if (error.code === "name_taken") return { key: "name.taken", values: { name: name.trim() } };
+  // The server's reasons are in English; the page says the same in the reader's language.
+  if (/\p{Cc}/u.test(name)) return { key: "name.control" };
+  if (Array.from(name.normalize("NFKC").trim()).length > MAX_NAME_LENGTH) {
+    return { key: "name.tooLong", values: { count: MAX_NAME_LENGTH } };
   }
-  const message = error.problem.errors?.[0]?.message;
-  return message ? `That name won't work: ${message}.` : "That name won't work. Try another.";
+  return { key: "name.invalid" };
 }
 
-/** "You're in as …": who this phone is, whether the host sees it, its score and other state. */
+/**
+ * "You're in as …": who this phone is, whether the host sees it, its score and other state, and
+ * the way out. `status` is "connected", "away" (the page is hidden) or "lost" (reconnecting).
+ */
 export class JoinedView {
-  constructor() {
+  constructor({ t, n, onLeave }) {
+    this.t = t;
+    this.n = n;
     this.avatar = el("div", { class: "avatar", "aria-hidden": "true" });
     this.name = el("span", { class: "me-name" });
     this.score = el("span", { class: "score-value", "data-testid": "score" });
     this.details = el("dl", { class: "card state-list", hidden: true });
     this.title = el("p", { class: "eyebrow" });
-    this.check = el("p", { class: "in-check" });
+    // Whether the host sees this phone: a status, so a change is read out.
+    this.check = el("p", { class: "in-check", role: "status", "data-testid": "presence" });
     this.checkStatus = null;
     this.note = el("p", { class: "phone-note" });
+    this.leave = el("button", {
+      class: "btn btn-quiet-danger btn-block leave-button",
+      type: "button",
+      text: t("leave.button"),
+      onclick: onLeave,
+    });
     const heading = el(
       "h2",
       { tabindex: "-1", id: "me-title" },
-      el("span", { class: "me-kicker", text: "You're in as " }),
+      el("span", { class: "me-kicker", text: `${t("joined.kicker")} ` }),
       this.name,
     );
     this.screen = el(
@@ -116,22 +148,25 @@ export class JoinedView {
       el("div", { class: "card me" }, this.avatar, heading, this.check),
       el(
         "div",
-        { class: "card score-card", role: "group", "aria-label": "Score" },
-        el("span", { class: "eyebrow", text: "Score" }),
+        { class: "card score-card", role: "group", "aria-labelledby": "score-label" },
+        el("span", { class: "eyebrow", id: "score-label", text: t("joined.score") }),
         el("output", { "aria-live": "polite" }, this.score),
       ),
       this.details,
       this.note,
+      this.leave,
     );
   }
 
-  update({ me, event, code, connected }) {
+  update({ me, event, code, status }) {
+    const { t } = this;
     this.avatar.textContent = initials(me.display_name);
     this.avatar.style.background = avatarColour(me.display_name);
     this.name.textContent = me.display_name;
     this.title.textContent = event ? event.title : code;
-    this.updateCheck(connected ? "connected" : "waiting");
-    showScore(this.score, String(scoreOf(me.state)));
+    this.screen.dataset.status = status;
+    this.updateCheck(status);
+    showScore(this.score, this.n(scoreOf(me.state)));
     const others = Object.entries(me.state || {}).filter(([key]) => key !== "score");
     this.details.hidden = others.length === 0;
     this.details.replaceChildren(
@@ -140,17 +175,20 @@ export class JoinedView {
         el("dd", { text: typeof value === "string" ? value : JSON.stringify(value) }),
       ]),
     );
-    this.note.textContent = `Keep this page open${event ? ` during ${event.title}` : ""}. If it closes, scan the code again: you'll be back as ${me.display_name}.`;
+    this.note.textContent = event
+      ? t("joined.note", { title: event.title, name: me.display_name })
+      : t("joined.noteNoTitle", { name: me.display_name });
   }
 
   updateCheck(status) {
     if (this.checkStatus === status) return;
     this.checkStatus = status;
     this.check.dataset.status = status;
+    const { t } = this;
     this.check.replaceChildren(
       ...(status === "connected"
-        ? [icon("check"), el("span", { text: "You're on the host's screen" })]
-        : [el("span", { text: "Your place is kept while you reconnect" })]),
+        ? [icon("check"), el("span", { text: t("joined.online") })]
+        : [el("span", { text: t(status === "away" ? "joined.away" : "joined.lost") })]),
     );
   }
 }

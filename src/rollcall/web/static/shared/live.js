@@ -4,13 +4,15 @@
 import { ClientMessage, Close, ServerMessage } from "./protocol.js";
 
 // Closes after which the same credentials would be refused again (REPLACED: another connection
-// of the same participant took over; reconnecting would only take it back and start a tug of war).
+// of the same participant took over; reconnecting would only take it back and start a tug of war;
+// MOVED: the participant continued on another device).
 const FINAL_CLOSES = [
   Close.INVALID_TOKEN,
   Close.KICKED,
   Close.EVENT_NOT_FOUND,
   Close.REPLACED,
   Close.EVENT_CLOSED,
+  Close.MOVED,
 ];
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
