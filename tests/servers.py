@@ -85,14 +85,17 @@ def rollcall_server(
     port: int | None = None,
     migrate: bool = False,
     args: Sequence[str] = (),
+    environment: dict[str, str] | None = None,
     **settings: str | float,
 ) -> Iterator[RollcallServer]:
     """Start `rollcall serve` on DATABASE_URL; settings become ROLLCALL_<NAME> variables.
 
     `args` are added to the command line (--ssl-certfile makes the server's URLs https).
+    `environment` adds other variables (PROMETHEUS_MULTIPROC_DIR, say).
     """
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROLLCALL_")}
+    env.update(environment or {})
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
     for name, value in {**UNLIMITED, **settings}.items():

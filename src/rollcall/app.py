@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from rollcall import __version__, health, problems
+from rollcall import __version__, health, metrics_routes, problems
 from rollcall.apidocs import routes as apidocs_routes
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
@@ -25,6 +25,7 @@ from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
 from rollcall.web import routes as web_routes
+from rollcall.webhooks import routes as webhooks_routes
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(webhooks_routes.router)
+    app.include_router(metrics_routes.router)
     app.router.routes.append(sockets.route())
     app.include_router(web_routes.router)
     app.include_router(apidocs_routes.router)

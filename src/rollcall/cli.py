@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,9 @@ from rollcall.settings import Settings
 
 log = logging.getLogger("rollcall")
 
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's; rollcall.metrics names it too, but importing that would be too early."""
+
 
 class StartRefused(Exception):
     """`rollcall serve` will not start as asked; the message says why and what to do."""
@@ -40,6 +46,30 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    with _metrics_directory():
+        return _serve(args)
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """Where every process of this `serve` writes its metrics, so that /metrics sums them all.
+
+    prometheus-client's multiprocess mode reads PROMETHEUS_MULTIPROC_DIR when it is first
+    imported, so this runs before rollcall.app (and rollcall.metrics) is. A directory named
+    by the operator is used as it is; otherwise a fresh one lives as long as this command.
+    """
+    if os.environ.get(METRICS_DIRECTORY_VARIABLE):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="rollcall-metrics-") as directory:
+        os.environ[METRICS_DIRECTORY_VARIABLE] = directory
+        try:
+            yield
+        finally:
+            del os.environ[METRICS_DIRECTORY_VARIABLE]
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rollcall.app import create_app

@@ -127,6 +127,10 @@ class StateTooLarge(Problem):
     status, code, title = 413, "state_too_large", "The participant state exceeds 16 KiB"
 
 
+class WebhookNotFound(Problem):
+    status, code, title = 404, "webhook_not_found", "This event has no webhook"
+
+
 class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "The database cannot be reached"
     headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}

@@ -8,9 +8,11 @@ rollcall process about it at commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from rollcall import metrics
 from rollcall.db.pool import DB
 from rollcall.protocol import EVENTS_CHANNEL
 
@@ -59,16 +61,41 @@ async def current_seq(conn: DB, *, event_id: UUID) -> int:
     return seq
 
 
-async def messages_after(
-    conn: DB, *, event_id: UUID, since: int, limit: int = 1000
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Entry:
+    """One stored message, with its age: seconds since its change committed (database clock)."""
+
+    seq: int
+    message: dict[str, Any]
+    age_s: float
+
+
+async def entries_after(conn: DB, *, event_id: UUID, since: int, limit: int) -> list[Entry]:
+    """The event's messages after `since`, in seq order, at most `limit` of them."""
     records = await conn.fetch(
-        "SELECT message FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        """
+        SELECT seq, message, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
+        FROM event_log WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+        """,
         event_id,
         since,
         limit,
     )
-    return [record["message"] for record in records]
+    return [Entry(record["seq"], record["message"], record["age"]) for record in records]
+
+
+async def messages_after(
+    conn: DB, *, event_id: UUID, since: int, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The event's messages after `since`, in order, read to be delivered to sockets.
+
+    Each one's age goes into the delivery lag metric (to="sockets").
+    """
+    entries = await entries_after(conn, event_id=event_id, since=since, limit=limit)
+    lag = metrics.DELIVERY_LAG.labels(to="sockets")
+    for entry in entries:
+        lag.observe(entry.age_s)
+    return [entry.message for entry in entries]
 
 
 async def oldest_kept(conn: DB, *, event_id: UUID) -> int | None:
@@ -79,11 +106,30 @@ async def oldest_kept(conn: DB, *, event_id: UUID) -> int | None:
 
 
 async def trim(conn: DB, *, keep: int) -> int:
-    """Forget all but the newest `keep` messages of each event; returns how many went."""
+    """Forget all but the newest `keep` messages of each event; returns how many went.
+
+    A message a webhook endpoint has not yet acknowledged stays, whatever `keep` says: the
+    log is the webhooks' outbox. An endpoint counts while its cursor has not given up; the
+    endpoint of ROLLCALL_WEBHOOK_URL (event_id NULL) holds every message of an event it has
+    no cursor for yet.
+    """
     status = await conn.execute(
         """
-        DELETE FROM event_log AS l USING events AS e
-        WHERE l.event_id = e.id AND l.seq <= e.seq - $1
+        DELETE FROM event_log AS l
+        USING (
+            SELECT e.id, least(
+                e.seq - $1,
+                (SELECT min(c.delivered_seq) FROM webhook_cursors AS c
+                 WHERE c.event_id = e.id AND c.gave_up_at IS NULL),
+                (SELECT 0 FROM webhook_endpoints AS w
+                 WHERE w.event_id IS NULL AND NOT EXISTS (
+                     SELECT 1 FROM webhook_cursors AS c
+                     WHERE c.endpoint_id = w.id AND c.event_id = e.id))
+            ) AS upto
+            FROM events AS e
+            WHERE e.seq > $1
+        ) AS kept
+        WHERE l.event_id = kept.id AND l.seq <= kept.upto
         """,
         keep,
     )

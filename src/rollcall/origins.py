@@ -14,12 +14,17 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rollcall import metrics
 from rollcall.errors import MisdirectedRequest
 from rollcall.problems import problem_response
 from rollcall.protocol import Close
 from rollcall.settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+SELF_GUARDED_PATHS = frozenset({metrics.PATH})
+"""Routes that check their callers themselves (a token, or loopback by peer and Host), so a
+scraper may name the server however its network does."""
 
 
 def _hostname(host: str) -> str:
@@ -32,6 +37,11 @@ def allowed_hosts(settings: Settings) -> frozenset[str] | None:
     if settings.public_url is None:
         return None
     return LOOPBACK_NAMES | {_hostname(urlsplit(settings.public_url).netloc)}
+
+
+def loopback_host(headers: Headers) -> bool:
+    """Whether the request names the server by a loopback name (so not a rebound one)."""
+    return _hostname(headers.get("host", "")) in LOOPBACK_NAMES
 
 
 def host_served(headers: Headers, hosts: frozenset[str] | None) -> bool:
@@ -70,7 +80,11 @@ class HostGuard:
         self.hosts = allowed_hosts(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.hosts is None or scope["type"] not in ("http", "websocket"):
+        if (
+            self.hosts is None
+            or scope["type"] not in ("http", "websocket")
+            or scope["path"] in SELF_GUARDED_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

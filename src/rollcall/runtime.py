@@ -14,6 +14,7 @@ import asyncpg
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
+from rollcall import metrics
 from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
 from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
@@ -22,6 +23,7 @@ from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
 from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
+from rollcall.webhooks.delivery import WebhookDeliverer
 
 
 @dataclass
@@ -35,10 +37,11 @@ class Runtime:
     sweeper: PresenceSweeper
     retention: RetentionSweeper
     limits: RateLimits
+    webhooks: WebhookDeliverer
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
-        """Open the pool and start the background loops (heartbeat flush, presence sweep, retention)."""
+        """Open the pool and start the background loops (heartbeats, sweeps, webhooks)."""
         pool = await create_pool(database_url)
         runtime = cls(
             settings=settings,
@@ -62,18 +65,22 @@ class Runtime:
                 presence_timeout_s=settings.presence_timeout_s,
             ),
             limits=RateLimits(settings),
+            webhooks=WebhookDeliverer(pool, database_url=database_url, settings=settings),
         )
         runtime.heartbeats.start()
         runtime.sweeper.start()
         runtime.retention.start()
+        runtime.webhooks.start()
         return runtime
 
     async def stop(self) -> None:
-        """Stop the loops, write the buffered heartbeats, close the pool."""
+        """Stop the loops, write the buffered heartbeats and webhook cursors, close the pool."""
+        await self.webhooks.stop()
         await self.retention.stop()
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.pool.close()
+        metrics.process_stopped()
 
 
 def attach(app: FastAPI, runtime: Runtime | None) -> None:

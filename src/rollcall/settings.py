@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
 from limits import parse as parse_limit
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEBHOOK_URL_MAX_LENGTH = 2048
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a password)
+
+
+def is_webhook_secret(value: str) -> bool:
+    """A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in base64."""
+    if not value.startswith(WEBHOOK_SECRET_PREFIX):
+        return False
+    encoded = value.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        return False
+    return 24 <= len(key) <= 64
 
 
 def default_data_dir() -> Path:
@@ -43,6 +59,14 @@ class Settings(BaseSettings):
     limit_events: str = "30/minute"
     limit_guesses: str = "30/minute"
     limit_ws_messages: str = "20/second"
+    metrics_token: SecretStr | None = None
+    webhook_url: str | None = Field(default=None, max_length=WEBHOOK_URL_MAX_LENGTH)
+    webhook_secret: SecretStr | None = None
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_base_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0, le=86400)
+    webhook_retry_for_s: float = Field(default=86400.0, gt=0)
 
     @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
     @classmethod
@@ -56,7 +80,15 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
         return value
 
-    @field_validator("database_url", "public_url", "admin_token", mode="before")
+    @field_validator(
+        "database_url",
+        "public_url",
+        "admin_token",
+        "metrics_token",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -101,6 +133,41 @@ class Settings(BaseSettings):
         if value is not None and len(value) < 16:
             raise ValueError("ROLLCALL_ADMIN_TOKEN must be at least 16 characters")
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("ROLLCALL_METRICS_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("ROLLCALL_WEBHOOK_URL must start with http:// or https://")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_is_whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_webhook_secret(value.get_secret_value()):
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_SECRET must be whsec_ followed by 24 to 64 bytes in base64"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> Settings:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_URL and ROLLCALL_WEBHOOK_SECRET go together: set both or neither"
+            )
+        if self.webhook_retry_max_s < self.webhook_retry_base_s:
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_RETRY_MAX_S must be at least ROLLCALL_WEBHOOK_RETRY_BASE_S"
+            )
+        return self
 
     @model_validator(mode="after")
     def _timeout_outlasts_heartbeat(self) -> Settings:

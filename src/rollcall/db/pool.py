@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeAlias
+import time
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from rollcall.metrics import POOL_WAIT
 
 # A query that cannot finish within this many seconds fails instead of holding a request.
 COMMAND_TIMEOUT_S = 5.0
@@ -84,18 +87,46 @@ async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
     """
 
 
+if TYPE_CHECKING:
+    _Pool = asyncpg.Pool[asyncpg.Record]
+else:
+    _Pool = asyncpg.Pool  # generic in the stubs only
+
+
+class MeteredPool(_Pool):
+    """asyncpg's pool, timing every acquire: how long callers waited for a connection."""
+
+    async def _acquire(
+        self,
+        timeout: float | None,  # noqa: ASYNC109 (asyncpg's own signature)
+    ) -> PoolConnectionProxy[asyncpg.Record]:
+        # Pool.acquire() (awaited or `async with`) goes through _acquire, whatever the caller.
+        started = time.perf_counter()
+        try:
+            connection: PoolConnectionProxy[asyncpg.Record] = await super()._acquire(timeout)  # type: ignore[misc]
+        finally:
+            POOL_WAIT.observe(time.perf_counter() - started)
+        return connection
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
-    pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+    # The arguments asyncpg.create_pool() would pass, with its defaults, to the metered class.
+    pool = MeteredPool(
         url,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=_PooledConnection,
+        record_class=asyncpg.Record,
         timeout=CONNECT_TIMEOUT_S,
         command_timeout=COMMAND_TIMEOUT_S,
         init=_init_connection,
         reset=_keep_session,
-        connection_class=_PooledConnection,
         server_settings={"application_name": "rollcall"},
     )
+    await pool
     return pool
 
 

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall import event_log
+from rollcall import event_log, metrics
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import (
@@ -160,6 +160,7 @@ async def join(
             )
         )
         outcome = record["outcome"]
+        metrics.JOINS.labels(outcome=outcome).inc()
         allowance.counts_as_join = outcome in NEWCOMER_OUTCOMES
         allowance.wrong_guess = outcome in WRONG_GUESSES
         if outcome in ADMITTED_OUTCOMES:

@@ -20,7 +20,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from rollcall import event_log
+from rollcall import event_log, metrics
 from rollcall.auth import cookie_token
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
@@ -131,6 +131,7 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
             connection = await _open_participant(websocket, hello, runtime, gate)
         connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
+        metrics.OPEN_SOCKETS.labels(role=connection.role).inc()
         writer = asyncio.create_task(_write(connection))
         room_checks = None
         if connection.role == Role.HOST:
@@ -151,6 +152,7 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
             if connection.settling is not None:
                 connection.settling.cancel()
             hub.unregister(connection)
+            metrics.OPEN_SOCKETS.labels(role=connection.role).dec()
             connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=2)
