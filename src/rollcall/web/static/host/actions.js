@@ -11,6 +11,7 @@ export async function changeScore(session, id, delta) {
   const next = shownScore(entry) + delta;
   entry.pendingScore = next;
   entry.inFlight = (entry.inFlight || 0) + 1;
+  session.roster.touch(entry);
   session.render();
   try {
     const changed = await api(`${session.eventPath}/participants/${id}`, {
@@ -22,10 +23,11 @@ export async function changeScore(session, id, delta) {
       Object.assign(entry, { state: changed.state, version: changed.version });
     }
   } catch (error) {
-    session.toast.show(`Couldn't change the score: ${error.message}`);
+    session.toast.show(session.tr.t("error.score", { reason: session.reason(error) }));
   } finally {
     entry.inFlight -= 1;
     if (entry.inFlight === 0) delete entry.pendingScore;
+    session.roster.touch(entry);
     session.render();
   }
 }
@@ -33,10 +35,13 @@ export async function changeScore(session, id, delta) {
 export async function kickParticipant(session, id) {
   const entry = session.roster.get(id);
   if (!entry) return;
+  const { tr } = session;
+  const name = entry.display_name;
   const sure = await confirmDialog({
-    title: `Remove ${entry.display_name}?`,
-    text: "Their phone leaves the event at once and can't join it again.",
-    confirm: "Remove",
+    title: tr.t("kick.title", { name }),
+    text: tr.t("kick.text"),
+    confirm: tr.t("kick.confirm"),
+    cancel: tr.t("dialog.cancel"),
   });
   if (!sure) return;
   try {
@@ -46,23 +51,19 @@ export async function kickParticipant(session, id) {
     });
     session.roster.upsert({ ...kicked, presence: "kicked" });
     session.render();
-    session.toast.show(`${entry.display_name} was removed.`);
+    session.toast.show(tr.t("kick.done", { name }));
   } catch (error) {
-    session.toast.show(`Couldn't remove ${entry.display_name}: ${error.message}`);
+    session.toast.show(tr.t("error.kick", { name, reason: session.reason(error) }));
   }
 }
 
 async function setStatus(session, status) {
   try {
-    session.event = await api(session.eventPath, {
-      method: "PATCH",
-      body: { status },
-      token: session.token,
-    });
-    if (session.event.status === "closed") session.live?.stop();
-    session.render();
+    session.setEvent(
+      await api(session.eventPath, { method: "PATCH", body: { status }, token: session.token }),
+    );
   } catch (error) {
-    session.toast.show(`Couldn't change the event: ${error.message}`);
+    session.toast.show(session.tr.t("error.event", { reason: session.reason(error) }));
   }
 }
 
@@ -71,10 +72,12 @@ export function toggleLock(session) {
 }
 
 export async function endEvent(session) {
+  const { tr } = session;
   const sure = await confirmDialog({
-    title: "End this event?",
-    text: "Everyone's session ends and nobody can join again. This can't be undone.",
-    confirm: "End event",
+    title: tr.t("end.title"),
+    text: tr.t("end.text"),
+    confirm: tr.t("end.confirm"),
+    cancel: tr.t("dialog.cancel"),
   });
   if (sure) setStatus(session, "closed");
 }

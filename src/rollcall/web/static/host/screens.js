@@ -3,7 +3,7 @@
 import { el } from "../shared/dom.js";
 import { messageScreen } from "../shared/screens.js";
 
-function tokenForm(onToken) {
+function tokenForm(tr, onToken) {
   const input = el("input", {
     class: "input",
     id: "host-token",
@@ -15,8 +15,13 @@ function tokenForm(onToken) {
   const form = el(
     "form",
     { class: "form", novalidate: true },
-    el("div", { class: "field" }, el("label", { for: "host-token", text: "Host token" }), input),
-    el("button", { class: "btn btn-lg btn-block", type: "submit", text: "Open the dashboard" }),
+    el(
+      "div",
+      { class: "field" },
+      el("label", { for: "host-token", text: tr.t("key.label") }),
+      input,
+    ),
+    el("button", { class: "btn btn-lg btn-block", type: "submit", text: tr.t("key.open") }),
   );
   form.addEventListener("submit", (submitEvent) => {
     submitEvent.preventDefault();
@@ -27,66 +32,46 @@ function tokenForm(onToken) {
   return form;
 }
 
-function startNewEvent(className = "btn btn-secondary btn-lg") {
-  return el("a", { class: className, href: "/", text: "Start a new event" });
+function startNewEvent(tr, className = "btn btn-secondary btn-lg") {
+  return el("a", { class: className, href: "/", text: tr.t("key.new_event") });
+}
+
+/** A sentence of the catalog with the event's code in bold where it says {code}. */
+function withCode(text, code) {
+  const [before, after = ""] = text.split("{code}");
+  return el("p", {}, before, el("strong", { text: code, dir: "ltr" }), after);
 }
 
 /** `onToken(token)` runs when the host pastes a token into the screen's form. */
-export function noTokenScreen(code, onToken) {
+export function noTokenScreen(tr, code, onToken) {
   return messageScreen({
     id: "no-token",
     iconName: "key",
     tone: "warn",
-    title: "This browser has no host key for this event",
-    lines: [
-      el(
-        "p",
-        {},
-        "The dashboard of ",
-        el("strong", { text: code }),
-        " opens with the host token made with the event. It is kept in the browser that created the event, and it comes in the host link that ",
-        el("code", { text: "rollcall event create" }),
-        " prints.",
-      ),
-    ],
-    actions: [tokenForm(onToken), startNewEvent()],
+    title: tr.t("key.none_title"),
+    lines: [withCode(tr.t("key.none_text"), code)],
+    actions: [tokenForm(tr, onToken), startNewEvent(tr)],
   });
 }
 
-export function badTokenScreen(code, onToken) {
+export function badTokenScreen(tr, code, onToken) {
   return messageScreen({
     id: "bad-token",
     iconName: "key",
     tone: "danger",
-    title: "This host key doesn't open this event",
-    lines: [
-      el(
-        "p",
-        {},
-        "The key this browser had is not the host token of ",
-        el("strong", { text: code }),
-        ". Paste the right one, or start a new event.",
-      ),
-    ],
-    actions: [tokenForm(onToken), startNewEvent()],
+    title: tr.t("key.bad_title"),
+    lines: [withCode(tr.t("key.bad_text"), code)],
+    actions: [tokenForm(tr, onToken), startNewEvent(tr)],
   });
 }
 
-export function unknownScreen(code) {
+export function unknownScreen(tr, code) {
   return messageScreen({
     id: "unknown",
     iconName: "search",
     tone: "muted",
-    title: "No event with this code",
-    lines: [
-      el(
-        "p",
-        {},
-        "There is no event ",
-        el("strong", { text: code || "(none)" }),
-        " on this server.",
-      ),
-    ],
-    actions: [startNewEvent("btn btn-lg")],
+    title: tr.t("unknown.title"),
+    lines: [withCode(tr.t("unknown.text"), code || "—")],
+    actions: [startNewEvent(tr, "btn btn-lg")],
   });
 }

@@ -1,14 +1,12 @@
-// Where the host token comes from. It lives in this browser's localStorage; it can arrive once in
-// the URL fragment (#host_token=…, as `rollcall event create` prints it), which is then removed.
+// A host token can arrive in the URL fragment (#host_token=…, as the host link and `rollcall
+// event create` give it). It is taken out of the address at once; the session keeps it only
+// once it has opened the event (host/session.js).
 
-import { keepHostToken } from "../shared/hostkeys.js";
-
-/** The token in the fragment, kept for `code` and taken out of the address; or null. */
-export function tokenFromFragment(code) {
+/** The token in the fragment, or null; either way the fragment leaves the address. */
+export function tokenFromFragment() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const given = fragment.get("host_token");
   if (!given) return null;
-  keepHostToken(code, given);
   history.replaceState(history.state, "", location.pathname + location.search);
   return given;
 }

@@ -26,11 +26,22 @@ export class RetryClock {
   }
 }
 
+const WORDS = {
+  unreachable: "Can't reach rollcall",
+  tryNow: "Try again now",
+  broken: "Something went wrong",
+  tryAgain: "Try again",
+};
+
 /**
  * The screen for `error`, an ApiError. Transient: "can't reach", with `retry` scheduled on
- * `clock`; anything else: "something went wrong". `wide` buttons fill the screen's width.
+ * `clock`; anything else: "something went wrong". `wide` buttons fill the screen's width;
+ * `words` are the screen's own words, for a page in another language.
  */
-export function failureScreen(error, { retry, clock, unreachableLines, wide = false }) {
+export function failureScreen(
+  error,
+  { retry, clock, unreachableLines, wide = false, words = WORDS },
+) {
   const width = wide ? " btn-block" : "";
   if (error.transient) {
     clock.schedule(error, retry);
@@ -38,17 +49,17 @@ export function failureScreen(error, { retry, clock, unreachableLines, wide = fa
       id: "unreachable",
       iconName: "wifiOff",
       tone: "warn",
-      title: "Can't reach rollcall",
+      title: words.unreachable,
       lines: unreachableLines,
-      actions: [button("Try again now", retry, `btn btn-secondary btn-lg${width}`)],
+      actions: [button(words.tryNow, retry, `btn btn-secondary btn-lg${width}`)],
     });
   }
   return messageScreen({
     id: "error",
     iconName: "alert",
     tone: "danger",
-    title: "Something went wrong",
+    title: words.broken,
     lines: [error.message],
-    actions: [button("Try again", retry, `btn btn-lg${width}`)],
+    actions: [button(words.tryAgain, retry, `btn btn-lg${width}`)],
   });
 }

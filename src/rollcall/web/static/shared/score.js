@@ -10,7 +10,9 @@ export function showScore(node, value) {
   if (node.textContent === value) return;
   if (node.textContent) {
     node.classList.remove("bump");
-    void node.offsetWidth; // restart the animation
+    // Restart the animation: a style flush does it, without a layout of the whole page (a
+    // dashboard may change many scores in one frame, between other changes to the page).
+    void getComputedStyle(node).animationName;
     node.classList.add("bump");
   }
   node.textContent = value;
