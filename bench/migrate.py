@@ -101,6 +101,7 @@ class Backfill:
     seconds: float
     rows_per_s: float
     longest_statement_s: float
+    at: float
 
 
 @dataclass
@@ -139,9 +140,11 @@ class LockHold:
 
 
 def load(url: str, rows: int) -> int:
-    """N participants at revision 0001, 1,000 per event, each event's rows written together.
+    """N participants at revision 0001, 1,000 per event.
 
-    The primary key, the index and the foreign key are dropped for the load and made again,
+    Events fill 100 at a time, their joins interleaved (each page holds rows of 100 events), as
+    on a busy evening. The primary key, the index and the foreign key are dropped for the load
+    and made again,
     with the same names, so the table is as 0001 made it; then VACUUM ANALYZE, as autovacuum
     would have done to a table in service. Returns the number of events.
     """
@@ -178,6 +181,7 @@ def load(url: str, rows: int) -> int:
                 FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM events
                       ORDER BY id OFFSET %(offset)s LIMIT %(chunk)s) AS e,
                      generate_series(1, %(per_event)s) AS n
+                ORDER BY n, e.k
                 """,
                 {
                     "tricky": TRICKY_NAMES,
@@ -425,7 +429,8 @@ class LockSampler:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.holds: dict[tuple[int, str, str, str], LockHold] = {}
+        self.holds: list[LockHold] = []
+        self._open: dict[tuple[str, str, str], LockHold] = {}
         self.samples = 0
         self.load: list[float] = []
         self.cpu_pressure: list[float] = []
@@ -437,7 +442,7 @@ class LockSampler:
             while not stop.is_set():
                 cursor = await conn.execute(
                     """
-                    SELECT a.pid, a.xact_start::text, c.relname::text, l.mode, left(a.query, 160)
+                    SELECT l.virtualtransaction, c.relname::text, l.mode, left(a.query, 160)
                     FROM pg_stat_activity AS a
                     JOIN pg_locks AS l ON l.pid = a.pid AND l.granted AND l.locktype = 'relation'
                     JOIN pg_class AS c ON c.oid = l.relation
@@ -450,15 +455,16 @@ class LockSampler:
                 if self.samples % round(5 / SAMPLE_EVERY_S) == 0:
                     self._machine()
                 self.samples += 1
-                for pid, xact_start, relation, mode, statement in await cursor.fetchall():
-                    key = (int(pid), str(xact_start), str(relation), str(mode))
-                    hold = self.holds.get(key)
-                    if hold is None:
-                        self.holds[key] = LockHold(
-                            relation, mode, now, now, " ".join(statement.split())
-                        )
-                    else:
-                        hold.last = now
+                seen: dict[tuple[str, str, str], LockHold] = {}
+                for transaction, relation, mode, statement in await cursor.fetchall():
+                    key = (str(transaction), str(relation), str(mode))
+                    hold = self._open.get(key)
+                    if hold is None:  # a lock is one hold while consecutive samples see it
+                        hold = LockHold(relation, mode, now, now, " ".join(statement.split()))
+                        self.holds.append(hold)
+                    hold.last = now
+                    seen[key] = hold
+                self._open = seen
                 cursor = await conn.execute(
                     "SELECT coalesce(wait_event_type || ': ' || wait_event, 'running')"
                     " FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
@@ -521,6 +527,7 @@ async def rollcall_db(url: str, *args: str, rows: int) -> Command:
                     float(seconds),
                     float(rate.replace(",", "")),
                     float(longest),
+                    now,
                 )
             )
         if "Context impl" in line or "Will assume" in line:
@@ -606,7 +613,7 @@ async def _migrate_under_load(url: str, rows: int, events: int, load_seconds: fl
         load_seconds=load_seconds,
         commands=commands,
         ops=ops,
-        holds=list(sampler.holds.values()),
+        holds=sampler.holds,
         lock_samples=sampler.samples,
         load=sampler.load,
         cpu_pressure=sampler.cpu_pressure,
@@ -730,8 +737,10 @@ def report(outcome: Run) -> dict[str, object]:
             ops = _during(outcome.ops, phase.started, phase.ended)
             holds = [h for h in outcome.holds if phase.started <= h.first < phase.ended]
             blocking = [h for h in holds if h.mode in WRITER_BLOCKING_MODES]
+            backfilled = any(phase.started <= b.at < phase.ended for b in command.backfills)
+            rate = f"{phase.rows / phase.seconds:9,.0f}" if backfilled else f"{'-':>9}"
             say(
-                f"{phase.step:14} {phase.seconds:7.1f}s {phase.rows / max(phase.seconds, 1e-9):9,.0f}"
+                f"{phase.step:14} {phase.seconds:7.1f}s {rate}"
                 f"  {_latency(ops):>24} {sum(1 for op in ops if op.error):6}"
                 f"  blocking writers: {_hold(blocking)}; any: {_hold(holds)}"
             )

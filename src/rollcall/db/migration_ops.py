@@ -34,6 +34,14 @@ INDEX_BUILD_MEMORY = "256MB"
 """Sort memory for an index build: a big table's index sorted in memory, not in many passes."""
 
 BATCH_SIZE = 5_000
+"""Rows a backfill batch aims at; fewer when statements run slow (see TARGET_STATEMENT_S)."""
+MIN_BATCH_SIZE = 100
+MAX_EVENTS_PER_BATCH = 1_000
+TARGET_STATEMENT_S = 0.25
+"""Batches are sized for statements of about this long: the next batch scales by the target
+over the slowest statement of the last one (never above BATCH_SIZE), so a busy server gets
+smaller batches and no statement runs long whatever the table's size."""
+PROGRESS_EVERY_S = 2.0
 
 
 def execute_justified(statement: str, *, ignore: str, why: str) -> None:
@@ -60,9 +68,10 @@ def backfill_by_event(*, label: str, table: str, batch: EventBatch, describe: st
     Keyset batches (`WHERE id > last ORDER BY id LIMIT n`), each committed on its own: the
     cost of a batch does not depend on the table's size, and the whole pass is linear. A
     group holds about BATCH_SIZE rows of `table` (the number of events adapts to the rows
-    seen), or one event when an event alone is larger. An event's rows were written together,
-    so they sit close together on disk, and whatever needs the whole event at once (names
-    that clash, seats to count) has it. A rerun walks again; rows already done cost a read.
+    seen), or one event when an event alone is larger. An event's rows were written within the
+    same minutes, so a batch works on one region of the table at a time (random primary keys
+    would send it all over), and whatever needs the whole event at once (names that clash,
+    seats to count) has it. A rerun walks again; rows already done cost a read.
     """
     if offline():
         _review(
@@ -77,10 +86,12 @@ def backfill_by_event(*, label: str, table: str, batch: EventBatch, describe: st
         after: UUID | None = None
         while True:
             if after is None:
-                found = conn.execute("SELECT id FROM events ORDER BY id LIMIT %s", (events,))
+                found = walk.run(conn, "SELECT id FROM events ORDER BY id LIMIT %s", (events,))
             else:
-                found = conn.execute(
-                    "SELECT id FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, events)
+                found = walk.run(
+                    conn,
+                    "SELECT id FROM events WHERE id > %s ORDER BY id LIMIT %s",
+                    (after, events),
                 )
             ids: list[UUID] = [row[0] for row in found.fetchall()]
             if not ids:
@@ -113,15 +124,6 @@ def _review(what: str, statements: str) -> None:
         shown.append(pieces[0] + "".join(f"${n}{p}" for n, p in enumerate(pieces[1:], 1)))
     lines = textwrap.wrap(what, 96) + [f"  {line}" for line in ";\n".join(shown).splitlines()]
     op.execute("\n".join(f"-- {line}" for line in lines))
-
-
-MAX_EVENTS_PER_BATCH = 1_000
-MIN_BATCH_SIZE = 100
-TARGET_STATEMENT_S = 0.25
-"""Batches are sized for statements of about this long: the next batch scales by the target
-over the slowest statement of the last one (never above BATCH_SIZE), so a busy server gets
-smaller batches and no statement runs long whatever the table's size."""
-PROGRESS_EVERY_S = 2.0
 
 
 class Walk:
@@ -216,11 +218,9 @@ def _autocommit_connection() -> Iterator[psycopg.Connection[TupleRow]]:
         # which the rerun that follows any interruption does again. Other sessions' commits
         # are as durable as ever.
         conn.execute("SET synchronous_commit = off")
-        try:
-            yield conn
-        finally:
-            conn.execute("RESET plan_cache_mode")
-            conn.execute("RESET synchronous_commit")
+        yield conn
+        conn.execute("RESET plan_cache_mode")
+        conn.execute("RESET synchronous_commit")
 
 
 def commit() -> None:
@@ -299,6 +299,7 @@ def set_not_null_through_check(*, table: str, column: str) -> None:
         ignore="ban-drop-constraint",
         why="The CHECK only proved NOT NULL, which the column itself now enforces.",
     )
+    commit()  # the two statements above lock the table: release it at once
 
 
 def add_check_not_valid(*, table: str, name: str, check: str) -> None:
