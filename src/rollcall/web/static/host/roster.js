@@ -40,14 +40,22 @@ export class Roster {
     const entry = this.#entries.get(message.participant_id);
     switch (message.type) {
       case HostMessage.JOINED:
+      case HostMessage.PENDING:
+      case HostMessage.RECLAIM_REQUESTED:
+        this.upsert(message.participant);
+        return true;
       case HostMessage.REJOINED:
+        // An approved seat move: the request is gone, its seat's owner is on the new phone.
+        if (message.request_id) this.#entries.delete(message.request_id);
         this.upsert(message.participant);
         return true;
       case HostMessage.PRESENCE:
         if (entry && entry.status === "active") entry.presence = message.presence;
         return true;
       case HostMessage.LEFT:
-        if (entry) Object.assign(entry, { status: "left", presence: "left" });
+        // Someone waiting who withdrew or was removed leaves the roster.
+        if (entry?.status === "pending") this.#entries.delete(entry.id);
+        else if (entry) Object.assign(entry, { status: "left", presence: "left" });
         return true;
       case HostMessage.KICKED:
         if (entry) Object.assign(entry, { status: "kicked", presence: "kicked" });
@@ -62,10 +70,19 @@ export class Roster {
     }
   }
 
-  /** Who is in first, then who left, then who was removed; by name within each. */
+  /** Who waits for the host (newcomers and seat moves), in the order they asked. */
+  waiting() {
+    return [...this.#entries.values()]
+      .filter((entry) => entry.status === "pending")
+      .sort((a, b) => String(a.joined_at).localeCompare(String(b.joined_at)));
+  }
+
+  /** Who is in first, then who left, then who was removed; by name within each. Not who waits. */
   sorted() {
     const rank = (entry) => (entry.status === "active" ? 0 : entry.status === "left" ? 1 : 2);
-    return [...this.#entries.values()].sort(
+    return [...this.#entries.values()]
+      .filter((entry) => entry.status !== "pending")
+      .sort(
       (a, b) => rank(a) - rank(b) || collator.compare(a.display_name, b.display_name),
     );
   }

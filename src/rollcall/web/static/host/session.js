@@ -9,6 +9,7 @@ import { LiveSocket } from "../shared/live.js";
 import { ClientMessage, Close, HostMessage, Role, ServerMessage } from "../shared/protocol.js";
 import { loadingScreen, show } from "../shared/screens.js";
 import { Toast } from "../shared/toast.js";
+import { Admission } from "./admission.js";
 import { Dashboard } from "./dashboard.js";
 import { Roster } from "./roster.js";
 import { badTokenScreen, noTokenScreen, unknownScreen } from "./screens.js";
@@ -31,6 +32,7 @@ export class HostSession {
     this.dashboard = null; // the dashboard's view while it shows
     this.retry = new RetryClock();
     this.toast = new Toast();
+    this.admission = new Admission(this);
   }
 
   get eventPath() {
@@ -115,6 +117,7 @@ export class HostSession {
       this.render();
       return;
     }
+    if (message.type === ServerMessage.ROOM_CHECK) return this.admission.onRoomCheck(message);
     if (typeof message.seq !== "number") return;
     if (this.seq !== null && message.seq <= this.seq) return; // seen already
     if (this.seq !== null && message.seq > this.seq + 1) {
@@ -163,6 +166,7 @@ export class HostSession {
       });
     }
     this.dashboard.render(this.event, this.roster);
+    this.admission.render(this.dashboard, this.event, this.roster);
   }
 
   /** A screen instead of the dashboard. */
