@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -58,7 +59,8 @@ def test_scanning_the_dashboard_qr_joins_with_no_typing_and_follows_each_rotatio
 
     # Without the code the door stays shut; the dashboard's link opens it with only a name.
     stranger = api.post(
-        f"/api/events/{event.code}/join", json={"device_id": "no-code", "display_name": "Eve"}
+        f"/api/events/{event.code}/join",
+        json={"device_id": str(uuid.uuid4()), "display_name": "Eve"},
     )
     assert stranger.json()["code"] == "room_check_failed"
     ana = phone()

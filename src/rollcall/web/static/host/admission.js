@@ -166,10 +166,10 @@ export class Admission {
     this.busy.add(entry.id);
     this.session.render();
     try {
-      const participant = await api(
-        `${this.session.eventPath}/participants/${entry.id}/${verb}`,
-        { method: "POST", token: this.session.token },
-      );
+      const participant = await api(`${this.session.eventPath}/participants/${entry.id}/${verb}`, {
+        method: "POST",
+        token: this.session.token,
+      });
       // The stream confirms; an admitted newcomer is the same id, a denied one is kicked.
       if (participant.id === entry.id) this.session.roster.upsert(participant);
     } catch (error) {

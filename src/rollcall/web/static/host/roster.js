@@ -82,8 +82,6 @@ export class Roster {
     const rank = (entry) => (entry.status === "active" ? 0 : entry.status === "left" ? 1 : 2);
     return [...this.#entries.values()]
       .filter((entry) => entry.status !== "pending")
-      .sort(
-      (a, b) => rank(a) - rank(b) || collator.compare(a.display_name, b.display_name),
-    );
+      .sort((a, b) => rank(a) - rank(b) || collator.compare(a.display_name, b.display_name));
   }
 }
