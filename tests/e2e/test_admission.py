@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import FAST
-from tests.e2e.pages import Host, HostedEvent, Phone
+from tests.e2e.pages import Host, HostedEvent, Phone, roster
 from tests.pg import PgServer
 from tests.servers import RollcallServer, rollcall_server
 
@@ -120,3 +120,57 @@ def test_phones_wait_until_the_host_admits_them_and_a_denied_one_stays_out(
     phones["Dan"].new_page()
     phones["Dan"].open(event.code)
     expect(phones["Dan"].heading("You were removed from this event")).to_be_visible()
+
+
+def test_maya_moves_to_a_new_phone_with_her_recovery_code_and_keeps_her_score(
+    api: httpx.Client,
+    event: HostedEvent,
+    host: Callable[..., Host],
+    phone: Callable[..., Phone],
+) -> None:
+    dashboard = host(event)
+    old = phone()
+    old.join_as(event.code, "Maya")
+    (maya,) = roster(api, event)
+    scored = api.patch(
+        f"/api/events/{event.code}/participants/{maya['id']}",
+        json={"state": {"score": 7}},
+        headers=event.host_headers,
+    )
+    assert scored.status_code == 200, scored.text
+    expect(old.score).to_have_text("7")
+
+    # "Changing phones?" shows the code and what to do with it.
+    old.page.get_by_text("Changing phones?").click()
+    code = old.page.get_by_test_id("recovery-code")
+    expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"))
+    recovery_code = code.inner_text()
+
+    new = phone()
+    new.open(event.code)
+    new.page.get_by_text("Continue as someone already here").click()
+    new.page.get_by_label("Recovery code").fill(recovery_code)
+    new.page.get_by_role("button", name="Continue", exact=True).click()
+    expect(new.joined_heading("Maya")).to_be_visible()
+    expect(new.score).to_have_text("7")
+
+    expect(old.heading("You continued on another phone")).to_be_visible()
+    old.page.reload()
+    expect(old.heading("You continued on another phone")).to_be_visible()
+
+    expect(dashboard.cards).to_have_count(1)
+    expect(dashboard.presence("Maya")).to_have_text("Online")
+    assert [p["id"] for p in roster(api, event)] == [maya["id"]]
+
+
+def test_a_wrong_recovery_code_is_said_next_to_its_field(
+    event: HostedEvent, phone: Callable[..., Phone]
+) -> None:
+    stranger = phone()
+    stranger.open(event.code)
+    stranger.page.get_by_text("Continue as someone already here").click()
+    stranger.page.get_by_label("Recovery code").fill("ABCD-EFGH")
+    stranger.page.get_by_role("button", name="Continue", exact=True).click()
+    expect(stranger.page.get_by_role("alert")).to_have_text(
+        "That code doesn't match anyone here. Check it on your other phone."
+    )
