@@ -174,3 +174,46 @@ def test_a_wrong_recovery_code_is_said_next_to_its_field(
     expect(stranger.page.get_by_role("alert")).to_have_text(
         "That code doesn't match anyone here. Check it on your other phone."
     )
+
+
+def test_remove_lets_a_phone_back_ban_keeps_it_out_until_unbanned(
+    event: HostedEvent, host: Callable[..., Host], phone: Callable[..., Phone]
+) -> None:
+    dashboard = host(event)
+    ana, bo = phone(), phone()
+    ana.join_as(event.code, "Ana")
+    bo.join_as(event.code, "Bo")
+
+    dashboard.kick("Ana", ban=False)
+    expect(dashboard.presence("Ana")).to_have_text("Left")
+    ana.page.reload()  # removed, not banned: the same phone comes back as Ana
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    expect(dashboard.presence("Ana")).to_have_text("Online")
+
+    dashboard.kick("Bo")
+    expect(bo.heading("You were removed from this event")).to_be_visible()
+    bo.page.reload()
+    expect(bo.heading("You were removed from this event")).to_be_visible()
+    dashboard.page.get_by_role("button", name="Unban Bo", exact=True).click()
+    expect(dashboard.presence("Bo")).to_have_text("Left")
+    bo.page.reload()
+    expect(bo.joined_heading("Bo")).to_be_visible()
+    expect(dashboard.presence("Bo")).to_have_text("Online")
+
+
+def test_removing_everyone_who_joined_in_the_last_minutes(
+    event: HostedEvent, host: Callable[..., Host], phone: Callable[..., Phone]
+) -> None:
+    dashboard = host(event)
+    bots = {name: phone() for name in ["Bot1", "Bot2"]}
+    for name, device in bots.items():
+        device.join_as(event.code, name)
+    page = dashboard.page
+    page.get_by_text("Remove recent joins").click()
+    page.get_by_label("Everyone who joined in the last (minutes)").fill("1")
+    page.get_by_role("button", name="Remove and ban", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove them", exact=True).click()
+    expect(page.get_by_text("2 people removed.")).to_be_visible()
+    for name, device in bots.items():
+        expect(dashboard.presence(name)).to_have_text("Removed")
+        expect(device.heading("You were removed from this event")).to_be_visible()

@@ -33,20 +33,18 @@ export async function changeScore(session, id, delta) {
 export async function kickParticipant(session, id) {
   const entry = session.roster.get(id);
   if (!entry) return;
-  const sure = await confirmDialog({
-    title: `Remove ${entry.display_name}?`,
-    text: "Their phone leaves the event at once and can't join it again.",
-    confirm: "Remove",
-  });
-  if (!sure) return;
+  // Remove (the phone may come back as the same person) or ban (it may not): host/admission.js.
+  const ban = await session.admission.askRemoval(entry);
+  if (ban === null) return;
   try {
     const kicked = await api(`${session.eventPath}/participants/${id}/kick`, {
       method: "POST",
+      body: { ban },
       token: session.token,
     });
-    session.roster.upsert({ ...kicked, presence: "kicked" });
+    session.roster.upsert(kicked);
     session.render();
-    session.toast.show(`${entry.display_name} was removed.`);
+    session.toast.show(session.admission.removedText(entry, ban));
   } catch (error) {
     session.toast.show(`Couldn't remove ${entry.display_name}: ${error.message}`);
   }

@@ -1,9 +1,11 @@
 // Who may come in, on the dashboard: the room check (its 4 digits shown large, and the QR code
-// and link that carry it, redrawn at each rotation) and the waiting room (who waits, with
-// admit, deny and "admit all"; seat moves to approve). Its text has its own catalog,
+// and link that carry it, redrawn at each rotation), the waiting room (who waits, with admit,
+// deny and "admit all"; seat moves to approve), remove or ban, unban, and removing everyone
+// who joined in the last minutes (a flood that got in). Its text has its own catalog,
 // /static/i18n/host-admission/, so the rest of the dashboard is left as it is.
 
 import { api } from "../shared/api.js";
+import { choiceDialog, confirmDialog } from "../shared/dialog.js";
 import { el } from "../shared/dom.js";
 import { loadMessages } from "../shared/i18n.js";
 
@@ -64,6 +66,11 @@ export class Admission {
     if (dashboard !== this.dashboard) this.attach(dashboard);
     this.renderRoomCheck(event);
     this.renderWaiting(event, roster);
+    this.renderUnban(dashboard, event, roster);
+    this.recent.hidden = event.status === "closed";
+    this.recentSummary.textContent = this.t("recent.open");
+    this.recentLabel.textContent = this.t("recent.label");
+    this.recentButton.textContent = this.t("recent.button");
   }
 
   attach(dashboard) {
@@ -98,6 +105,8 @@ export class Admission {
       this.waitingList,
     );
     dashboard.list.parentElement.insertBefore(this.waitingPanel, dashboard.list.previousSibling);
+    this.recent = this.recentPanel();
+    dashboard.list.parentElement.append(this.recent);
   }
 
   renderRoomCheck(event) {
@@ -158,6 +167,110 @@ export class Admission {
         onclick: () => this.decide(entry, "deny"),
       }),
     );
+  }
+
+  // --- remove or ban, unban, remove recent joins
+
+  /** Ask how to remove `entry`: resolves true (ban), false (remove only) or null (cancel). */
+  async askRemoval(entry) {
+    const name = entry.display_name;
+    const choice = await choiceDialog({
+      title: this.t("remove.title", { name }),
+      text: this.t("remove.text", { name }),
+      cancel: this.t("cancel"),
+      choices: [
+        { value: "remove", text: this.t("remove.remove") },
+        { value: "ban", text: this.t("remove.ban"), danger: true },
+      ],
+    });
+    return choice === null ? null : choice === "ban";
+  }
+
+  removedText(entry, ban) {
+    return this.t(ban ? "remove.banned" : "remove.removed", { name: entry.display_name });
+  }
+
+  /** An "Unban" button on each removed person's card (cards are host/card.js's; this adds one). */
+  renderUnban(dashboard, event, roster) {
+    for (const [id, card] of dashboard.cards) {
+      const entry = roster.get(id);
+      let unban = card.node.querySelector(".unban");
+      if (!unban) {
+        unban = el("button", {
+          class: "btn btn-small btn-secondary unban",
+          type: "button",
+          onclick: () => this.unban(id),
+        });
+        card.node.append(unban);
+      }
+      unban.hidden = event.status === "closed" || entry?.status !== "kicked";
+      unban.textContent = this.t("unban");
+      unban.setAttribute("aria-label", this.t("unbanName", { name: entry?.display_name ?? "" }));
+    }
+  }
+
+  async unban(id) {
+    const entry = this.session.roster.get(id);
+    try {
+      const participant = await api(`${this.session.eventPath}/participants/${id}/unban`, {
+        method: "POST",
+        token: this.session.token,
+      });
+      this.session.roster.upsert(participant);
+      this.session.render();
+      this.session.toast.show(this.t("unbanned", { name: entry?.display_name ?? "" }));
+    } catch (error) {
+      this.session.toast.show(this.t("error", { message: error.message }));
+    }
+  }
+
+  recentPanel() {
+    this.recentMinutes = el("input", {
+      class: "input recent-minutes",
+      id: "recent-minutes",
+      type: "number",
+      min: "1",
+      max: "1440",
+      value: "5",
+      inputmode: "numeric",
+    });
+    this.recentLabel = el("label", { for: "recent-minutes" });
+    this.recentButton = el("button", { class: "btn btn-small btn-quiet-danger", type: "submit" });
+    this.recentSummary = el("summary");
+    const form = el(
+      "form",
+      { class: "recent-form" },
+      this.recentLabel,
+      this.recentMinutes,
+      this.recentButton,
+    );
+    form.addEventListener("submit", (submitEvent) => {
+      submitEvent.preventDefault();
+      this.removeRecent();
+    });
+    return el("details", { class: "card remove-recent" }, this.recentSummary, form);
+  }
+
+  async removeRecent() {
+    const minutes = Math.round(Number(this.recentMinutes.value));
+    if (!(minutes >= 1 && minutes <= 1440)) return this.recentMinutes.focus();
+    const sure = await confirmDialog({
+      title: this.t("recent.confirmTitle", { count: minutes }),
+      text: this.t("recent.confirmText"),
+      confirm: this.t("recent.confirm"),
+      cancel: this.t("cancel"),
+    });
+    if (!sure) return;
+    try {
+      const { removed } = await api(`${this.session.eventPath}/kick`, {
+        method: "POST",
+        body: { joined_within_s: minutes * 60, ban: true },
+        token: this.session.token,
+      });
+      this.session.toast.show(this.t("recent.done", { count: removed }));
+    } catch (error) {
+      this.session.toast.show(this.t("error", { message: error.message }));
+    }
   }
 
   // --- the host's decisions
