@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-
-import segno
 from typing import Annotated
 
+import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import bearer_token, same_secret
