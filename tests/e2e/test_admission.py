@@ -217,3 +217,33 @@ def test_removing_everyone_who_joined_in_the_last_minutes(
     for name, device in bots.items():
         expect(dashboard.presence(name)).to_have_text("Removed")
         expect(device.heading("You were removed from this event")).to_be_visible()
+
+
+def test_with_reclaim_approval_the_host_approves_the_move_on_the_dashboard(
+    api: httpx.Client,
+    event: HostedEvent,
+    host: Callable[..., Host],
+    phone: Callable[..., Phone],
+) -> None:
+    switch(api, event, reclaim="approval")
+    dashboard = host(event)
+    old = phone()
+    old.join_as(event.code, "Maya")
+    old.page.get_by_text("Changing phones?").click()
+    recovery_code = old.page.get_by_test_id("recovery-code").inner_text()
+
+    new = phone()
+    new.open(event.code)
+    new.page.get_by_text("Continue as someone already here").click()
+    new.page.get_by_label("Recovery code").fill(recovery_code)
+    new.page.get_by_role("button", name="Continue", exact=True).click()
+    expect(new.heading("Waiting for the host")).to_be_visible()
+    waiting = dashboard.page.get_by_test_id("waiting")
+    expect(waiting).to_contain_text("Maya wants to continue on a new phone")
+
+    dashboard.page.get_by_role("button", name="Let Maya continue on the new phone").click()
+    expect(new.joined_heading("Maya")).to_be_visible()
+    expect(old.heading("You continued on another phone")).to_be_visible()
+    expect(waiting).to_be_hidden()
+    expect(dashboard.cards).to_have_count(1)
+    expect(dashboard.presence("Maya")).to_have_text("Online")
