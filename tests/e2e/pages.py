@@ -132,9 +132,11 @@ class Host:
     def give_point(self, name: str) -> None:
         self.page.get_by_role("button", name=f"Give {name} a point").click()
 
-    def kick(self, name: str) -> None:
+    def kick(self, name: str, *, ban: bool = True) -> None:
+        """Remove `name`; with `ban` (as by default) the phone can't come back."""
         self.page.get_by_role("button", name=f"Remove {name}").click()
-        self.page.get_by_role("dialog").get_by_role("button", name="Remove", exact=True).click()
+        choice = "Ban" if ban else "Remove"
+        self.page.get_by_role("dialog").get_by_role("button", name=choice, exact=True).click()
 
 
 FIRST_NAMES = [

@@ -61,7 +61,7 @@ def open_screen(phone: Phone, path: str, screen: str) -> None:
 
 def type_name(page: Page, name: str) -> None:
     page.locator("#name").fill(name)
-    page.locator("form button[type=submit]").click()
+    page.locator(".join-card form button[type=submit]").click()
 
 
 def join(phone: Phone, event: HostedEvent, name: str = NAME) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import bearer_token, same_secret
 from rollcall.errors import EventClosed, EventNotFound, InvalidToken, RateLimited
@@ -111,9 +112,18 @@ async def read_room_check(
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, **openapi_problem(EventNotFound)},
 )
-async def event_qr(event: PathEvent, request: Request, settings: AppSettings) -> Response:
-    """The QR code of the event's join URL."""
-    url = join_url(public_base(settings, request), event.code)
+async def event_qr(
+    event: PathEvent,
+    request: Request,
+    settings: AppSettings,
+    rc: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
+) -> Response:
+    """The QR code of the event's join URL; with `rc`, of the link that carries that room check.
+
+    The dashboard asks for the current code's QR at each rotation. `rc` proves nothing by itself
+    (the join checks it), so anyone may draw any; only the host's screen knows the right one."""
+    base = public_base(settings, request)
+    url = join_url(base, event.code) if rc is None else room_check_url(base, event.code, rc)
     buffer = io.BytesIO()
     segno.make(url, error="m").save(
         buffer, kind="svg", scale=10, border=2, xmldecl=False, title=f"Join {event.title}"

@@ -37,21 +37,18 @@ export async function kickParticipant(session, id) {
   if (!entry) return;
   const { tr } = session;
   const name = entry.display_name;
-  const sure = await confirmDialog({
-    title: tr.t("kick.title", { name }),
-    text: tr.t("kick.text"),
-    confirm: tr.t("kick.confirm"),
-    cancel: tr.t("dialog.cancel"),
-  });
-  if (!sure) return;
+  // Remove (the phone may come back as the same person) or ban (it may not): host/admission.js.
+  const ban = await session.admission.askRemoval(entry);
+  if (ban === null) return;
   try {
     const kicked = await api(`${session.eventPath}/participants/${id}/kick`, {
       method: "POST",
+      body: { ban },
       token: session.token,
     });
-    session.roster.upsert({ ...kicked, presence: "kicked" });
+    session.roster.upsert(kicked);
     session.render();
-    session.toast.show(tr.t("kick.done", { name }));
+    session.toast.show(session.admission.removedText(entry, ban));
   } catch (error) {
     session.toast.show(tr.t("error.kick", { name, reason: session.reason(error) }));
   }

@@ -103,8 +103,12 @@ export class Roster {
     const entry = this.#entries.get(message.participant_id);
     switch (message.type) {
       case HostMessage.JOINED:
-      case HostMessage.REJOINED:
       case HostMessage.PENDING:
+      case HostMessage.REJOINED:
+      case HostMessage.RECLAIM_REQUESTED:
+        // An approved seat move: the request is gone, its seat's owner is on the new phone.
+        if (message.request_id && this.#entries.delete(message.request_id)) this.version += 1;
+        if (!message.participant) return entry ?? null;
         this.upsert(message.participant);
         return this.#entries.get(message.participant.id);
       case HostMessage.PRESENCE:
@@ -113,6 +117,12 @@ export class Roster {
         }
         break;
       case HostMessage.LEFT:
+        // Someone waiting who withdrew or was removed leaves the roster.
+        if (entry?.status === "pending") {
+          this.#entries.delete(entry.id);
+          this.version += 1;
+          return null;
+        }
         if (entry) Object.assign(entry, { status: "left", presence: "left" });
         break;
       case HostMessage.KICKED:
@@ -129,5 +139,12 @@ export class Roster {
     if (!entry) return null;
     this.touch(entry);
     return entry;
+  }
+
+  /** Who waits for the host (newcomers and seat moves), in the order they asked. */
+  waiting() {
+    return [...this.#entries.values()]
+      .filter((entry) => entry.status === "pending")
+      .sort((a, b) => String(a.joined_at).localeCompare(String(b.joined_at)));
   }
 }

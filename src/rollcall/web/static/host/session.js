@@ -16,6 +16,7 @@ import { LiveSocket } from "../shared/live.js";
 import { ClientMessage, Close, HostMessage, Role, ServerMessage } from "../shared/protocol.js";
 import { loadingScreen, show } from "../shared/screens.js";
 import { Toast } from "../shared/toast.js";
+import { Admission } from "./admission.js";
 import { Announcer } from "./announcer.js";
 import { Dashboard } from "./dashboard.js";
 import { HostLinkActions, hostLinkDialog, hostLinkNotice } from "./hostlink.js";
@@ -58,6 +59,7 @@ export class HostSession {
     this.retry = new RetryClock();
     this.toast = new Toast();
     this.announcer = new Announcer(tr);
+    this.admission = new Admission(this);
   }
 
   get eventPath() {
@@ -175,6 +177,7 @@ export class HostSession {
       this.render();
       return;
     }
+    if (message.type === ServerMessage.ROOM_CHECK) return this.admission.onRoomCheck(message);
     if (typeof message.seq !== "number") return;
     if (this.seq !== null && message.seq <= this.seq) return; // seen already
     if (this.seq !== null && message.seq > this.seq + 1) {
@@ -241,6 +244,7 @@ export class HostSession {
     this.topBar.showEvent(this.event);
     if (!this.dashboard) this.dashboard = this.buildDashboard();
     this.dashboard.render(this.event, this.roster);
+    this.admission.render(this.dashboard, this.event, this.roster);
     if (this.focusDashboard) {
       this.focusDashboard = false;
       this.dashboard.focusHeading();

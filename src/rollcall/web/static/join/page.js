@@ -2,7 +2,7 @@
 // is already in, else ask for a name), then show what the participant's session says. The page
 // remembers which screen it shows and with what, so a change of language draws it again.
 
-import { EndReason, getEvent, join, lastName } from "/sdk/rollcall.js";
+import { EndReason, getEvent, join, lastName, movedAway } from "/sdk/rollcall.js";
 import { confirmDialog } from "../shared/dialog.js";
 import { RetryClock } from "../shared/failure.js";
 import { loadingScreen, show } from "../shared/screens.js";
@@ -29,6 +29,14 @@ const REFUSAL_SCREENS = {
   device_banned: "kicked",
   event_locked: "locked",
   event_full: "full",
+};
+
+/** Refusals of a recovery code, said next to its field. */
+const RECLAIM_PROBLEMS = {
+  recovery_code_invalid: "reclaim.invalid",
+  validation_error: "reclaim.invalid",
+  reclaim_disabled: "reclaim.disabled",
+  rate_limited: "reclaim.tooMany",
 };
 
 export class JoinPage {
@@ -67,6 +75,10 @@ export class JoinPage {
 
   async start() {
     this.retry.cancel();
+    // This phone's seat moved to another phone: it stays out until someone here joins anew.
+    if (movedAway(this.code) && !this.participant) {
+      return this.showScreen("moved", { joinNew: () => this.joinNew() });
+    }
     this.showLoading();
     try {
       return this.entered(await join(this.code, null, this.joinOptions()));
@@ -101,6 +113,35 @@ export class JoinPage {
       if (form) return form.refuse(nameProblem(error, name));
       if (!this.event) this.event = await getEvent(this.code).catch(() => null);
       return this.showNameForm({ name, problem: nameProblem(error, name) });
+    }
+    this.entered(participant);
+  }
+
+  /** After a move: this phone joins as someone new, with a name of its own. */
+  async joinNew() {
+    this.retry.cancel();
+    this.showLoading();
+    try {
+      this.event = await getEvent(this.code);
+    } catch (error) {
+      return this.failed(error, () => this.joinNew());
+    }
+    this.showNameForm({ name: "" });
+  }
+
+  /** "Continue as someone already here": move that participant's seat to this phone. */
+  async reclaim(recoveryCode) {
+    this.retry.cancel();
+    const form = this.form;
+    // The seat keeps its own name; the join body needs one all the same.
+    const name = form?.name.trim() || lastName(this.code) || "guest";
+    let participant;
+    try {
+      participant = await join(this.code, name, { ...this.joinOptions(), recoveryCode });
+    } catch (error) {
+      const key = RECLAIM_PROBLEMS[error.code];
+      if (key && form) return form.refuseCode(key);
+      return this.failed(error, () => this.reclaim(recoveryCode));
     }
     this.entered(participant);
   }
@@ -155,6 +196,7 @@ export class JoinPage {
     const actions = {
       takeOver: () => this.rejoin(),
       joinAgain: () => this.rejoin(),
+      joinNew: () => this.joinNew(),
     };
     this.showScreen(END_SCREENS[reason] ?? "revoked", actions);
   }
@@ -245,6 +287,7 @@ export class JoinPage {
         name,
         problem,
         onJoin: (value) => this.joinAs(value),
+        onReclaim: (value) => this.reclaim(value),
       });
       // The name form's purpose is its field: focus goes there (typing can start at once).
       show(this.main, this.form.screen, { focus: false });
@@ -278,6 +321,12 @@ export class JoinPage {
     if (participant.connection === "connected") {
       status = participant.presence === "away" ? "away" : "connected";
     }
-    joined.update({ me: participant.participant, event: this.event, code: this.code, status });
+    joined.update({
+      me: participant.participant,
+      event: this.event,
+      code: this.code,
+      status,
+      recoveryCode: participant.recoveryCode,
+    });
   }
 }

@@ -97,13 +97,16 @@ export const SCREENS = {
       actions: [button(t("waiting.cancel"), leave, "btn btn-quiet-danger btn-lg btn-block")],
     }),
 
-  moved: ({ t, event }) =>
+  moved: ({ t, event }, { joinNew }) =>
     messageScreen({
       id: "moved",
       iconName: "tabs",
       tone: "muted",
       title: t("moved.title"),
       lines: [event ? t("moved.text", { title: event.title }) : t("moved.textNoTitle")],
+      actions: joinNew
+        ? [button(t("moved.joinNew"), joinNew, "btn btn-secondary btn-lg btn-block")]
+        : [],
     }),
 
   unknown: ({ t, code }) => {

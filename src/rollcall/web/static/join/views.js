@@ -20,7 +20,7 @@ function intro(kicker, title) {
  * (`problem`: a catalog key and its values, or null).
  */
 export class NameForm {
-  constructor({ t, title, name, problem = null, onJoin }) {
+  constructor({ t, title, name, problem = null, onJoin, onReclaim = null }) {
     this.t = t;
     this.problem = null;
     this.input = el("input", {
@@ -69,6 +69,7 @@ export class NameForm {
       { "data-screen": "name", "aria-labelledby": "event-title" },
       intro(t("name.kicker"), title),
       el("div", { class: "card join-card" }, form),
+      onReclaim ? this.reclaimForm(onReclaim) : null,
       el("p", { class: "phone-note", text: t("name.note") }),
     );
     if (problem) this.refuse(problem, { focus: false });
@@ -76,6 +77,74 @@ export class NameForm {
 
   get name() {
     return this.input.value;
+  }
+
+  /** "Continue as someone already here": the recovery code from another phone moves a seat here. */
+  reclaimForm(onReclaim) {
+    const { t } = this;
+    this.codeInput = el("input", {
+      class: "input input-code",
+      id: "recovery-code",
+      name: "recovery-code",
+      maxlength: "12",
+      autocomplete: "off",
+      autocapitalize: "characters",
+      spellcheck: "false",
+      enterkeyhint: "go",
+      "aria-describedby": "recovery-hint",
+    });
+    this.codeError = el("p", {
+      class: "field-error",
+      id: "recovery-error",
+      role: "alert",
+      hidden: true,
+    });
+    this.codeSubmit = el("button", {
+      class: "btn btn-secondary btn-lg btn-block",
+      type: "submit",
+      text: t("reclaim.submit"),
+    });
+    const form = el(
+      "form",
+      { class: "form", novalidate: true },
+      el(
+        "div",
+        { class: "field" },
+        el("label", { for: "recovery-code", text: t("reclaim.label") }),
+        this.codeInput,
+        el("p", { class: "hint", id: "recovery-hint", text: t("reclaim.hint") }),
+      ),
+      this.codeError,
+      this.codeSubmit,
+    );
+    form.addEventListener("submit", (submitEvent) => {
+      submitEvent.preventDefault();
+      const value = this.codeInput.value.trim();
+      if (!value) return this.refuseCode("reclaim.empty");
+      this.refuseCode(null);
+      this.codeSubmit.disabled = true;
+      onReclaim(value);
+    });
+    return el(
+      "details",
+      { class: "card reclaim" },
+      el("summary", { text: t("reclaim.open") }),
+      form,
+    );
+  }
+
+  /** Say what was wrong with the recovery code (`key` of the catalog), or nothing when null. */
+  refuseCode(key) {
+    this.codeSubmit.disabled = false;
+    this.codeError.textContent = key ? this.t(key) : "";
+    this.codeError.hidden = !key;
+    if (key) {
+      this.codeInput.setAttribute("aria-invalid", "true");
+      this.codeInput.focus();
+      this.codeInput.select();
+    } else {
+      this.codeInput.removeAttribute("aria-invalid");
+    }
   }
 
   /** Show `problem` ({key, values}) as what is wrong with the name (none when null). */
@@ -129,6 +198,14 @@ export class JoinedView {
     this.check = el("p", { class: "in-check", role: "status", "data-testid": "presence" });
     this.checkStatus = null;
     this.note = el("p", { class: "phone-note" });
+    this.recoveryCode = el("strong", { class: "recovery-code", "data-testid": "recovery-code" });
+    this.recovery = el(
+      "details",
+      { class: "recovery", hidden: true },
+      el("summary", { text: t("recovery.open") }),
+      el("p", {}, this.recoveryCode),
+      el("p", { class: "phone-note", text: t("recovery.text") }),
+    );
     this.leave = el("button", {
       class: "btn btn-quiet-danger btn-block leave-button",
       type: "button",
@@ -154,12 +231,15 @@ export class JoinedView {
       ),
       this.details,
       this.note,
+      this.recovery,
       this.leave,
     );
   }
 
-  update({ me, event, code, status }) {
+  update({ me, event, code, status, recoveryCode = null }) {
     const { t } = this;
+    this.recovery.hidden = !recoveryCode;
+    this.recoveryCode.textContent = recoveryCode ?? "";
     this.avatar.textContent = initials(me.display_name);
     this.avatar.style.background = avatarColour(me.display_name);
     this.name.textContent = me.display_name;

@@ -26,7 +26,18 @@ function write(code, record) {
 /** The name this browser is in `code` with, or null (never joined, left, or moved away). */
 export function rememberedName(code) {
   const record = read(code);
-  return record.left ? null : record.name || null;
+  return record.left || record.moved ? null : record.name || null;
+}
+
+/** True when this browser's participant in `code` continued on another phone. */
+export function movedAway(code) {
+  return Boolean(read(code).moved);
+}
+
+/** This browser's participant moved to another phone: this one is a stranger to the event now. */
+export function rememberMoved(code) {
+  const { name } = read(code);
+  write(code, { name, moved: true });
 }
 
 /** The name this browser last used in `code`, even after leaving: for the name field. */
@@ -41,8 +52,4 @@ export function rememberName(code, name) {
 export function rememberLeft(code) {
   const { name } = read(code);
   write(code, name ? { name, left: true } : null);
-}
-
-export function forgetName(code) {
-  write(code, null);
 }

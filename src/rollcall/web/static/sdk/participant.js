@@ -9,7 +9,7 @@ import { backoffDelay, LiveSocket } from "/static/shared/live.js";
 import { ClientMessage, Close, ServerMessage } from "/static/shared/protocol.js";
 import { Emitter } from "./emitter.js";
 import { eventPath, normaliseCode } from "./event.js";
-import { forgetName, rememberedName, rememberLeft, rememberName } from "./memory.js";
+import { rememberedName, rememberLeft, rememberMoved, rememberName } from "./memory.js";
 
 // Why a revoked token was revoked is asked at most this many times while rollcall is unreachable.
 const REVOKED_CHECKS = 4;
@@ -254,7 +254,7 @@ export class Participant extends Emitter {
     if (this.ended) return;
     this.#stopLive();
     this.ended = reason;
-    if (reason === EndReason.MOVED) forgetName(this.code); // a stranger to the event from now on
+    if (reason === EndReason.MOVED) rememberMoved(this.code); // a stranger to the event from now on
     if (reason === EndReason.KICKED) this.emit("kicked", {});
     this.emit("end", { reason });
   }

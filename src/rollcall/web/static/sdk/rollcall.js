@@ -7,5 +7,5 @@ export { device } from "/static/shared/device.js";
 export { Close, HostMessage, ServerMessage } from "/static/shared/protocol.js";
 export { getEvent, normaliseCode } from "./event.js";
 export { Host, host } from "./host.js";
-export { lastName, rememberedName } from "./memory.js";
+export { lastName, movedAway, rememberedName } from "./memory.js";
 export { EndReason, join, Participant } from "./participant.js";

@@ -115,3 +115,13 @@ export function translateDocument(translator, root = document) {
     }
   }
 }
+
+/**
+ * A translator for one part of a page that keeps its own catalog (say, a panel added to a page
+ * whose other text is not translated yet): it leaves the document's lang and dir alone.
+ */
+export async function loadMessages(page, locale = chooseLocale()) {
+  const fallback = await fetchCatalog(page, DEFAULT_LOCALE);
+  const messages = locale === DEFAULT_LOCALE ? fallback : await fetchCatalog(page, locale);
+  return new Translator(locale, messages, fallback);
+}
