@@ -300,7 +300,13 @@ export class Dashboard {
     this.joinPanel.hidden = closed;
     this.useLayout(this.layoutFor(roster.size));
 
-    const { rows, counts, totals, total } = query.select(roster);
+    const selected = query.select(roster);
+    const { counts, totals, total } = selected;
+    // Who waits is listed in the waiting room above (host/admission.js), with admit and deny;
+    // the roster shows them only when the host asks for them with the "waiting" filter.
+    const rows = query.filters.has("waiting")
+      ? selected.rows
+      : selected.rows.filter((entry) => entry.status !== "pending");
     for (const kind of CATEGORIES) {
       const tile = this.counts[kind];
       setText(tile.value, tr.n(counts[kind]));
