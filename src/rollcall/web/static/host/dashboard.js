@@ -8,7 +8,7 @@ import { PersonCard, PRESENCE_TEXT } from "./card.js";
 const COUNTED = ["online", "away", "offline", "left"];
 
 /** The URL as text with line-break chances after each slash, never inside the code. */
-function breakableUrl(url) {
+export function breakableUrl(url) {
   return url.split("/").flatMap((part, index) => (index ? [el("wbr"), `/${part}`] : [part]));
 }
 
