@@ -8,14 +8,7 @@ import { api } from "../shared/api.js";
 import { choiceDialog, confirmDialog } from "../shared/dialog.js";
 import { el } from "../shared/dom.js";
 import { loadMessages } from "../shared/i18n.js";
-
-/** The link as people read it: no scheme, line-break chances after each slash. */
-function shownUrl(url) {
-  return url
-    .replace(/^https?:\/\//, "")
-    .split("/")
-    .flatMap((part, index) => (index ? [el("wbr"), `/${part}`] : [part]));
-}
+import { breakableUrl } from "./dashboard.js";
 
 export class Admission {
   /** `session` is the dashboard's HostSession: its token, event, roster, toast and render(). */
@@ -118,7 +111,7 @@ export class Admission {
     const src = check ? `${this.plain.src}?rc=${check.code}` : this.plain.src;
     if (this.qr.getAttribute("src") !== src) {
       this.qr.setAttribute("src", src);
-      this.link.replaceChildren(...shownUrl(url));
+      this.link.replaceChildren(...breakableUrl(url.replace(/^https?:\/\//, "")));
     }
     this.qr.setAttribute("alt", this.t("qr.alt", { url }));
     this.link.dataset.url = url;

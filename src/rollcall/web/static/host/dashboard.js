@@ -35,7 +35,7 @@ function setText(node, text) {
 }
 
 /** The URL as text with line-break chances after each slash, never inside the code. */
-function breakableUrl(url) {
+export function breakableUrl(url) {
   return url.split("/").flatMap((part, index) => (index ? [el("wbr"), `/${part}`] : [part]));
 }
 

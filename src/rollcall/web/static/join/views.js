@@ -15,6 +15,23 @@ function intro(kicker, title) {
   );
 }
 
+/** A form of one field: its label, the input, a hint (the input's `aria-describedby`), an error. */
+function fieldForm({ input, label, hint, error, submit }) {
+  return el(
+    "form",
+    { class: "form", novalidate: true },
+    el(
+      "div",
+      { class: "field" },
+      el("label", { for: input.id, text: label }),
+      input,
+      el("p", { class: "hint", id: input.getAttribute("aria-describedby"), text: hint }),
+    ),
+    error,
+    submit,
+  );
+}
+
 /**
  * Asks for a name; `onJoin(name)` runs on a submit, and `refuse(problem)` says what was wrong
  * (`problem`: a catalog key and its values, or null).
@@ -42,19 +59,13 @@ export class NameForm {
       type: "submit",
       text: t("name.submit"),
     });
-    const form = el(
-      "form",
-      { class: "form", novalidate: true },
-      el(
-        "div",
-        { class: "field" },
-        el("label", { for: "name", text: t("name.label") }),
-        this.input,
-        el("p", { class: "hint", id: "name-hint", text: t("name.hint") }),
-      ),
-      this.error,
-      this.submit,
-    );
+    const form = fieldForm({
+      input: this.input,
+      label: t("name.label"),
+      hint: t("name.hint"),
+      error: this.error,
+      submit: this.submit,
+    });
     form.addEventListener("submit", (submitEvent) => {
       submitEvent.preventDefault();
       const value = this.input.value.trim();
@@ -104,19 +115,13 @@ export class NameForm {
       type: "submit",
       text: t("reclaim.submit"),
     });
-    const form = el(
-      "form",
-      { class: "form", novalidate: true },
-      el(
-        "div",
-        { class: "field" },
-        el("label", { for: "recovery-code", text: t("reclaim.label") }),
-        this.codeInput,
-        el("p", { class: "hint", id: "recovery-hint", text: t("reclaim.hint") }),
-      ),
-      this.codeError,
-      this.codeSubmit,
-    );
+    const form = fieldForm({
+      input: this.codeInput,
+      label: t("reclaim.label"),
+      hint: t("reclaim.hint"),
+      error: this.codeError,
+      submit: this.codeSubmit,
+    });
     form.addEventListener("submit", (submitEvent) => {
       submitEvent.preventDefault();
       const value = this.codeInput.value.trim();
