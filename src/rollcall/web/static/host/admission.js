@@ -8,7 +8,7 @@ import { api } from "../shared/api.js";
 import { choiceDialog, confirmDialog } from "../shared/dialog.js";
 import { el } from "../shared/dom.js";
 import { loadMessages } from "../shared/i18n.js";
-import { breakableUrl } from "./dashboard.js";
+import { breakableUrl, setText } from "./dashboard.js";
 
 export class Admission {
   /** `session` is the dashboard's HostSession: its token, event, roster, toast and render(). */
@@ -60,10 +60,12 @@ export class Admission {
     this.renderRoomCheck(event);
     this.renderWaiting(event, roster);
     this.renderUnban(dashboard, event, roster);
-    this.recent.hidden = event.status === "closed";
-    this.recentSummary.textContent = this.t("recent.open");
-    this.recentLabel.textContent = this.t("recent.label");
-    this.recentButton.textContent = this.t("recent.button");
+    // Drawn once a frame while a crowd's messages arrive: touch the page only where it changed.
+    const hidden = event.status === "closed";
+    if (this.recent.hidden !== hidden) this.recent.hidden = hidden;
+    setText(this.recentSummary, this.t("recent.open"));
+    setText(this.recentLabel, this.t("recent.label"));
+    setText(this.recentButton, this.t("recent.button"));
   }
 
   attach(dashboard) {
@@ -113,23 +115,32 @@ export class Admission {
       this.qr.setAttribute("src", src);
       this.link.replaceChildren(...breakableUrl(url.replace(/^https?:\/\//, "")));
     }
-    this.qr.setAttribute("alt", this.t("qr.alt", { url }));
-    this.link.dataset.url = url;
-    this.checkBox.hidden = !check;
-    this.checkLabel.textContent = this.t("roomCheck.label");
-    this.checkHint.textContent = this.t("roomCheck.hint");
-    this.checkCode.textContent = check ? check.code : "";
+    const alt = this.t("qr.alt", { url });
+    if (this.qr.getAttribute("alt") !== alt) this.qr.setAttribute("alt", alt);
+    if (this.link.dataset.url !== url) this.link.dataset.url = url;
+    if (this.checkBox.hidden !== !check) this.checkBox.hidden = !check;
+    setText(this.checkLabel, this.t("roomCheck.label"));
+    setText(this.checkHint, this.t("roomCheck.hint"));
+    setText(this.checkCode, check ? check.code : "");
   }
 
   renderWaiting(event, roster) {
     const waiting = roster.waiting();
     const closed = event.status === "closed";
-    this.waitingPanel.hidden = closed || waiting.length === 0;
-    this.waitingTitle.textContent = this.t("waiting.heading", { count: waiting.length });
+    const hidden = closed || waiting.length === 0;
+    if (this.waitingPanel.hidden !== hidden) this.waitingPanel.hidden = hidden;
+    setText(this.waitingTitle, this.t("waiting.heading", { count: waiting.length }));
     const newcomers = waiting.filter((entry) => !entry.reclaims).length;
-    this.admitAll.hidden = newcomers === 0;
-    this.admitAll.textContent = this.t("waiting.admitAll");
-    this.waitingList.replaceChildren(...waiting.map((entry) => this.waitingItem(entry, roster)));
+    if (this.admitAll.hidden !== (newcomers === 0)) this.admitAll.hidden = newcomers === 0;
+    setText(this.admitAll, this.t("waiting.admitAll"));
+    // The list is built again only when who waits, their names or a pending click changed.
+    const drawn = waiting
+      .map((entry) => `${entry.id}:${entry.display_name}:${this.busy.has(entry.id)}`)
+      .join("|");
+    if (drawn !== this.drawnWaiting) {
+      this.drawnWaiting = drawn;
+      this.waitingList.replaceChildren(...waiting.map((entry) => this.waitingItem(entry, roster)));
+    }
   }
 
   waitingItem(entry, roster) {
@@ -196,9 +207,12 @@ export class Admission {
         });
         card.node.append(unban);
       }
-      unban.hidden = event.status === "closed" || entry?.status !== "kicked";
-      unban.textContent = this.t("unban");
-      unban.setAttribute("aria-label", this.t("unbanName", { name: entry?.display_name ?? "" }));
+      const hidden = event.status === "closed" || entry?.status !== "kicked";
+      if (unban.hidden !== hidden) unban.hidden = hidden;
+      if (hidden) continue;
+      setText(unban, this.t("unban"));
+      const label = this.t("unbanName", { name: entry?.display_name ?? "" });
+      if (unban.getAttribute("aria-label") !== label) unban.setAttribute("aria-label", label);
     }
   }
 

@@ -30,7 +30,7 @@ function storeView(view) {
 }
 
 /** Set a node's text only when it changes: a draw happens every frame while messages come. */
-function setText(node, text) {
+export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
