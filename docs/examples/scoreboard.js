@@ -8,6 +8,17 @@ const code = new URLSearchParams(location.search).get("code") || "";
 const token = new URLSearchParams(location.hash.slice(1)).get("host_token") || "";
 const $ = (id) => document.getElementById(id);
 
+// The score last asked for, per player: a second click before the first change comes back on
+// the stream counts from it, so two quick clicks make two points.
+const asked = new Map();
+
+function givePoint(board, id) {
+  const shown = board.participants.get(id)?.state.score ?? 0;
+  const score = Math.max(shown, asked.get(id) ?? 0) + 1;
+  asked.set(id, score);
+  return board.setState(id, { score });
+}
+
 function render(board) {
   const here = [...board.participants.values()].filter((p) => p.status === "active");
   here.sort((a, b) => (b.state.score ?? 0) - (a.state.score ?? 0));
@@ -21,7 +32,7 @@ function render(board) {
       plusOne.type = "button";
       plusOne.textContent = "+1";
       plusOne.setAttribute("aria-label", `Give ${player.display_name} a point`);
-      plusOne.onclick = () => board.setState(player.id, { score: (player.state.score ?? 0) + 1 });
+      plusOne.onclick = () => givePoint(board, player.id);
       item.append(plusOne);
       return item;
     }),
