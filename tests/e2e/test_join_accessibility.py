@@ -29,7 +29,14 @@ TARGET_SIZES = """() => [...document.querySelectorAll(
 })"""
 
 
+# A screen that is still fading in has its colours half way: axe would judge the contrast of a
+# frame nobody reads. Wait (with a deadline) until every animation that ends has ended.
+SETTLED = """() => document.getAnimations().every(
+    (a) => a.playState !== "running" || a.effect?.getTiming().iterations === Infinity)"""
+
+
 def serious_violations(page: Page) -> list[str]:
+    page.wait_for_function(SETTLED, timeout=5_000)
     results = Axe().run(page)
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "
