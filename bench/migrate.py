@@ -803,7 +803,7 @@ def report(outcome: Run) -> dict[str, object]:
         ),
         (
             "longest lock blocking writers",
-            f"{longest_block:.2f} s",
+            _hold(blocking).split(" on ")[0],
             f"< {TARGET_STALL_S:.0f} s (sampled every {SAMPLE_EVERY_S * 1000:.0f} ms)",
             longest_block < TARGET_STALL_S,
         ),
