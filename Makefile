@@ -1,5 +1,6 @@
-# rollcall: `make run` starts it on its embedded database; `make test` runs every check.
-# Both bootstrap .venv on first use and are safe to run again.
+# rollcall: `make` lists the targets; `make run` starts it on its embedded database; `make test`
+# runs every check; `make faults` runs the fault drill. Each target bootstraps .venv on first use
+# and is safe to run again.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,25 +9,33 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint unit browser bench clean
+.DEFAULT_GOAL := help
+.PHONY: help run test faults lint bench clean
 
-$(STAMP): pyproject.toml
+# The test and bench extras both: mypy checks bench/ too, so it needs the bench's packages.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-run: $(STAMP)
+help: ## list the targets and what each does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000) with its embedded PostgreSQL
 	$(BIN)/rollcall serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) ## lint, then every test (API, realtime, Chromium) on embedded and external PostgreSQL
 	bash scripts/test
 
-lint: $(STAMP)
+faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults
+
+lint: $(STAMP) ## ruff, mypy (rollcall and bench) and squawk on the migrations' SQL
 	bash scripts/lint
 
-bench: $(STAMP)
+bench: $(STAMP) ## every benchmark on loopback, 5-7 minutes (docs/benchmarks.md)
 	$(BIN)/python -m bench all
 
-clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts
+clean: ## remove .venv, the tools' caches and artifacts/
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts node_modules

@@ -76,35 +76,8 @@ async def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_dependencies() -> None:
-    """Install pyproject's `bench` extra into this environment when any of it is missing.
-
-    `make bench` installs only the `test` extra, so a fresh machine gets the rest here.
-    """
-    import importlib.util
-    import shutil
-    import subprocess
-    import tomllib
-
-    wanted = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["bench"]
-
-    def present(requirement: str) -> bool:
-        name = requirement.split(">")[0].split("=")[0].split("<")[0].strip()
-        if name == "py-spy":
-            return (Path(sys.executable).parent / "py-spy").exists() or bool(shutil.which(name))
-        return importlib.util.find_spec(name) is not None
-
-    missing = [requirement for requirement in wanted if not present(requirement)]
-    if missing:
-        print(f"installing the bench extra's missing packages: {' '.join(missing)}", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)
-
-
 def main() -> int:
     args = _parser().parse_args()
-    ensure_dependencies()
     raise_open_file_limit()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     src = os.environ.get("ROLLCALL_BENCH_SRC")

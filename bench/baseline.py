@@ -116,20 +116,20 @@ async def _one_join(recorder: _RecordingConnection, code: str, device: UUID, dis
     from rollcall.events import service as events
     from rollcall.participants import service as participants
 
-    first = next(iter(inspect.signature(participants.join).parameters))
+    # The join's signature depends on the rollcall measured (ROLLCALL_BENCH_SRC may name an
+    # older one), and the recorder stands in for asyncpg's pool and connection: both are Any.
+    join: Any = participants.join
+    stand_in: Any = recorder
+    stand_in_pool: Any = _RecordingPool(recorder)
+    first = next(iter(inspect.signature(join).parameters))
     if first == "joins":  # batched joins (rollcall_join_many), one join in the batch
         from rollcall.participants.batch import JoinBatcher
 
-        batcher = JoinBatcher(_RecordingPool(recorder))  # type: ignore[arg-type]
-        await participants.join(batcher, code=code, device_id=device, display_name=display)
+        batcher = JoinBatcher(stand_in_pool)
+        await join(batcher, code=code, device_id=device, display_name=display)
     else:  # one transaction per join, as the join route ran it before batching
-        event = await events.get_event(recorder, code=code)  # type: ignore[arg-type]
-        await participants.join(
-            recorder,  # type: ignore[arg-type]
-            event=event,
-            device_id=device,
-            display_name=display,
-        )
+        event = await events.get_event(stand_in, code=code)
+        await join(stand_in, event=event, device_id=device, display_name=display)
 
 
 async def record_join_sql(database_url: str, event_code: str, title_prefix: str) -> JoinScript:
@@ -141,7 +141,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
     """
     from rollcall.db.pool import create_pool
     from rollcall.events import service as events
-    from rollcall.participants.names import normalize_display_name
+    from rollcall.participants import names
 
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
@@ -150,7 +150,9 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             recorder = _RecordingConnection(conn)
             device = uuid4()
             display = "Recorded Join"
-            name, key = normalize_display_name(display)
+            name, key = names.normalize_display_name(display)
+            # A rollcall from before look-alike names (ROLLCALL_BENCH_SRC) has no skeleton.
+            skeleton = names.name_skeleton(name) if hasattr(names, "name_skeleton") else name
             await _one_join(recorder, event.code, device, display)
     finally:
         await pool.close()
@@ -162,7 +164,7 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
             return ":ev"
         if isinstance(value, str) and value == event.code:
             return ":evcode"
-        if isinstance(value, str) and value in (name, key, display):
+        if isinstance(value, str) and value in (name, key, display, skeleton):
             return _NAME
         if isinstance(value, bytes | bytearray) and len(value) == 32:
             return _DIGEST

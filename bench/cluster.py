@@ -23,14 +23,21 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psutil
 import psycopg
 from psycopg import sql
 
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
+
 REPO = Path(__file__).resolve().parent.parent
+
+# What a Sampler's window says: for each meter ("rollcall", "postgres", "clients", "machine"),
+# its mean CPU in cores ("cpu_cores") and its peak RSS in bytes ("rss_peak").
+Usage = dict[str, dict[str, float]]
 
 
 def raise_open_file_limit() -> int:
@@ -54,7 +61,9 @@ def free_port() -> int:
 class Database:
     """A fresh database on the embedded server or on DATABASE_URL's server."""
 
-    def __init__(self, admin_url: str, *, embedded: Any = None, root: Path | None = None) -> None:
+    def __init__(
+        self, admin_url: str, *, embedded: PostgresServer | None = None, root: Path | None = None
+    ) -> None:
         self.admin_url = admin_url
         self.embedded = embedded
         self._root = root
@@ -74,11 +83,11 @@ class Database:
             return cls(external)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import pgserver
+            from pgserver.postgres_server import get_server
 
             root = Path(tempfile.mkdtemp(prefix="rollcall-bench-pg-"))
             root.chmod(0o755)
-            server = pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+            server = get_server(root / "pgdata", cleanup_mode="delete")
         return cls(server.get_uri(), embedded=server, root=root)
 
     @property
@@ -111,7 +120,8 @@ class Database:
     def postmaster(self) -> psutil.Process | None:
         """The server's postmaster, when it runs on this machine (found through a backend)."""
         if self.embedded is not None:
-            return psutil.Process(int(self.embedded.get_pid()))
+            pid = self.embedded.get_pid()
+            return psutil.Process(pid) if pid is not None else None
         with self.connect() as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
             assert row is not None
@@ -403,7 +413,7 @@ class Sampler:
         self._thread.join()
         self.samples.append(self._take())
 
-    def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
+    def window(self, start: float, end: float) -> Usage:
         """Mean CPU (in cores) and peak RSS (bytes) of each meter between two wall-clock times."""
         inside = [s for s in self.samples if start <= s.at <= end]
         if len(inside) < 2:

@@ -7,18 +7,40 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psutil
 
-from bench.cluster import REPO, CpuMeter, Database, MachineMeter, Sampler, Servers, rollcall_source
+from bench.cluster import (
+    REPO,
+    CpuMeter,
+    Database,
+    MachineMeter,
+    Sampler,
+    Servers,
+    Usage,
+    rollcall_source,
+)
+from bench.workers import JobFn, JobT, Workers
+
+T = TypeVar("T")
 
 # Every bench server allows events this large, so one event can take a whole stampede.
 MAX_CAPACITY = 1_000_000
+
+
+UNBINDING_LIMITS = {
+    "limit_joins": "100000000/minute",
+    "limit_guesses": "100000000/minute",
+    "limit_events": "100000000/minute",
+    "limit_ws_messages": "1000000/second",
+}
+"""The load comes from one address: the rate limits are checked on every request, as in
+production, but set so high that none refuses the bench."""
 
 
 @dataclass
@@ -86,8 +108,17 @@ class Harness:
             self.database.close()
             self.database = None
 
-    def figure(self, *args: Any, **kwargs: Any) -> Figure:
-        figure = Figure(*args, **kwargs)
+    def figure(
+        self,
+        scenario: str,
+        name: str,
+        value: float | None,
+        unit: str,
+        target: str = "",
+        met: bool | None = None,
+        note: str = "",
+    ) -> Figure:
+        figure = Figure(scenario, name, value, unit, target, met, note)
         self.figures.append(figure)
         mark = {True: "ok  ", False: "MISS", None: "    "}[figure.met]
         target = f"  (target {figure.target})" if figure.target else ""
@@ -111,7 +142,11 @@ class Harness:
 
     @contextlib.contextmanager
     def servers(self, count: int, **settings: str | float) -> Iterator[Servers]:
-        env = {"max_capacity": str(MAX_CAPACITY), **{k: str(v) for k, v in settings.items()}}
+        env = {
+            "max_capacity": str(MAX_CAPACITY),
+            **UNBINDING_LIMITS,
+            **{k: str(v) for k, v in settings.items()},
+        }
         servers = Servers(self.db.url, count, settings=env)
         with servers.running():
             yield servers
@@ -135,6 +170,34 @@ class Harness:
         meters["machine"] = MachineMeter()
         return Sampler(meters, interval=interval)
 
+    async def run_jobs(
+        self,
+        servers: Servers,
+        fn: JobFn[JobT],
+        jobs: Sequence[JobT],
+        result: type[T],
+        *,
+        label: str,
+        limit_s: float,
+        progress: Callable[[float, int], str],
+    ) -> tuple[list[T], Sampler]:
+        """Run one job per worker process to its end, sampling CPU meanwhile.
+
+        Returns each worker's result, in worker order, and the sampler. `progress` gets the
+        seconds since the workers started and the count they have done, for a line printed
+        every few seconds.
+        """
+        async with Workers(fn, jobs, label=label) as pool:
+            began = time.monotonic()
+            with self.sampler(servers, pool.pids) as meters:
+                results = await pool.gather(
+                    "result",
+                    result,
+                    limit_s=limit_s,
+                    progress=lambda done: progress(time.monotonic() - began, done),
+                )
+        return results, meters
+
     def save(self) -> Path:
         path = self.out / "results.json"
         path.write_text(
@@ -151,7 +214,7 @@ class Harness:
         return path
 
 
-def others(usage: dict[str, dict[str, float]]) -> float | None:
+def others(usage: Usage) -> float | None:
     """CPU (cores) that processes outside the benchmark used in a window: noise to report."""
     if "machine" not in usage:
         return None
@@ -159,7 +222,7 @@ def others(usage: dict[str, dict[str, float]]) -> float | None:
     return max(0.0, usage["machine"]["cpu_cores"] - ours)
 
 
-def usage_note(usage: dict[str, dict[str, float]]) -> str:
+def usage_note(usage: Usage) -> str:
     """'rollcall 1.2, postgres 0.5, clients 0.1 cores; others 0.0' for a figure's note."""
     parts = [f"{name} {u['cpu_cores']:.2f}" for name, u in usage.items() if name != "machine"]
     noise = others(usage)
@@ -169,7 +232,7 @@ def usage_note(usage: dict[str, dict[str, float]]) -> str:
     return text
 
 
-def cost_per(usage: dict[str, dict[str, float]], rate: float) -> tuple[float | None, str]:
+def cost_per(usage: Usage, rate: float) -> tuple[float | None, str]:
     """CPU milliseconds per operation: (rollcall's, unit), PostgreSQL's in the note.
 
     Unlike a rate, this hardly moves when other processes take CPU away, so it is the figure
@@ -180,20 +243,28 @@ def cost_per(usage: dict[str, dict[str, float]], rate: float) -> tuple[float | N
     return 1000 * usage["rollcall"]["cpu_cores"] / rate, "ms"
 
 
-def pg_cost(usage: dict[str, dict[str, float]], rate: float) -> str:
+def pg_cost(usage: Usage, rate: float) -> str:
     if not rate or "postgres" not in usage:
         return ""
     return f"PostgreSQL {1000 * usage['postgres']['cpu_cores'] / rate:.2f} ms"
 
 
-def create_event(base_url: str, title: str, capacity: int = MAX_CAPACITY) -> dict[str, Any]:
-    """A new event through the API; returns the API's answer (event, host_token, …)."""
+@dataclass(frozen=True)
+class NewEvent:
+    """An event the bench created: its join code and the host's token."""
+
+    code: str
+    host_token: str
+
+
+def create_event(base_url: str, title: str, capacity: int = MAX_CAPACITY) -> NewEvent:
+    """A new event through the API."""
     answer = httpx.post(
         f"{base_url}/api/events", json={"title": title, "capacity": capacity}, timeout=10
     )
     answer.raise_for_status()
-    created: dict[str, Any] = answer.json()
-    return created
+    created = answer.json()
+    return NewEvent(code=str(created["event"]["code"]), host_token=str(created["host_token"]))
 
 
 def machine() -> dict[str, Any]:

@@ -21,15 +21,19 @@ import asyncio
 import json
 import time
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import httpx
+import psycopg
 
 from bench import plots
-from bench.harness import Harness, create_event, percentile, usage_note
-from bench.phones import PhoneStats, arrive_all
+from bench.cluster import Sampler, Servers
+from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
+from bench.phones import PhoneSummary, arrive_all
 from bench.wire import Wire, open_websocket
-from bench.workers import Channel, Workers
+from bench.workers import Channel, Job, Workers
+from rollcall.protocol import ClientMessage, HostMessage, Role, ServerMessage
 
 PHONES = 10_000
 SOAK_S = 60.0
@@ -57,42 +61,56 @@ DROP TABLE IF EXISTS bench_updates;
 """
 
 
-async def soak_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
-    """Join `phones` participants, open their sockets, beat; report after each phase."""
-    ports: list[int] = job["ports"]
-    worker: int = job["worker"]
-    stats = PhoneStats()
-    failures: Counter[str] = Counter()
-    arrived = await asyncio.wait_for(
-        arrive_all(
-            ports=ports,
-            code=job["code"],
-            count=job["phones"],
-            name_prefix=f"h{worker}",
-            stats=stats,
-            channel=channel,
-            failures=failures,
-            concurrency=job["concurrency"],
-            beat_s=job["beat_s"],
-        ),
-        job["ramp_timeout"],
+@dataclass(frozen=True, kw_only=True)
+class SoakJob(Job):
+    code: str
+    phones: int
+    concurrency: int
+    beat_s: float
+    ramp_timeout: float
+
+
+@dataclass(frozen=True)
+class Ramped:
+    """A worker's phones are in: how many have their socket open, and the retried errors."""
+
+    open: int
+    failures: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Soaked:
+    """What a worker's phones saw in the window, and how many sockets were open at its end."""
+
+    phones: PhoneSummary
+    open: int
+
+
+async def soak_job(job: SoakJob, channel: Channel) -> int:
+    """Join `phones` participants, open their sockets, beat; report after each phase.
+
+    Returns how many phones it closed at the end.
+    """
+    crowd = await arrive_all(
+        channel,
+        ports=job.ports,
+        code=job.code,
+        count=job.phones,
+        name_prefix=f"h{job.worker}",
+        concurrency=job.concurrency,
+        limit_s=job.ramp_timeout,
+        beat_s=job.beat_s,
     )
-    phones = [phone for _, phone in arrived]
-    channel.send("ramped", {"open": len(phones), "failures": dict(failures)})
-    kind, end_at = await channel.receive(limit_s=job["ramp_timeout"])
-    assert kind == "soak"
-    stats.ack_ms = type(stats.ack_ms)("d")  # from here on, the window only
-    stats.beats = 0
-    stats.closes.clear()
+    phones = [phone for _, phone in crowd.arrived]
+    channel.send("ramped", Ramped(open=len(phones), failures=dict(crowd.failures)))
+    end_at = await channel.expect("soak", float, limit_s=job.ramp_timeout)
+    crowd.stats.restart_window()
     await asyncio.sleep(max(0.0, end_at - time.time()))
-    window = stats.summary()
-    window["ack_ms"] = list(window["ack_ms"])
     open_now = sum(1 for p in phones if p.wire is not None and not p.wire.closed)
-    channel.send("soaked", {**window, "open": open_now})
-    kind, _ = await channel.receive(limit_s=120)
-    for phone in phones:
-        phone.close()
-    return {"closed": len(phones)}
+    channel.send("soaked", Soaked(phones=crowd.stats.summary(), open=open_now))
+    await channel.receive(limit_s=120)  # "close", or the bench is gone
+    crowd.close()
+    return len(phones)
 
 
 class HostWatch:
@@ -109,11 +127,11 @@ class HostWatch:
 
     def on_message(self, payload: bytes) -> None:
         message = json.loads(payload)
-        if message["type"] == "welcome":
+        if message["type"] == ServerMessage.WELCOME:
             self.welcome = message
             self.welcomed_at = time.monotonic()
             self._welcome.set()
-        elif message["type"] == "participant.presence":
+        elif message["type"] == HostMessage.PRESENCE:
             self.presence[message["presence"]] += 1
             if message["presence"] == "offline":
                 self.offline.add(message["participant_id"])
@@ -130,111 +148,190 @@ class HostWatch:
     async def open(self, port: int, code: str, token: str) -> None:
         self.wire = await open_websocket(
             port,
-            {"type": "hello", "role": "host", "event": code, "token": token},
+            {"type": ClientMessage.HELLO, "role": Role.HOST, "event": code, "token": token},
             on_message=self.on_message,
             on_close=self.on_close,
             limit_s=30,
         )
 
 
+@dataclass(frozen=True)
+class Plan:
+    processes: int
+    phones: int
+    soak_s: float
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measured window: its wall-clock bounds, what the phones saw, what the table got."""
+
+    start: float
+    end: float
+    soaked: list[Soaked]
+    updates: list[tuple[str, int]]  # UPDATE statement on event_participants: how many
+    rows_updated: int
+
+
+@dataclass(frozen=True)
+class Soak:
+    """Everything the soak measured, for the report."""
+
+    ramp_s: float
+    ramped: list[Ramped]
+    host_welcome_s: float
+    window: Window
+    roster: list[RosterEntry]
+    host: HostWatch
+    meters: Sampler
+
+
 async def run(h: Harness) -> None:
-    processes = h.processes or 1
-    phones = 2_000 if h.quick else PHONES
-    soak_s = 20.0 if h.quick else SOAK_S
-    workers = 2
+    plan = Plan(
+        processes=h.processes or 1,
+        phones=2_000 if h.quick else PHONES,
+        soak_s=20.0 if h.quick else SOAK_S,
+    )
     print(
-        f"== heartbeats: {phones:,} sockets beating every {BEAT_S:.0f} s for {soak_s:.0f} s,"
-        f" {processes} rollcall process(es)"
+        f"== heartbeats: {plan.phones:,} sockets beating every {BEAT_S:.0f} s for"
+        f" {plan.soak_s:.0f} s, {plan.processes} rollcall process(es)"
     )
     h.forget_participants()
-    with h.servers(processes) as servers:
-        created = create_event(servers.url(), "heartbeat soak", capacity=phones)
-        code, host_token = created["event"]["code"], created["host_token"]
-        jobs = [
-            {
-                "ports": servers.ports,
-                "code": code,
-                "phones": phones // workers,
-                "concurrency": 50,
-                "beat_s": BEAT_S,
-                "ramp_timeout": 240,
-            }
-            for _ in range(workers)
-        ]
-        pool = Workers(soak_job, jobs, label="heartbeats")
-        pool.start()
+    with h.servers(plan.processes) as servers:
+        event = create_event(servers.url(), "heartbeat soak", capacity=plan.phones)
+        soak = await _soak(h, plan, servers, event)
+    _report(h, plan, soak)
+
+
+async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> Soak:
+    """Open the phones' sockets, connect the host, then measure the window."""
+    workers = 2
+    jobs = [
+        SoakJob(
+            ports=servers.ports,
+            code=event.code,
+            phones=plan.phones // workers,
+            concurrency=50,
+            beat_s=BEAT_S,
+            ramp_timeout=240,
+        )
+        for _ in range(workers)
+    ]
+    async with Workers(soak_job, jobs, label="heartbeats") as pool:
         host = HostWatch()
         try:
-            began = time.monotonic()
             with h.sampler(servers, pool.pids, interval=1.0) as meters:
-                ramped = await pool.gather(
-                    "ramped",
-                    limit_s=260,
-                    progress=lambda n: f"{time.monotonic() - began:.0f} s: {n:,} sockets open",
-                )
-                ramp_s = time.monotonic() - began
-                opened = sum(r["open"] for r in ramped)
-                retried: Counter[str] = Counter()
-                for r in ramped:
-                    retried.update(r["failures"])
-                if retried:
-                    print(f"   errors while opening (each retried): {dict(retried)}")
-                print(
-                    f"   {opened:,} sockets open after {ramp_s:.0f} s; soaking for {soak_s:.0f} s",
-                    flush=True,
-                )
-                # The host connects before the window: its welcome carries the whole roster,
-                # which is a cost of its own (timed here), not of the steady state measured.
-                host_began = time.monotonic()
-                await host.open(servers.ports[0], code, host_token)
-                host_welcome_s = await host.welcomed(limit_s=60) - host_began
-                await asyncio.sleep(2 * BEAT_S)  # let acks delayed by it come back first
-                with h.db.connect() as conn:
-                    conn.execute(COUNT_UPDATES)
-                    rows_before = _rows_updated(conn)
-                start = time.time()
-                end = start + soak_s
-                pool.broadcast("soak", end)
-                soaked = await pool.gather(
-                    "soaked",
-                    limit_s=soak_s + 60,
-                    progress=lambda n: f"{time.time() - start:.0f} s of {soak_s:.0f} s",
-                )
-                with h.db.connect() as conn:
-                    rows_after = _rows_updated(conn)
-                    updates = conn.execute(
-                        "SELECT query, count(*) FROM bench_updates"
-                        " WHERE at >= to_timestamp(%s) AND at < to_timestamp(%s) GROUP BY query",
-                        (start, end),
-                    ).fetchall()
-                    conn.execute(STOP_COUNTING)
-                roster = await roster_of(servers.url(), code, host_token)
+                ramped, ramp_s = await _ramp(pool, plan)
+                host_welcome_s = await _connect_host(host, servers, event)
+                window = await _measure_window(h, pool, plan)
+                roster = await roster_of(servers.url(), event.code, event.host_token)
             pool.broadcast("close")
-            await pool.gather("result", limit_s=60)
+            await pool.gather("result", int, limit_s=60)
         finally:
             if host.wire is not None:
                 host.wire.abort()
-            pool.close()
-    usage = meters.window(start, end)
+    return Soak(
+        ramp_s=ramp_s,
+        ramped=ramped,
+        host_welcome_s=host_welcome_s,
+        window=window,
+        roster=roster,
+        host=host,
+        meters=meters,
+    )
+
+
+async def _ramp(pool: Workers[SoakJob], plan: Plan) -> tuple[list[Ramped], float]:
+    """Wait until every phone has its socket open; returns each worker's word and the time."""
+    began = time.monotonic()
+    ramped = await pool.gather(
+        "ramped",
+        Ramped,
+        limit_s=260,
+        progress=lambda n: f"{time.monotonic() - began:.0f} s: {n:,} sockets open",
+    )
+    ramp_s = time.monotonic() - began
+    opened = sum(r.open for r in ramped)
+    retried: Counter[str] = Counter()
+    for r in ramped:
+        retried.update(r.failures)
+    if retried:
+        print(f"   errors while opening (each retried): {dict(retried)}")
+    print(
+        f"   {opened:,} sockets open after {ramp_s:.0f} s; soaking for {plan.soak_s:.0f} s",
+        flush=True,
+    )
+    return ramped, ramp_s
+
+
+async def _connect_host(host: HostWatch, servers: Servers, event: NewEvent) -> float:
+    """The host connects before the window; returns how long its welcome took.
+
+    Its welcome carries the whole roster, which is a cost of its own (timed here), not of the
+    steady state measured.
+    """
+    host_began = time.monotonic()
+    await host.open(servers.ports[0], event.code, event.host_token)
+    host_welcome_s = await host.welcomed(limit_s=60) - host_began
+    await asyncio.sleep(2 * BEAT_S)  # let acks delayed by it come back first
+    return host_welcome_s
+
+
+async def _measure_window(h: Harness, pool: Workers[SoakJob], plan: Plan) -> Window:
+    """The soak window, with the UPDATE statements on event_participants counted."""
+    with h.db.connect() as conn:
+        conn.execute(COUNT_UPDATES)
+        rows_before = _rows_updated(conn)
+    start = time.time()
+    end = start + plan.soak_s
+    pool.broadcast("soak", end)
+    soaked = await pool.gather(
+        "soaked",
+        Soaked,
+        limit_s=plan.soak_s + 60,
+        progress=lambda n: f"{time.time() - start:.0f} s of {plan.soak_s:.0f} s",
+    )
+    with h.db.connect() as conn:
+        rows_after = _rows_updated(conn)
+        updates = conn.execute(
+            "SELECT query, count(*) FROM bench_updates"
+            " WHERE at >= to_timestamp(%s) AND at < to_timestamp(%s) GROUP BY query",
+            (start, end),
+        ).fetchall()
+        conn.execute(STOP_COUNTING)
+    return Window(
+        start=start,
+        end=end,
+        soaked=soaked,
+        updates=[(str(query), int(n)) for query, n in updates],
+        rows_updated=rows_after - rows_before,
+    )
+
+
+def _report(h: Harness, plan: Plan, soak: Soak) -> None:
+    """The soak's details and figures, and its resources plot."""
+    phones, soak_s, host, window = plan.phones, plan.soak_s, soak.host, soak.window
+    usage = soak.meters.window(window.start, window.end)
+    updates = window.updates
     heartbeat_statements = sum(n for q, n in updates if "SET last_heartbeat" in q)
     other_statements = {q[:80]: n for q, n in updates if "SET last_heartbeat" not in q}
-    presence = Counter(p["presence"] for p in roster)
+    presence = Counter(p["presence"] for p in soak.roster)
     not_online = sum(n for p, n in presence.items() if p != "online")
-    acks = [ms for s in soaked for ms in s["ack_ms"]]
-    beats = sum(s["beats"] for s in soaked)
-    still_open = sum(s["open"] for s in soaked)
+    acks = [ms for s in window.soaked for ms in s.phones.ack_ms]
+    beats = sum(s.phones.beats for s in window.soaked)
+    still_open = sum(s.open for s in window.soaked)
     closes: Counter[int] = Counter()
-    for s in soaked:
-        closes.update({int(k): v for k, v in s["closes"].items()})
+    for s in window.soaked:
+        closes.update(s.phones.closes)
     h.details["heartbeats"] = {
-        "processes": processes,
+        "processes": plan.processes,
         "phones": phones,
-        "ramp_s": ramp_s,
-        "host_welcome_s": host_welcome_s,
-        "ramp_failures": [r["failures"] for r in ramped],
+        "ramp_s": soak.ramp_s,
+        "host_welcome_s": soak.host_welcome_s,
+        "ramp_failures": [r.failures for r in soak.ramped],
         "usage": usage,
-        "update_statements": {q: n for q, n in updates},
-        "rows_updated": rows_after - rows_before,
+        "update_statements": dict(updates),
+        "rows_updated": window.rows_updated,
         "roster_presence": dict(presence),
         "host_presence_messages": dict(host.presence),
         "beats": beats,
@@ -251,7 +348,7 @@ async def run(h: Harness) -> None:
         "",
         f"{phones:,}",
         still_open == phones,
-        f"opened in {ramp_s:.0f} s; closes seen: {dict(closes) or 'none'}",
+        f"opened in {soak.ramp_s:.0f} s; closes seen: {dict(closes) or 'none'}",
     )
     h.figure(
         "heartbeats",
@@ -260,7 +357,7 @@ async def run(h: Harness) -> None:
         "cores",
         f"<= {TARGET_CPU}",
         cpu is not None and cpu <= TARGET_CPU,
-        f"{processes} process(es); {usage_note(usage)}" if usage else "",
+        f"{plan.processes} process(es); {usage_note(usage)}" if usage else "",
     )
     rate = heartbeat_statements / soak_s
     h.figure(
@@ -271,7 +368,7 @@ async def run(h: Harness) -> None:
         f"<= {TARGET_UPDATES:.0f}",
         rate <= TARGET_UPDATES,
         f"{heartbeat_statements} in {soak_s:.0f} s for {beats:,} beats"
-        f" ({rows_after - rows_before:,} rows updated);"
+        f" ({window.rows_updated:,} rows updated);"
         f" other UPDATEs: {sum(other_statements.values())}",
     )
     h.figure(
@@ -304,26 +401,35 @@ async def run(h: Harness) -> None:
     h.figure(
         "heartbeats",
         f"  host welcome with {phones:,} in the roster",
-        host_welcome_s,
+        soak.host_welcome_s,
         "s",
         note="the host connects before the window; while its roster is built, that process"
         " answers nobody",
     )
-    plots.resources(h.out, "heartbeats", meters, (start, end))
+    plots.resources(h.out, "heartbeats", soak.meters, (window.start, window.end))
 
 
-async def roster_of(base: str, code: str, host_token: str) -> list[dict[str, Any]]:
+class RosterEntry(TypedDict):
+    """A participant in the host's roster (GET /api/events/{code}/participants), as used here."""
+
+    id: str
+    presence: str
+    state: Any
+    version: int
+
+
+async def roster_of(base: str, code: str, host_token: str) -> list[RosterEntry]:
     """The host's roster, through the API."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         answer = await client.get(
             f"/api/events/{code}/participants", headers={"Authorization": f"Bearer {host_token}"}
         )
     answer.raise_for_status()
-    participants: list[dict[str, Any]] = answer.json()["participants"]
+    participants: list[RosterEntry] = answer.json()["participants"]
     return participants
 
 
-def _rows_updated(conn: Any) -> int:
+def _rows_updated(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute(
         "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'event_participants'"
     ).fetchone()

@@ -11,6 +11,7 @@ import asyncio
 import time
 from array import array
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -18,7 +19,7 @@ from bench import baseline, plots
 from bench.cluster import Sampler, Servers
 from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.wire import Wire, connect
-from bench.workers import Channel, Workers
+from bench.workers import Channel, Job, run_slots
 
 IN_FLIGHT = 200
 TARGET_RATE = 2500
@@ -27,12 +28,41 @@ TARGET_P99_MS = 250
 PGBENCH_CLIENTS = 16
 
 
-async def stampede_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class StampedeJob(Job):
+    codes: list[str]
+    connections: int
+    start_at: float  # wall clock (time.time())
+    end_at: float
+    max_per_connection: int
+
+
+@dataclass(frozen=True)
+class StampedeResult:
+    """One worker's answers: when each completed (wall clock), its latency, the statuses."""
+
+    done_at: array[float]
+    latency_ms: array[float]
+    statuses: dict[int, int]  # HTTP status (0: the connection failed): how many
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class Stampede:
+    """The whole stampede, all workers together; `latencies` and `rate` are the window's."""
+
+    start_at: float
+    window: tuple[float, float]
+    done_at: list[float]
+    latencies: list[float]
+    rate: float
+    statuses: dict[int, int]
+    errors: list[str]
+
+
+async def stampede_job(job: StampedeJob, channel: Channel) -> StampedeResult:
     """One worker's share of the stampede: `connections` back-to-back joiners."""
-    ports: list[int] = job["ports"]
-    worker: int = job["worker"]
-    start_at: float = job["start_at"]
-    end_at: float = job["end_at"]
+    ports = job.ports
     done_at = array("d")
     latency_ms = array("d")
     statuses: Counter[int] = Counter()
@@ -40,21 +70,21 @@ async def stampede_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
     offset = time.time() - time.perf_counter()
 
     async def joiner(slot: int) -> None:
-        index = worker * job["connections"] + slot
+        index = job.worker * job.connections + slot
         port = ports[index % len(ports)]
-        codes = job["codes"]
+        codes = job.codes
         path = f"/api/events/{codes[index % len(codes)]}/join"
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/json\r\nContent-Length: "
         ).encode()
         wire: Wire | None = None
-        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await asyncio.sleep(max(0.0, job.start_at - time.time()))
         n = 0
-        while time.time() < end_at and n < job["max_per_connection"]:
+        while time.time() < job.end_at and n < job.max_per_connection:
             if wire is None or wire.closed:
                 wire = await connect(port)
-            body = f'{{"device_id":"{uuid4()}","display_name":"w{worker}s{slot}n{n}"}}'.encode()
+            body = f'{{"device_id":"{uuid4()}","display_name":"w{job.worker}s{slot}n{n}"}}'.encode()
             request = head + str(len(body)).encode() + b"\r\n\r\n" + body
             n += 1
             started = time.perf_counter()
@@ -77,19 +107,11 @@ async def stampede_job(job: dict[str, Any], channel: Channel) -> dict[str, Any]:
         if wire is not None:
             wire.close()
 
-    tasks = [asyncio.create_task(joiner(slot)) for slot in range(job["connections"])]
-    _, pending = await asyncio.wait(tasks, timeout=max(1.0, end_at - time.time()) + 30)
-    for task in pending:
-        task.cancel()
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            errors.append(repr(task.exception()))
-    return {
-        "done_at": done_at,
-        "latency_ms": latency_ms,
-        "statuses": dict(statuses),
-        "errors": errors,
-    }
+    failed = await run_slots(joiner, job.connections, end_at=job.end_at)
+    errors.extend(repr(exc) for exc in failed)
+    return StampedeResult(
+        done_at=done_at, latency_ms=latency_ms, statuses=dict(statuses), errors=errors
+    )
 
 
 async def stampede(
@@ -100,126 +122,166 @@ async def stampede(
     workers: int,
     warmup: float,
     seconds: float,
-) -> tuple[dict[str, Any], Sampler]:
+) -> tuple[Stampede, Sampler]:
     start_at = time.time() + 1.5  # the spawned workers need about a second to import
     jobs = [
-        {
-            "ports": servers.ports,
-            "codes": codes,
-            "connections": IN_FLIGHT // workers,
-            "start_at": start_at,
-            "end_at": start_at + warmup + seconds,
-            "max_per_connection": 100_000,
-        }
+        StampedeJob(
+            ports=servers.ports,
+            codes=codes,
+            connections=IN_FLIGHT // workers,
+            start_at=start_at,
+            end_at=start_at + warmup + seconds,
+            max_per_connection=100_000,
+        )
         for _ in range(workers)
     ]
-    pool = Workers(stampede_job, jobs, label="joins")
-    pool.start()
-    try:
-        began = time.monotonic()
-        with h.sampler(servers, pool.pids) as meters:
-            results = await pool.gather(
-                "result",
-                limit_s=warmup + seconds + 60,
-                progress=lambda n: (
-                    f"{time.monotonic() - began:.0f} s of {warmup + seconds + 1.5:.0f} s, "
-                    f"{n:,} joins"
-                ),
-            )
-    finally:
-        pool.close()
+    results, meters = await h.run_jobs(
+        servers,
+        stampede_job,
+        jobs,
+        StampedeResult,
+        label="joins",
+        limit_s=warmup + seconds + 60,
+        progress=lambda elapsed, n: (
+            f"{elapsed:.0f} s of {warmup + seconds + 1.5:.0f} s, {n:,} joins"
+        ),
+    )
     window = (start_at + warmup, start_at + warmup + seconds)
     done_at: list[float] = []
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: list[str] = []
     for result in results:
-        for at, ms in zip(result["done_at"], result["latency_ms"], strict=True):
+        for at, ms in zip(result.done_at, result.latency_ms, strict=True):
             done_at.append(at)
             if window[0] <= at < window[1]:
                 latencies.append(ms)
-        statuses.update(result["statuses"])
-        errors.extend(result["errors"])
-    return {
-        "start_at": start_at,
-        "window": window,
-        "done_at": done_at,
-        "latencies": latencies,
-        "rate": len(latencies) / seconds,
-        "statuses": dict(statuses),
-        "errors": errors[:10],
-    }, meters
+        statuses.update(result.statuses)
+        errors.extend(result.errors)
+    return Stampede(
+        start_at=start_at,
+        window=window,
+        done_at=done_at,
+        latencies=latencies,
+        rate=len(latencies) / seconds,
+        statuses=dict(statuses),
+        errors=errors[:10],
+    ), meters
 
 
 SHAPES = [(1, "one event"), (50, "50 events")]
 
 
+@dataclass(frozen=True)
+class Plan:
+    processes: int
+    warmup: float
+    seconds: float
+    pg_seconds: int
+
+
 async def run(h: Harness) -> None:
-    processes = h.processes or 3  # serves joins best on 2 cores: see docs/benchmarks.md
-    warmup, seconds = (2.0, 6.0) if h.quick else (3.0, 15.0)
-    pg_seconds = 6 if h.quick else 12
-    print(f"== joins: stampede over HTTP, {processes} rollcall process(es), {IN_FLIGHT} in flight")
-    details = h.details.setdefault("joins", {"processes": processes, "in_flight": IN_FLIGHT})
+    plan = Plan(
+        processes=h.processes or 3,  # serves joins best on 2 cores: see docs/benchmarks.md
+        warmup=2.0 if h.quick else 3.0,
+        seconds=6.0 if h.quick else 15.0,
+        pg_seconds=6 if h.quick else 12,
+    )
+    print(
+        f"== joins: stampede over HTTP, {plan.processes} rollcall process(es),"
+        f" {IN_FLIGHT} in flight"
+    )
+    details = h.details.setdefault("joins", {"processes": plan.processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
-    meters: Sampler | None = None
-    with h.servers(processes) as servers:
+    with h.servers(plan.processes) as servers:
         for count, shape in SHAPES:
             tag = f"{count}ev"
-            pg_events = [create_event(servers.url(), f"pgbench{tag} {i}") for i in range(count)]
-            rc_events = [create_event(servers.url(), f"stampede{tag} {i}") for i in range(count)]
-            script = await baseline.record_join_sql(
-                h.db.url, pg_events[0]["event"]["code"], f"pgbench{tag} "
-            )
-            print(
-                f"   {shape}: pgbench runs the join SQL ({script.statements} statement(s)) with "
-                f"{PGBENCH_CLIENTS} clients for {pg_seconds} s",
-                flush=True,
-            )
-            pg = await asyncio.to_thread(
-                baseline.run_pgbench,
-                pgbench=h.db.pgbench,
-                env=h.db.pgbench_env(),
-                script=script,
-                clients=PGBENCH_CLIENTS,
-                seconds=pg_seconds,
-                events=count,
-                work_dir=h.work / "pgbench" / tag,
-            )
-            h.forget_participants()
-            print(
-                f"   {shape}: rollcall for {seconds:.0f} s after {warmup:.0f} s of warm-up",
-                flush=True,
-            )
-            result, meters = await stampede(
-                h,
-                servers,
-                [e["event"]["code"] for e in rc_events],
-                workers=2,
-                warmup=warmup,
-                seconds=seconds,
-            )
-            h.forget_participants()
-            _figures(h, shape, processes, result, pg, meters, details.setdefault(tag, {}))
-            details[tag]["script"] = script.text
+            pg_codes, rc_codes = _setup(servers, count, tag)
+            script, pg = await _baseline(h, plan, pg_codes[0], count, tag, shape)
+            result, meters = await _load(h, plan, servers, rc_codes, shape)
+            _report(h, plan, shape, tag, script, result, pg, meters, details.setdefault(tag, {}))
             latency_series += [
-                (f"rollcall, {shape}", result["latencies"]),
+                (f"rollcall, {shape}", result.latencies),
                 (f"pgbench, {shape}", pg.latencies_ms),
             ]
-            plots.throughput(
-                h.out,
-                f"joins-{tag}",
-                f"join stampede, {shape}",
-                [(f"rollcall joins, {shape}", result["start_at"], result["done_at"])],
-                pgbench=pg.per_second,
-                cpu=meters,
-                window=result["window"],
-            )
     plots.latency_figure(
         h.out,
         "joins-latency",
-        f"Join latency with {IN_FLIGHT} in flight ({processes} rollcall processes), and pgbench",
+        f"Join latency with {IN_FLIGHT} in flight ({plan.processes} rollcall processes),"
+        " and pgbench",
         latency_series,
         target_ms=TARGET_P99_MS,
+    )
+
+
+def _setup(servers: Servers, count: int, tag: str) -> tuple[list[str], list[str]]:
+    """`count` events for pgbench's joins and `count` for rollcall's: their codes."""
+    pg = [create_event(servers.url(), f"pgbench{tag} {i}").code for i in range(count)]
+    rc = [create_event(servers.url(), f"stampede{tag} {i}").code for i in range(count)]
+    return pg, rc
+
+
+async def _baseline(
+    h: Harness, plan: Plan, pg_code: str, count: int, tag: str, shape: str
+) -> tuple[baseline.JoinScript, baseline.PgbenchResult]:
+    """pgbench running the join's own SQL into the pgbench events: the database's rate."""
+    script = await baseline.record_join_sql(h.db.url, pg_code, f"pgbench{tag} ")
+    print(
+        f"   {shape}: pgbench runs the join SQL ({script.statements} statement(s)) with "
+        f"{PGBENCH_CLIENTS} clients for {plan.pg_seconds} s",
+        flush=True,
+    )
+    pg = await asyncio.to_thread(
+        baseline.run_pgbench,
+        pgbench=h.db.pgbench,
+        env=h.db.pgbench_env(),
+        script=script,
+        clients=PGBENCH_CLIENTS,
+        seconds=plan.pg_seconds,
+        events=count,
+        work_dir=h.work / "pgbench" / tag,
+    )
+    h.forget_participants()
+    return script, pg
+
+
+async def _load(
+    h: Harness, plan: Plan, servers: Servers, codes: list[str], shape: str
+) -> tuple[Stampede, Sampler]:
+    """The stampede over HTTP into the rollcall events."""
+    print(
+        f"   {shape}: rollcall for {plan.seconds:.0f} s after {plan.warmup:.0f} s of warm-up",
+        flush=True,
+    )
+    result, meters = await stampede(
+        h, servers, codes, workers=2, warmup=plan.warmup, seconds=plan.seconds
+    )
+    h.forget_participants()
+    return result, meters
+
+
+def _report(
+    h: Harness,
+    plan: Plan,
+    shape: str,
+    tag: str,
+    script: baseline.JoinScript,
+    result: Stampede,
+    pg: baseline.PgbenchResult,
+    meters: Sampler,
+    details: dict[str, Any],
+) -> None:
+    """The figures of one shape, its details and its throughput plot."""
+    _figures(h, shape, plan.processes, result, pg, meters, details)
+    details["script"] = script.text
+    plots.throughput(
+        h.out,
+        f"joins-{tag}",
+        f"join stampede, {shape}",
+        [(f"rollcall joins, {shape}", result.start_at, result.done_at)],
+        pgbench=pg.per_second,
+        cpu=meters,
+        window=result.window,
     )
 
 
@@ -227,20 +289,20 @@ def _figures(
     h: Harness,
     shape: str,
     processes: int,
-    result: dict[str, Any],
+    result: Stampede,
     pg: baseline.PgbenchResult,
     meters: Sampler,
     details: dict[str, Any],
 ) -> None:
-    usage = meters.window(*result["window"])
-    p50 = percentile(result["latencies"], 50)
-    p99 = percentile(result["latencies"], 99)
-    ratio = 100 * result["rate"] / pg.tps if pg.tps else None
+    usage = meters.window(*result.window)
+    p50 = percentile(result.latencies, 50)
+    p99 = percentile(result.latencies, 99)
+    ratio = 100 * result.rate / pg.tps if pg.tps else None
     details.update(
-        statuses=result["statuses"],
-        errors=result["errors"],
+        statuses=result.statuses,
+        errors=result.errors,
         usage=usage,
-        rate=result["rate"],
+        rate=result.rate,
         p50_ms=p50,
         p99_ms=p99,
         pgbench={
@@ -252,8 +314,8 @@ def _figures(
             "statement_ms": pg.statement_ms,
         },
     )
-    ok = result["statuses"].get(201, 0)
-    bad = sum(v for k, v in result["statuses"].items() if k != 201)
+    ok = result.statuses.get(201, 0)
+    bad = sum(v for k, v in result.statuses.items() if k != 201)
     h.figure(
         "joins",
         f"pgbench, join SQL, {shape}",
@@ -264,10 +326,10 @@ def _figures(
     h.figure(
         "joins",
         f"join stampede, {shape}",
-        result["rate"],
+        result.rate,
         "joins/s",
         f">= {TARGET_RATE:,}",
-        result["rate"] >= TARGET_RATE,
+        result.rate >= TARGET_RATE,
         f"{processes} processes; {ok:,} × 201, {bad} other",
     )
     h.figure(
@@ -298,8 +360,8 @@ def _figures(
         h.figure(
             "joins",
             f"  rollcall CPU per join, {shape}",
-            *cost_per(usage, result["rate"]),
-            note=pg_cost(usage, result["rate"]),
+            *cost_per(usage, result.rate),
+            note=pg_cost(usage, result.rate),
         )
-    if result["errors"]:
-        print("   first errors:", *result["errors"][:3], sep="\n     ")
+    if result.errors:
+        print("   first errors:", *result.errors[:3], sep="\n     ")

@@ -15,22 +15,31 @@ import random
 import time
 from array import array
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
 from bench.wire import Wire, connect, open_websocket, post_json
+from bench.workers import Channel
+from rollcall.protocol import ClientMessage, Close, ServerMessage
 
-FINAL_CLOSES = {4401, 4403, 4404, 4409, 4410}
-RESTART_CLOSES = {1001, 1012}
+FINAL_CLOSES = {
+    Close.INVALID_TOKEN,
+    Close.KICKED,
+    Close.EVENT_NOT_FOUND,
+    Close.REPLACED,
+    Close.EVENT_CLOSED,
+}
+RESTART_CLOSES = {Close.GOING_AWAY, Close.SERVICE_RESTART}
 RESTART_WINDOW_S = 30.0
 RESTART_RETRY_S = 1.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 15.0
-HEARTBEAT = json.dumps({"type": "heartbeat"}, separators=(",", ":"))
+HEARTBEAT = json.dumps({"type": ClientMessage.HEARTBEAT}, separators=(",", ":"))
 
 
 def backoff_delay(attempt: int) -> float:
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**attempt)
     return ceiling / 2 + random.random() * (ceiling / 2)  # jitter, not a secret
 
 
@@ -53,6 +62,18 @@ async def http_join(port: int, code: str, device_id: str, name: str) -> tuple[in
     return status, json.loads(body) if body else {}
 
 
+@dataclass(frozen=True)
+class PhoneSummary:
+    """What the phones of one worker saw, as a worker sends it to the bench."""
+
+    beats: int
+    closes: dict[int, int]  # close code: how many
+    messages: dict[str, int]  # message type: how many
+    welcomes: int
+    failed_connects: int
+    ack_ms: list[float] = field(default_factory=list)
+
+
 class PhoneStats:
     """What the phones of one worker saw."""
 
@@ -64,15 +85,21 @@ class PhoneStats:
         self.welcomes = 0
         self.failed_connects = 0
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "ack_ms": self.ack_ms,
-            "beats": self.beats,
-            "closes": dict(self.closes),
-            "messages": dict(self.messages),
-            "welcomes": self.welcomes,
-            "failed_connects": self.failed_connects,
-        }
+    def restart_window(self) -> None:
+        """Forget the acks, beats and closes so far: from here on, a measured window only."""
+        self.ack_ms = array("d")
+        self.beats = 0
+        self.closes.clear()
+
+    def summary(self, *, with_acks: bool = True) -> PhoneSummary:
+        return PhoneSummary(
+            beats=self.beats,
+            closes=dict(self.closes),
+            messages=dict(self.messages),
+            welcomes=self.welcomes,
+            failed_connects=self.failed_connects,
+            ack_ms=list(self.ack_ms) if with_acks else [],
+        )
 
 
 class Phone:
@@ -110,7 +137,7 @@ class Phone:
         try:
             self.wire = await open_websocket(
                 self.port,
-                {"type": "hello", "token": self.token},
+                {"type": ClientMessage.HELLO, "token": self.token},
                 on_message=self._on_message,
                 on_close=self._on_close,
                 limit_s=limit_s,
@@ -126,13 +153,13 @@ class Phone:
     def _on_message(self, payload: bytes) -> None:
         message = json.loads(payload)
         kind = message.get("type")
-        if kind == "ack":
+        if kind == ServerMessage.ACK:
             if self._beat_sent:
                 self.stats.ack_ms.append((time.perf_counter() - self._beat_sent) * 1000)
                 self._beat_sent = 0.0
             return
         self.stats.messages[kind] += 1
-        if kind == "welcome":
+        if kind == ServerMessage.WELCOME:
             self.stats.welcomes += 1
             self.welcome = message
             self.welcomed_at.append(time.time())
@@ -198,23 +225,39 @@ class Phone:
             self.wire.abort()
 
 
+@dataclass
+class Crowd:
+    """The phones that got in, with their participant ids, what they saw, and the errors
+    retried on the way."""
+
+    arrived: list[tuple[str, Phone]]
+    stats: PhoneStats
+    failures: Counter[str]
+
+    def close(self) -> None:
+        for _, phone in self.arrived:
+            phone.close()
+
+
 async def arrive_all(
+    channel: Channel,
     *,
     ports: list[int],
     code: str,
     count: int,
     name_prefix: str,
-    stats: PhoneStats,
-    channel: Any,
-    failures: Counter[str],
     concurrency: int,
-    **phone_options: Any,
-) -> list[tuple[str, Phone]]:
-    """Join `count` new phones and open their sockets, `concurrency` at a time.
+    limit_s: float,
+    beat_s: float | None = None,
+    reconnect: bool = False,
+) -> Crowd:
+    """Join `count` new phones and open their sockets, `concurrency` at a time, in `limit_s`.
 
-    A phone that gets an error tries again (3 times), as people do. Returns (participant id,
-    phone) for each that got in; `channel.done` counts them as they do.
+    A phone that gets an error tries again (3 times), as people do. `channel.done` counts the
+    phones in as they come.
     """
+    stats = PhoneStats()
+    failures: Counter[str] = Counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
         queue.put_nowait(n)
@@ -232,7 +275,9 @@ async def arrive_all(
                         failures[f"join {status}"] += 1
                         await asyncio.sleep(0.5 * 2**attempt)
                         continue
-                    phone = Phone(port, body["session_token"], stats, **phone_options)
+                    phone = Phone(
+                        port, body["session_token"], stats, beat_s=beat_s, reconnect=reconnect
+                    )
                     await phone.connect(limit_s=30)
                 except (OSError, ConnectionError, TimeoutError) as exc:
                     failures[type(exc).__name__] += 1
@@ -242,5 +287,5 @@ async def arrive_all(
                 channel.done += 1
                 break
 
-    await asyncio.gather(*(arrive() for _ in range(concurrency)))
-    return arrived
+    await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(concurrency))), limit_s)
+    return Crowd(arrived=arrived, stats=stats, failures=failures)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from bench.cluster import Sampler
 
 
-def _pyplot() -> Any:
+def _agg() -> None:
+    """Draw to files only. Each plot imports pyplot itself, after this: the worker processes
+    import the scenario modules, and need not load matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _percentile_curve(values: list[float]) -> tuple[list[float], list[float]]:
@@ -39,7 +37,9 @@ def latency_figure(
     target_ms: float | None = None,
 ) -> Path:
     """Histogram of the first series, and the percentile curves of all of them."""
-    plt = _pyplot()
+    _agg()
+    from matplotlib import pyplot as plt
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     label, values = series[0]
     if values:
@@ -69,18 +69,6 @@ def latency_figure(
     return path
 
 
-def join_latency(
-    out: Path, rollcall_ms: list[float], pgbench_ms: list[float], processes: int
-) -> Path:
-    return latency_figure(
-        out,
-        "joins-latency",
-        f"Join latency, 200 in flight ({processes} rollcall processes) and pgbench",
-        [("rollcall join over HTTP", rollcall_ms), ("pgbench, the same SQL", pgbench_ms)],
-        target_ms=250,
-    )
-
-
 def _per_second(
     start: float, done_at: list[float], bucket: float = 0.5
 ) -> tuple[list[float], list[float]]:
@@ -108,7 +96,9 @@ def throughput(
     unit: str = "per second",
 ) -> Path:
     """Completions per second over time (and pgbench's), with CPU per process group below."""
-    plt = _pyplot()
+    _agg()
+    from matplotlib import pyplot as plt
+
     rows = 2 if cpu is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(11, 3.3 * rows), sharex=True, squeeze=False)
     top = axes[0][0]
@@ -154,7 +144,9 @@ def throughput(
 
 def resources(out: Path, name: str, sampler: Sampler, window: tuple[float, float]) -> Path:
     """CPU (cores) and resident memory of each process group over time."""
-    plt = _pyplot()
+    _agg()
+    from matplotlib import pyplot as plt
+
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
     origin = window[0]
     for meter in sampler.meters:

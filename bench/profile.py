@@ -21,8 +21,8 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench import arrival, joins
 from bench.cluster import Database, Servers
@@ -139,7 +139,16 @@ def _category(file: str) -> str:
     return "other"
 
 
-def fold(paths: list[Path], top: int = 12) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Folded:
+    """py-spy's samples of one load, folded: where the on-CPU time went, as % of samples."""
+
+    samples: int = 0
+    by_package: list[tuple[str, float]] = field(default_factory=list)
+    rollcall_functions: list[tuple[str, float]] = field(default_factory=list)
+
+
+def fold(paths: list[Path], top: int = 12) -> Folded:
     """From py-spy's collapsed stacks: on-CPU samples by the package running (self time),
     and rollcall's own functions by inclusive share (the function and all it calls)."""
     by_package: Counter[str] = Counter()
@@ -165,11 +174,11 @@ def fold(paths: list[Path], top: int = 12) -> dict[str, Any]:
                     seen.add(name)
                     inclusive[name] += count
     share = 100 / max(1, total)
-    return {
-        "samples": total,
-        "by_package": [(name, n * share) for name, n in by_package.most_common()],
-        "rollcall_functions": [(name, n * share) for name, n in inclusive.most_common(top)],
-    }
+    return Folded(
+        samples=total,
+        by_package=[(name, n * share) for name, n in by_package.most_common()],
+        rollcall_functions=[(name, n * share) for name, n in inclusive.most_common(top)],
+    )
 
 
 def _frame_file(frame: str) -> str:
@@ -184,6 +193,13 @@ def _frame_name(frame: str) -> str:
     return f"{file.partition('rollcall/')[2]}: {name}"
 
 
+LOADS = [
+    ("joins-1ev", 1, "join stampede, one event"),
+    ("joins-50ev", 50, "join stampede, 50 events"),
+    ("arrival-50ev", 50, "arrival, 50 events"),
+]
+
+
 async def run(h: Harness) -> None:
     processes = h.processes or 2
     seconds = 6.0 if h.quick else 10.0
@@ -192,54 +208,54 @@ async def run(h: Harness) -> None:
         f"== profile: py-spy {'found' if spy else 'MISSING (pip install py-spy)'},"
         f" pg_stat_activity every {SAMPLE_EVERY_S * 1000:.0f} ms; {processes} processes"
     )
-    report: dict[str, Any] = {}
-    loads = [
-        ("joins-1ev", 1, "join stampede, one event"),
-        ("joins-50ev", 50, "join stampede, 50 events"),
-        ("arrival-50ev", 50, "arrival, 50 events"),
-    ]
-    for tag, count, label in loads:
+    report: dict[str, object] = {}
+    for tag, count, label in LOADS:
         h.forget_participants()
         with h.servers(processes) as servers:
-            codes = [
-                create_event(servers.url(), f"{tag} {i}")["event"]["code"] for i in range(count)
-            ]
-            waits = WaitSampler(h.db)
-            spied: list[Path] = []
-
-            async def load(
-                servers: Servers = servers, codes: list[str] = codes, tag: str = tag
-            ) -> None:
-                if tag.startswith("joins"):
-                    await joins.stampede(
-                        h, servers, codes, workers=2, warmup=2.0, seconds=seconds + 1
-                    )
-                else:
-                    await arrival.arrivals(h, servers, codes, warmup=2.0, seconds=seconds + 1)
-
-            task = asyncio.create_task(load())
-            await asyncio.sleep(3.5)  # start-up and warm-up
-            with waits:
-                if spy:
-                    spied = await asyncio.to_thread(_spy, spy, servers.pids, seconds, h.work, tag)
-                else:
-                    await asyncio.sleep(seconds)
-            await task
-        folded = fold(spied) if spied else {"samples": 0}
+            codes = [create_event(servers.url(), f"{tag} {i}").code for i in range(count)]
+            waits, folded = await _profile(h, servers, codes, tag, seconds, spy)
         report[tag] = {
             "label": label,
-            **folded,
+            **asdict(folded),
             "waits": waits.busy(),
             "wait_samples": waits.samples,
         }
-        print(f"   {label}: rollcall's PostgreSQL sessions, on average:")
-        for what, mean in waits.busy()[:8]:
-            print(f"     {mean:5.1f}  {what}")
-        if folded["samples"]:
-            print(f"   {label}: py-spy, {folded['samples']:,} on-CPU samples; running in:")
-            for name, share in folded["by_package"][:7]:
-                print(f"     {share:5.1f} %  {name}")
-            print("   rollcall functions, inclusive:")
-            for name, share in folded["rollcall_functions"][:8]:
-                print(f"     {share:5.1f} %  {name}")
+        _print(label, waits, folded)
     h.details["profile"] = report
+
+
+async def _profile(
+    h: Harness, servers: Servers, codes: list[str], tag: str, seconds: float, spy: str | None
+) -> tuple[WaitSampler, Folded]:
+    """Run one load, and profile both sides of it once it has warmed up."""
+
+    async def load() -> None:
+        if tag.startswith("joins"):
+            await joins.stampede(h, servers, codes, workers=2, warmup=2.0, seconds=seconds + 1)
+        else:
+            await arrival.arrivals(h, servers, codes, warmup=2.0, seconds=seconds + 1)
+
+    waits = WaitSampler(h.db)
+    spied: list[Path] = []
+    task = asyncio.create_task(load())
+    await asyncio.sleep(3.5)  # start-up and warm-up
+    with waits:
+        if spy:
+            spied = await asyncio.to_thread(_spy, spy, servers.pids, seconds, h.work, tag)
+        else:
+            await asyncio.sleep(seconds)
+    await task
+    return waits, fold(spied) if spied else Folded()
+
+
+def _print(label: str, waits: WaitSampler, folded: Folded) -> None:
+    print(f"   {label}: rollcall's PostgreSQL sessions, on average:")
+    for what, mean in waits.busy()[:8]:
+        print(f"     {mean:5.1f}  {what}")
+    if folded.samples:
+        print(f"   {label}: py-spy, {folded.samples:,} on-CPU samples; running in:")
+        for name, share in folded.by_package[:7]:
+            print(f"     {share:5.1f} %  {name}")
+        print("   rollcall functions, inclusive:")
+        for name, share in folded.rollcall_functions[:8]:
+            print(f"     {share:5.1f} %  {name}")

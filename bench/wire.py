@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from rollcall.protocol import Close
+
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 CLOSED_ABNORMALLY = 1006
 
@@ -106,7 +108,7 @@ class Wire(asyncio.Protocol):
             head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
         self.transport.write(head + self._key + _mask(payload, self._key))
 
-    def close(self, code: int = 1000) -> None:
+    def close(self, code: int = Close.NORMAL) -> None:
         """Start the closing handshake; the server's close frame (or its FIN) finishes it."""
         if self.transport is None or self.transport.is_closing():
             return

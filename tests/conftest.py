@@ -11,6 +11,7 @@ import pytest
 from rollcall.app import create_app
 from rollcall.settings import Settings
 from tests.pg import PgServer, test_server
+from tests.servers import UNLIMITED
 
 
 def pytest_report_header() -> str:
@@ -43,6 +44,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         public_url="http://rollcall.test",
         heartbeat_interval_s=10,
         presence_timeout_s=30,
+        **UNLIMITED,
     )
 
 

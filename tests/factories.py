@@ -21,9 +21,14 @@ class HostedEvent:
 
 
 async def create_event(
-    client: httpx.AsyncClient, *, title: str = "Friday quiz", capacity: int | None = None
+    client: httpx.AsyncClient,
+    *,
+    title: str = "Friday quiz",
+    capacity: int | None = None,
+    **switches: Any,
 ) -> HostedEvent:
-    body: dict[str, Any] = {"title": title}
+    """An event; `switches` are further fields (admission, room_check, reclaim)."""
+    body: dict[str, Any] = {"title": title, **switches}
     if capacity is not None:
         body["capacity"] = capacity
     response = await client.post("/api/events", json=body)
@@ -42,10 +47,13 @@ async def join(
     *,
     device_id: str | None = None,
     name: str | None = None,
+    **extra: Any,
 ) -> httpx.Response:
+    """A join; `extra` are further body fields (room_check, recovery_code)."""
     body = {
         "device_id": device_id or new_device(),
         "display_name": name or f"Player {uuid.uuid4().hex[:8]}",
+        **extra,
     }
     # No cookie jar between calls: each call stands for whatever device sent it.
     client.cookies.clear()

@@ -28,9 +28,13 @@ class PgServer:
         self.admin_url = admin_url
         self.external = external
 
-    def url_for(self, database: str) -> str:
+    def url_for(self, database: str, *, user: str | None = None) -> str:
+        """A URL to `database` on this server, as the admin or as `user` (no password)."""
         conninfo = psycopg.conninfo.conninfo_to_dict(self.admin_url)
         conninfo["dbname"] = database
+        if user is not None:
+            conninfo["user"] = user
+            conninfo.pop("password", None)
         return _to_url(conninfo)
 
     def create_database(self, prefix: str = "rollcall_test") -> str:

@@ -8,11 +8,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+UNLIMITED = {
+    "limit_joins": "1000000/minute",
+    "limit_events": "1000000/minute",
+    "limit_guesses": "1000000/minute",
+    "limit_ws_messages": "1000000/second",
+}
+"""Rate limits no test reaches unless it means to: every test's requests come from loopback.
+A test of the limits themselves passes its own (or the defaults)."""
 
 
 def free_port() -> int:
@@ -22,18 +31,21 @@ def free_port() -> int:
 
 
 class RollcallServer:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, log_path: Path, *, https: bool = False
+    ) -> None:
         self.process = process
         self.port = port
         self.log_path = log_path
+        self.https = https
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.https else 'ws'}://127.0.0.1:{self.port}/ws"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -45,7 +57,8 @@ class RollcallServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rollcall exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                healthz = httpx.get(f"{self.base_url}/healthz", timeout=1, verify=not self.https)
+                if healthz.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -71,17 +84,24 @@ def rollcall_server(
     *,
     port: int | None = None,
     migrate: bool = False,
+    args: Sequence[str] = (),
+    environment: dict[str, str] | None = None,
     **settings: str | float,
 ) -> Iterator[RollcallServer]:
-    """Start `rollcall serve` on DATABASE_URL; settings become ROLLCALL_<NAME> variables."""
+    """Start `rollcall serve` on DATABASE_URL; settings become ROLLCALL_<NAME> variables.
+
+    `args` are added to the command line (--ssl-certfile makes the server's URLs https).
+    `environment` adds other variables (PROMETHEUS_MULTIPROC_DIR, say).
+    """
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROLLCALL_")}
+    env.update(environment or {})
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
-    for name, value in settings.items():
+    for name, value in {**UNLIMITED, **settings}.items():
         env[f"ROLLCALL_{name.upper()}"] = str(value)
     log_path = log_dir / f"rollcall-{port}.log"
-    args = [
+    command = [
         sys.executable,
         "-m",
         "rollcall.cli",
@@ -92,10 +112,11 @@ def rollcall_server(
         "warning",
     ]
     if not migrate:
-        args.append("--no-migrate")
+        command.append("--no-migrate")
+    command.extend(args)
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    server = RollcallServer(process, port, log_path)
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    server = RollcallServer(process, port, log_path, https="--ssl-certfile" in args)
     try:
         server.wait_healthy()
         yield server

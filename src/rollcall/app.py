@@ -11,23 +11,21 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from rollcall import __version__, problems
-from rollcall.db import health
+from rollcall import __version__, health, metrics_routes, problems
+from rollcall.apidocs import routes as apidocs_routes
 from rollcall.db.embedded import stop_embedded
-from rollcall.db.pool import create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
-from rollcall.events.service import DescriptionCache
+from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
+from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
-from rollcall.participants.batch import JoinBatcher
-from rollcall.participants.schemas import JoinRequest
-from rollcall.presence.heartbeats import HeartbeatBuffer
-from rollcall.presence.sweeper import PresenceSweeper
-from rollcall.realtime import ws
-from rollcall.realtime.hub import Hub
+from rollcall.participants.schemas import JoinRequest, KickRequest
+from rollcall.realtime.ws import Sockets
+from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
 from rollcall.web import routes as web_routes
+from rollcall.webhooks import routes as webhooks_routes
 
 log = logging.getLogger(__name__)
 
@@ -35,40 +33,22 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
     """The app. database_url, when given, skips resolving one from the settings."""
     settings = settings or get_settings()
+    sockets = Sockets()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url
         if url is None:
             url = await asyncio.to_thread(resolve_database_url, settings)
-        app.state.pool = await create_pool(url)
-        app.state.joins = JoinBatcher(app.state.pool)
-        app.state.descriptions = DescriptionCache()
-        app.state.heartbeats = HeartbeatBuffer(
-            app.state.pool, flush_interval_s=settings.heartbeat_flush_s
-        )
-        app.state.heartbeats.start()
-        app.state.sweeper = PresenceSweeper(
-            app.state.pool,
-            interval_s=settings.presence_sweep_s,
-            presence_timeout_s=settings.presence_timeout_s,
-            log_retention=settings.event_log_retention,
-        )
-        app.state.sweeper.start()
-        app.state.hub = Hub(
-            app.state.pool,
-            url,
-            heartbeats=app.state.heartbeats,
-            heartbeat_interval_s=settings.heartbeat_interval_s,
-        )
-        await app.state.hub.start()
+        runtime = await Runtime.start(settings, url)
+        attach(app, runtime)
+        await sockets.start(runtime)
         try:
             yield
         finally:
-            await app.state.hub.stop()
-            await app.state.sweeper.stop()
-            await app.state.heartbeats.stop()
-            await app.state.pool.close()
+            await sockets.stop()
+            await runtime.stop()
+            attach(app, None)
             stop_embedded()
 
     app = FastAPI(
@@ -76,22 +56,33 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version=__version__,
         summary="Participant identity and live presence for live events.",
         lifespan=lifespan,
+        docs_url=None,  # served by apidocs, without a CDN
+        redoc_url=None,  # ReDoc needs inline styles and blob: workers, which the CSP refuses
     )
-    app.state.settings = settings
     problems.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(HostGuard, settings=settings)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
-    app.include_router(ws.router)
+    app.include_router(webhooks_routes.router)
+    app.include_router(metrics_routes.router)
+    app.router.routes.append(sockets.route())
     app.include_router(web_routes.router)
+    app.include_router(apidocs_routes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
-            problems.add_schemas(schema, Problem=problems.ProblemDocument, JoinRequest=JoinRequest)
+            problems.add_schemas(
+                schema,
+                Problem=problems.ProblemDocument,
+                JoinRequest=JoinRequest,
+                KickRequest=KickRequest,
+            )
             app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema
 

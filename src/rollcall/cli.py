@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +17,78 @@ from pydantic import ValidationError
 from rollcall.db import migrate
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import DatabaseSetupError
+from rollcall.exposure import (
+    Listening,
+    banner,
+    lan_addresses,
+    open_creation_refusal,
+    plain_http_warning,
+)
 from rollcall.settings import Settings
 
 log = logging.getLogger("rollcall")
+
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's; rollcall.metrics names it too, but importing that would be too early."""
+
+
+class StartRefused(Exception):
+    """`rollcall serve` will not start as asked; the message says why and what to do."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
+    if getattr(args, "forwarded_allow_ips", None) is not None:
+        overrides["trusted_proxies"] = args.forwarded_allow_ips
     return Settings(**overrides)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    with _metrics_directory():
+        return _serve(args)
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """Where every process of this `serve` writes its metrics, so that /metrics sums them all.
+
+    prometheus-client's multiprocess mode reads PROMETHEUS_MULTIPROC_DIR when it is first
+    imported, so this runs before rollcall.app (and rollcall.metrics) is. A directory named
+    by the operator is used as it is; otherwise a fresh one lives as long as this command.
+    """
+    if os.environ.get(METRICS_DIRECTORY_VARIABLE):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="rollcall-metrics-") as directory:
+        os.environ[METRICS_DIRECTORY_VARIABLE] = directory
+        try:
+            yield
+        finally:
+            del os.environ[METRICS_DIRECTORY_VARIABLE]
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rollcall.app import create_app
     from rollcall.realtime.ws import DirectWebSocket
 
     settings = _settings(args)
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        raise StartRefused("--ssl-certfile and --ssl-keyfile go together")
+    where = Listening(
+        host=args.host,
+        port=args.port,
+        https=args.ssl_certfile is not None,
+        public_url=settings.public_url,
+    )
+    refusal = open_creation_refusal(
+        where, admin_token_set=settings.admin_token is not None, open_creation=args.open_creation
+    )
+    if refusal is not None:
+        raise StartRefused(refusal)
     url = resolve_database_url(settings)
     if not args.no_migrate:
         migrate.upgrade(url)
@@ -42,17 +97,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"the database schema is at {at}, and this rollcall needs {needed}:"
             " run `rollcall db upgrade` first (or serve without --no-migrate)"
         )
-    base = settings.public_url or f"http://{_display_host(args.host)}:{args.port}"
-    print(f"rollcall is serving on http://{_display_host(args.host)}:{args.port}")
-    print(f"  open {base}/ to create an event and show its dashboard")
-    if _is_loopback(args.host):
-        print(
-            "  note: it listens on loopback only, so phones cannot reach it and the QR code\n"
-            "  would point nowhere they can open. To serve the local network, run\n"
-            "    ROLLCALL_PUBLIC_URL=http://<this machine's LAN address>:"
-            f"{args.port} rollcall serve --host 0.0.0.0"
-        )
+    print("\n".join(banner(where, lan_addresses() if where.all_interfaces else [])))
+    if (warning := plain_http_warning(where)) is not None:
+        print(warning, file=sys.stderr)
     sys.stdout.flush()
+    trusted = settings.trusted_proxies
     uvicorn.run(
         DirectWebSocket(create_app(settings, database_url=url)),
         host=args.host,
@@ -60,22 +109,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
         ws_max_size=64 * 1024,
-        proxy_headers=True,
+        # X-Forwarded-For and X-Forwarded-Proto count only from ROLLCALL_TRUSTED_PROXIES: the
+        # client address they give is what the rate limits count by.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     return 0
-
-
-def _display_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -92,6 +133,12 @@ def _cmd_db(args: argparse.Namespace) -> int:
     elif args.db_command == "current":
         print(migrate.current(url))
     return 0
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from rollcall.events.cli import purge_command
+
+    return purge_command(_settings(args), dry_run=args.dry_run)
 
 
 def _cmd_event(args: argparse.Namespace) -> int:
@@ -116,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema first")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--open-creation",
+        action="store_true",
+        help="on a network address without ROLLCALL_ADMIN_TOKEN: let anyone create events",
+    )
+    serve.add_argument("--ssl-certfile", type=Path, help="serve https with this certificate (PEM)")
+    serve.add_argument("--ssl-keyfile", type=Path, help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="proxies whose X-Forwarded-* headers are trusted (default: ROLLCALL_TRUSTED_PROXIES)",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     db = commands.add_parser("db", help="schema migrations")
@@ -127,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("current", parents=[data_dir], help="print the schema's revision")
     sql = db_commands.add_parser("sql", help="print the SQL of every revision, for review")
     sql.add_argument("--downgrade", action="store_true", help="the downgrade, head to base")
+    purge = db_commands.add_parser(
+        "purge",
+        parents=[data_dir],
+        help="close idle events, delete long-closed ones (ROLLCALL_EVENT_IDLE_HOURS, _RETENTION_DAYS)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only say what it would do")
+    purge.set_defaults(handler=_cmd_purge)
     db.set_defaults(handler=_cmd_db)
 
     event = commands.add_parser("event", help="events")
@@ -148,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"rollcall: invalid settings:\n{_settings_errors(exc)}", file=sys.stderr)
         return 2
-    except DatabaseSetupError as exc:
+    except (DatabaseSetupError, StartRefused) as exc:
         print(f"rollcall: {exc}", file=sys.stderr)
         return 2
     return result

@@ -23,6 +23,9 @@ class Problem(Exception):
         self.extra = extra
         super().__init__(self.detail)
 
+    def response_headers(self) -> dict[str, str]:
+        return dict(self.headers)
+
 
 class ValidationFailed(Problem):
     status, code, title = 422, "validation_error", "The request is not valid"
@@ -46,6 +49,10 @@ class NotFound(Problem):
 
 class MethodNotAllowed(Problem):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class MisdirectedRequest(Problem):
+    status, code, title = 421, "misdirected_request", "This server does not serve that host name"
 
 
 class EventNotFound(Problem):
@@ -76,6 +83,37 @@ class NameTaken(Problem):
     status, code, title = 409, "name_taken", "Someone else in this event has this name"
 
 
+class RoomCheckFailed(Problem):
+    status, code, title = 403, "room_check_failed", "The room check code is missing or wrong"
+
+
+class ReclaimDisabled(Problem):
+    status, code, title = 403, "reclaim_disabled", "This event does not let seats move"
+
+
+class RecoveryCodeInvalid(Problem):
+    status, code, title = 403, "recovery_code_invalid", "No one in this event has this code"
+
+
+class ParticipantNotPending(Problem):
+    status, code, title = 409, "participant_not_pending", "The participant is not waiting"
+
+
+class ParticipantNotKicked(Problem):
+    status, code, title = 409, "participant_not_kicked", "The participant is not removed"
+
+
+class RateLimited(Problem):
+    status, code, title = 429, "rate_limited", "Too many requests from this address"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 class InvalidToken(Problem):
     status, code, title = 401, "invalid_token", "The credentials are missing, invalid or revoked"
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
@@ -87,6 +125,10 @@ class Forbidden(Problem):
 
 class StateTooLarge(Problem):
     status, code, title = 413, "state_too_large", "The participant state exceeds 16 KiB"
+
+
+class WebhookNotFound(Problem):
+    status, code, title = 404, "webhook_not_found", "This event has no webhook"
 
 
 class ServiceUnavailable(Problem):

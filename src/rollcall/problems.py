@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -11,13 +12,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rollcall import jsonbody
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.errors import (
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     Problem,
     ServiceUnavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -26,6 +30,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 PROBLEM_JSON = "application/problem+json"
+
+BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
+"""The problems any route with a JSON body can answer, for its `responses=`."""
 
 
 class ProblemResponse(JSONResponse):
@@ -41,30 +48,29 @@ def problem_response(problem: Problem) -> ProblemResponse:
         "detail": problem.detail,
         **problem.extra,
     }
-    return ProblemResponse(body, status_code=problem.status, headers=dict(problem.headers))
+    return ProblemResponse(body, status_code=problem.status, headers=problem.response_headers())
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        errors.append(
-            {
-                "field": ".".join(location) or "body",
-                "message": str(error.get("msg", "invalid")),
-                "type": str(error.get("type", "value_error")),
-            }
-        )
-    return errors
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
+    """One validation_error naming each field, from pydantic's or FastAPI's error list."""
+    listed = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            or "body",
+            "message": str(error.get("msg", "invalid")),
+            "type": str(error.get("type", "value_error")),
+        }
+        for error in errors
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed)
+    return ValidationFailed(detail, errors=listed)
 
 
 def _on_validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
         return problem_response(MalformedRequest())
-    errors = _field_errors(exc)
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem_response(ValidationFailed(detail, errors=errors))
+    return problem_response(field_errors(exc.errors()))
 
 
 def _on_http_exception(request: Request, exc: Exception) -> ProblemResponse:
@@ -73,6 +79,10 @@ def _on_http_exception(request: Request, exc: Exception) -> ProblemResponse:
         return problem_response(NotFound())
     if exc.status_code == 405:
         return problem_response(MethodNotAllowed())
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body": a body its json.loads gave up on, such as one
+        # nested so deeply that the parser ran out of stack.
+        return problem_response(MalformedRequest())
     return ProblemResponse(
         {
             "type": "about:blank",
@@ -96,7 +106,7 @@ def _on_database_unavailable(request: Request, exc: Exception) -> ProblemRespons
 
 
 def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(Problem("an unexpected error occurred; it has been logged"))
 
 
@@ -154,22 +164,13 @@ def add_schemas(openapi: dict[str, Any], **models: type[BaseModel]) -> dict[str,
 async def parse_json_body(request: Request, model: type[M]) -> M:
     """Read and validate a JSON body by hand, for routes that must check something first."""
     try:
-        data = await request.json()
-    except ValueError as exc:
-        raise MalformedRequest() from exc
+        data = jsonbody.loads(await request.body())
+    except jsonbody.BadJSON as exc:
+        raise MalformedRequest(str(exc)) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in error["loc"]) or "body",
-                "message": error["msg"],
-                "type": error["type"],
-            }
-            for error in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ValidationFailed(detail, errors=errors) from exc
+        raise field_errors(exc.errors()) from exc
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ class Close(IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     SERVICE_RESTART = 1012
@@ -77,6 +78,9 @@ EVENTS_CHANNEL = "rollcall_events"
 
 CONTROL_CHANNEL = "rollcall_control"
 """NOTIFY channel: a participant's newest socket; the payload is {"participant_id", "connection"}."""
+
+WEBHOOKS_CHANNEL = "rollcall_webhooks"
+"""NOTIFY channel: a webhook endpoint was set or removed; the payload is {"endpoint_id"}."""
 
 HELLO_TIMEOUT_S = 5.0
 """A socket that has not said hello by then is closed with Close.HELLO_TIMEOUT."""

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
 
 import platformdirs
-from fastapi import Depends, Request
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from limits import parse as parse_limit
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEBHOOK_URL_MAX_LENGTH = 2048
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a password)
+
+
+def is_webhook_secret(value: str) -> bool:
+    """A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in base64."""
+    if not value.startswith(WEBHOOK_SECRET_PREFIX):
+        return False
+    encoded = value.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        return False
+    return 24 <= len(key) <= 64
 
 
 def default_data_dir() -> Path:
@@ -31,8 +47,48 @@ class Settings(BaseSettings):
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
     event_log_retention: int = Field(default=10_000, ge=100)
+    max_sockets: int = Field(default=100_000, ge=1)
+    max_sockets_per_address: int = Field(default=10_000, ge=1)
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
+    event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
+    event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
+    retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
+    room_check_s: float = Field(default=30.0, ge=5, le=3600)
+    limit_joins: str = "600/minute"
+    limit_events: str = "30/minute"
+    limit_guesses: str = "30/minute"
+    limit_ws_messages: str = "20/second"
+    metrics_token: SecretStr | None = None
+    webhook_url: str | None = Field(default=None, max_length=WEBHOOK_URL_MAX_LENGTH)
+    webhook_secret: SecretStr | None = None
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_base_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0, le=86400)
+    webhook_retry_for_s: float = Field(default=86400.0, gt=0)
 
-    @field_validator("database_url", "public_url", "admin_token", mode="before")
+    @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
+    @classmethod
+    def _limit_notation(cls, value: str) -> str:
+        """One limit in the `limits` notation ("600/minute", "20/second")."""
+        try:
+            amount = parse_limit(value).amount
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a limit such as '600/minute'") from exc
+        if amount < 1:
+            raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
+        return value
+
+    @field_validator(
+        "database_url",
+        "public_url",
+        "admin_token",
+        "metrics_token",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -55,12 +111,63 @@ class Settings(BaseSettings):
             raise ValueError("ROLLCALL_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"ROLLCALL_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                    " (a comma-separated list, or * for any peer)"
+                ) from exc
+        return ",".join(items)
+
     @field_validator("admin_token")
     @classmethod
     def _admin_token_is_strong(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 16:
             raise ValueError("ROLLCALL_ADMIN_TOKEN must be at least 16 characters")
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("ROLLCALL_METRICS_TOKEN must be at least 16 characters")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("ROLLCALL_WEBHOOK_URL must start with http:// or https://")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_is_whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_webhook_secret(value.get_secret_value()):
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_SECRET must be whsec_ followed by 24 to 64 bytes in base64"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> Settings:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_URL and ROLLCALL_WEBHOOK_SECRET go together: set both or neither"
+            )
+        if self.webhook_retry_max_s < self.webhook_retry_base_s:
+            raise ValueError(
+                "ROLLCALL_WEBHOOK_RETRY_MAX_S must be at least ROLLCALL_WEBHOOK_RETRY_BASE_S"
+            )
+        return self
 
     @model_validator(mode="after")
     def _timeout_outlasts_heartbeat(self) -> Settings:
@@ -76,12 +183,3 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-
-
-async def _app_settings(request: Request) -> Settings:
-    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, per request.
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-AppSettings = Annotated[Settings, Depends(_app_settings)]

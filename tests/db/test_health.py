@@ -9,6 +9,7 @@ import httpx
 
 from rollcall.app import create_app
 from rollcall.db.pool import create_pool
+from rollcall.runtime import runtime_of
 from rollcall.settings import Settings
 
 
@@ -29,11 +30,13 @@ async def test_healthz_is_503_at_once_when_the_database_is_unreachable(
 ) -> None:
     app = create_app(settings, database_url=database_url)
     async with app.router.lifespan_context(app):
-        await app.state.pool.close()
+        await runtime_of(app).pool.close()
         nowhere = f"postgresql://postgres@127.0.0.1:{_closed_port()}/rollcall"
-        app.state.pool = await create_pool(nowhere, min_size=0)
+        runtime_of(app).pool = await create_pool(nowhere, min_size=0)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://rollcall.test"
+        ) as client:
             started = time.monotonic()
             response = await client.get("/healthz")
             elapsed = time.monotonic() - started

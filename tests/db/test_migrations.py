@@ -37,4 +37,12 @@ def test_stairway(
 
 
 def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
-    assert _revisions_base_to_head(alembic_config) == ["0001", "0002", "0003", "0004", "0005"]
+    assert _revisions_base_to_head(alembic_config) == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "webhooks",
+    ]

@@ -27,7 +27,9 @@ async def test_routes_answer_503_while_the_database_is_down_and_recover(settings
         app = create_app(settings, database_url=url)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://rollcall.test"
+            ) as client:
                 created = await client.post("/api/events", json={"title": "Outage"})
                 assert created.status_code == 201
                 code = created.json()["event"]["code"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +132,150 @@ class Host:
     def give_point(self, name: str) -> None:
         self.page.get_by_role("button", name=f"Give {name} a point").click()
 
-    def kick(self, name: str) -> None:
+    def kick(self, name: str, *, ban: bool = True) -> None:
+        """Remove `name`; with `ban` (as by default) the phone can't come back."""
         self.page.get_by_role("button", name=f"Remove {name}").click()
-        self.page.get_by_role("dialog").get_by_role("button", name="Remove", exact=True).click()
+        choice = "Ban" if ban else "Remove"
+        self.page.get_by_role("dialog").get_by_role("button", name=choice, exact=True).click()
+
+
+FIRST_NAMES = [
+    "Ana",
+    "Bruno",
+    "Chen",
+    "Dara",
+    "Emil",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tomás",
+    "Uma",
+    "Vera",
+    "Wei",
+    "Ximena",
+    "Yusuf",
+    "Zoë",
+    "Aiko",
+    "Björn",
+    "Chloé",
+    "Diego",
+    "Elif",
+    "Femi",
+    "Greta",
+    "Hugo",
+    "Inés",
+    "Jamal",
+    "Kasia",
+    "Luca",
+    "Mei",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Rania",
+    "Sofia",
+    "Theo",
+    "Ugo",
+    "Valentina",
+    "Wojtek",
+    "Yara",
+    "Zain",
+    "Amara",
+    "Bea",
+    "Cyril",
+    "Dalia",
+    "Eero",
+    "Fatima",
+    "Gabriel",
+    "Hiro",
+    "Irene",
+]
+LAST_NAMES = [
+    "Silva",
+    "Novak",
+    "Okafor",
+    "Lindqvist",
+    "Rossi",
+    "Kowalski",
+    "Haddad",
+    "Müller",
+    "Dubois",
+    "García",
+    "Tanaka",
+    "Jensen",
+    "Costa",
+    "Petrov",
+    "Nguyen",
+    "Moreau",
+    "Schmidt",
+    "Ferrari",
+    "Wiśniewski",
+    "Mansour",
+    "Andersen",
+    "Ribeiro",
+    "Kim",
+    "Martin",
+    "Weber",
+    "Romano",
+    "Lewandowski",
+    "Saleh",
+    "Berg",
+    "Pereira",
+    "Park",
+    "Laurent",
+    "Fischer",
+    "Greco",
+    "Zieliński",
+    "Khalil",
+    "Holm",
+    "Almeida",
+    "Choi",
+    "Bernard",
+]
+
+
+def crowd_names(count: int) -> list[str]:
+    """`count` distinct names, as varied as a real room's (accents, several alphabets' letters)."""
+    names = [f"{first} {last}" for last in LAST_NAMES for first in FIRST_NAMES]
+    assert count <= len(names), f"only {len(names)} names"
+    return names[:count]
+
+
+@dataclass
+class Joined:
+    name: str
+    participant_id: str
+    token: str
+
+
+def join_crowd(base_url: str, code: str, names: list[str], *, workers: int = 8) -> list[Joined]:
+    """Everyone in `names` joins `code` through the API, each from a device of its own."""
+
+    def join(client: httpx.Client, name: str) -> Joined:
+        device = str(uuid.uuid4())
+        for _ in range(5):  # a busy server may answer 503 with Retry-After: phones try again
+            response = client.post(
+                f"/api/events/{code}/join", json={"device_id": device, "display_name": name}
+            )
+            if response.status_code != 503:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return Joined(name, data["participant"]["id"], data["session_token"])
+
+    with (
+        httpx.Client(base_url=base_url, timeout=30) as client,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        return list(pool.map(lambda name: join(client, name), names))

@@ -69,7 +69,7 @@ def test_a_device_id_is_a_v4_uuid_even_without_crypto_random_uuid(
     ana.open(event.code)
     made = ana.page.evaluate(
         """async () => {
-            const { newUuid } = await import("/static/device.js");
+            const { newUuid } = await import("/static/shared/device.js");
             const original = Crypto.prototype.randomUUID;
             Crypto.prototype.randomUUID = undefined;
             try { return [newUuid(), newUuid()]; }
@@ -159,3 +159,61 @@ def test_a_second_tab_takes_over_and_the_first_can_take_it_back(
     expect(second.get_by_role("heading", name="Open in another tab")).to_be_visible()
     expect(first.get_by_role("heading", name="You're in as Ana")).to_be_visible()
     assert len(roster(api, event)) == 1
+
+
+def test_leave_asks_first_then_says_so_and_lets_the_person_back(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    expect(ana.connection).to_have_text("Connected")
+    leave = ana.page.get_by_role("button", name="Leave event")
+
+    leave.click()
+    ana.page.get_by_role("dialog").get_by_role("button", name="Stay").click()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    assert roster(api, event)[0]["status"] == "active"
+
+    leave.click()
+    ana.page.get_by_role("dialog").get_by_role("button", name="Leave", exact=True).click()
+    expect(ana.heading("You left the event")).to_be_visible()
+    expect(ana.connection).to_be_hidden()
+    [left] = roster(api, event)
+    assert left["status"] == "left"
+
+    # A reload does not join again by itself; the name is there to join with one tap.
+    ana.page.reload()
+    expect(ana.name_field).to_have_value("Ana")
+    assert roster(api, event)[0]["status"] == "left"
+    ana.page.get_by_role("button", name="Join", exact=True).click()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    expect(ana.connection).to_have_text("Connected")
+
+    leave.click()
+    ana.page.get_by_role("dialog").get_by_role("button", name="Leave", exact=True).click()
+    ana.page.get_by_role("button", name="Join again").click()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    [back] = roster(api, event)
+    assert back["id"] == left["id"]
+    assert back["status"] == "active"
+
+
+def test_a_session_ended_elsewhere_is_not_taken_back(
+    phone: Callable[..., Phone], event: HostedEvent, api: httpx.Client
+) -> None:
+    """Left from another tab (its DELETE /api/session with this browser's cookie): the socket
+    closes with 4401; the page asks why, and shows it instead of joining again by itself."""
+    ana = phone()
+    ana.join_as(event.code, "Ana")
+    expect(ana.connection).to_have_text("Connected")
+
+    gone = ana.context.request.delete(f"{ana.base_url}/api/session")
+    assert gone.status == 204
+    expect(ana.heading("You're no longer in this event")).to_be_visible()
+    expect(ana.connection).to_be_hidden()
+    assert roster(api, event)[0]["status"] == "left"
+
+    ana.page.get_by_role("button", name="Join again").click()
+    expect(ana.joined_heading("Ana")).to_be_visible()
+    expect(ana.connection).to_have_text("Connected")
+    assert roster(api, event)[0]["status"] == "active"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+import segno
 
 from rollcall.app import create_app
 from rollcall.settings import Settings
@@ -31,6 +34,22 @@ async def test_the_qr_code_is_an_svg(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert response.text.lstrip().startswith("<svg")
+
+
+async def test_the_qr_code_with_a_room_check_draws_the_link_that_carries_it(
+    client: httpx.AsyncClient,
+) -> None:
+    event = await create_event(client)
+    response = await client.get(f"/api/events/{event.code}/qr.svg?rc=0427")
+    assert response.status_code == 200
+    drawn = io.BytesIO()
+    segno.make(f"http://rollcall.test/j/{event.code}?rc=0427", error="m").save(
+        drawn, kind="svg", scale=10, border=2, xmldecl=False, title="Join Friday quiz"
+    )
+    assert response.text == drawn.getvalue().decode()
+    for bad in ["427", "04270", "abcd", "０４２７"]:
+        refused = await client.get(f"/api/events/{event.code}/qr.svg", params={"rc": bad})
+        assert refused.status_code == 422, bad
 
 
 async def test_counts_follow_the_roster(client: httpx.AsyncClient) -> None:
@@ -79,7 +98,9 @@ async def test_creating_events_can_be_reserved_to_an_admin_token(
     app = create_app(settings.model_copy(update={"admin_token": admin}), database_url=database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://rollcall.test"
+        ) as client:
             refused = await client.post("/api/events", json={"title": "x"})
             wrong = await client.post(
                 "/api/events", json={"title": "x"}, headers={"Authorization": "Bearer nope"}

@@ -9,9 +9,9 @@ import pytest
 @pytest.mark.parametrize(
     ("path", "script"),
     [
-        ("/", "/static/create.js"),
-        ("/host/K7P2QX", "/static/host.js"),
-        ("/j/K7P2QX", "/static/join.js"),
+        ("/", "/static/create/main.js"),
+        ("/host/K7P2QX", "/static/host/main.js"),
+        ("/j/K7P2QX", "/static/join/main.js"),
     ],
 )
 async def test_each_page_is_html_that_loads_only_from_rollcall(
@@ -47,8 +47,11 @@ async def test_the_join_url_is_escaped(client: httpx.AsyncClient) -> None:
 
 async def test_static_files_are_served_and_revalidated(client: httpx.AsyncClient) -> None:
     for path, media in [
-        ("/static/join.js", "text/javascript"),
-        ("/static/rollcall.css", "text/css"),
+        ("/static/join/main.js", "text/javascript"),
+        ("/sdk/rollcall.js", "text/javascript"),
+        ("/sdk/participant.js", "text/javascript"),
+        ("/static/i18n/join/ar.json", "application/json"),
+        ("/static/shared/base.css", "text/css"),
         ("/static/icon.svg", "image/svg+xml"),
     ]:
         response = await client.get(path)
@@ -56,11 +59,12 @@ async def test_static_files_are_served_and_revalidated(client: httpx.AsyncClient
         assert response.headers["content-type"].startswith(media), path
         assert response.headers["cache-control"] == "no-cache"
         assert "etag" in response.headers
+        assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_page_templates_and_missing_files_are_not_static_files(
     client: httpx.AsyncClient,
 ) -> None:
-    for path in ["/static/host.html", "/static/nope.js", "/static/../app.py"]:
+    for path in ["/static/host/index.html", "/static/nope.js", "/static/../app.py"]:
         response = await client.get(path)
         assert response.status_code == 404, path

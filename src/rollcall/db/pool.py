@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+import logging
+import time
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from rollcall.metrics import POOL_WAIT
 
 # A query that cannot finish within this many seconds fails instead of holding a request.
 COMMAND_TIMEOUT_S = 5.0
@@ -21,7 +25,51 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # The server's connection limit (max_connections, or a database's or role's CONNECTION
+    # LIMIT) is reached: no connection for now, like an outage.
+    asyncpg.TooManyConnectionsError,
+    # What asyncpg sometimes raises instead of "connection closed" when the server ends a
+    # session in the middle of an operation (MagicStack/asyncpg#1069).
+    asyncpg.InternalClientError,
 )
+
+
+class _PooledConnection(asyncpg.Connection):
+    """A connection that ends itself when its protocol breaks.
+
+    After the server ends a session mid-operation, asyncpg may leave the connection in a
+    half-finished protocol state without closing it; back in the pool, it would fail every
+    request that borrows it. Terminated, the pool replaces it with a fresh one.
+    """
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._execute(*args, **kwargs)  # type: ignore[misc]
+        except asyncpg.InternalClientError:
+            self.terminate()
+            raise
+
+    async def execute(self, *args: Any, **kwargs: Any) -> str:
+        try:
+            return await super().execute(*args, **kwargs)
+        except asyncpg.InternalClientError:
+            self.terminate()
+            raise
+
+
+class _OutageWithoutTraceback(logging.Filter):
+    """asyncpg's pool logs each failed attempt to reconnect with a traceback; an outage is
+    expected, so its warning keeps one line naming the error instead of a traceback a minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UNAVAILABLE_ERRORS):
+            record.msg = f"{record.msg}: {type(record.exc_info[1]).__name__}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OutageWithoutTraceback())
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
@@ -39,18 +87,56 @@ async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
     """
 
 
+if TYPE_CHECKING:
+    _Pool = asyncpg.Pool[asyncpg.Record]
+else:
+    _Pool = asyncpg.Pool  # generic in the stubs only
+
+
+class MeteredPool(_Pool):
+    """asyncpg's pool, timing every acquire: how long callers waited for a connection."""
+
+    async def _acquire(
+        self,
+        timeout: float | None,  # noqa: ASYNC109 (asyncpg's own signature)
+    ) -> PoolConnectionProxy[asyncpg.Record]:
+        # Pool.acquire() (awaited or `async with`) goes through _acquire, whatever the caller.
+        started = time.perf_counter()
+        try:
+            connection: PoolConnectionProxy[asyncpg.Record] = await super()._acquire(timeout)  # type: ignore[misc]
+        finally:
+            POOL_WAIT.observe(time.perf_counter() - started)
+        return connection
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
-    pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+    # The arguments asyncpg.create_pool() would pass, with its defaults, to the metered class.
+    pool = MeteredPool(
         url,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=_PooledConnection,
+        record_class=asyncpg.Record,
         timeout=CONNECT_TIMEOUT_S,
         command_timeout=COMMAND_TIMEOUT_S,
         init=_init_connection,
         reset=_keep_session,
         server_settings={"application_name": "rollcall"},
     )
+    await pool
     return pool
+
+
+async def connect(url: str) -> asyncpg.Connection[Any]:
+    """One connection outside the pool (for commands), with the pool's JSON codecs."""
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(
+        url, timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S
+    )
+    await _init_connection(conn)
+    return conn
 
 
 DB: TypeAlias = asyncpg.Connection | PoolConnectionProxy

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from rollcall.auth import bearer_token
-from rollcall.db.deps import Conn
 from rollcall.events.service import EventRow, event_for_host, get_event
+from rollcall.runtime import Conn
 
 
 async def _path_event(code: str, conn: Conn) -> EventRow:

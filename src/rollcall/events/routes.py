@@ -3,71 +3,56 @@
 from __future__ import annotations
 
 import io
+from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import bearer_token, same_secret
-from rollcall.db.deps import Conn
-from rollcall.errors import (
-    EventClosed,
-    EventNotFound,
-    InvalidToken,
-    MalformedRequest,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
+from rollcall.errors import EventClosed, EventNotFound, InvalidToken, RateLimited
 from rollcall.events import service
 from rollcall.events.deps import HostEvent, PathEvent
-from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate
-from rollcall.problems import openapi_problem
-from rollcall.settings import AppSettings, Settings
+from rollcall.events.links import host_url, join_url, public_base, room_check_url
+from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate, RoomCheck
+from rollcall.problems import BAD_BODY, openapi_problem
+from rollcall.ratelimits import client_address
+from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
-
-
-def public_base(settings: Settings, request: Request) -> str:
-    return settings.public_url or str(request.base_url).rstrip("/")
-
-
-def join_url(base: str, code: str) -> str:
-    return f"{base}/j/{code}"
-
-
-def host_url(base: str, code: str) -> str:
-    return f"{base}/host/{code}"
 
 
 @router.post(
     "",
     status_code=201,
     response_model=EventCreated,
-    responses=openapi_problem(InvalidToken, *BAD_BODY),
+    responses=openapi_problem(InvalidToken, RateLimited, *BAD_BODY),
 )
 async def create_event(
-    body: EventCreate, request: Request, conn: Conn, settings: AppSettings
+    body: EventCreate, request: Request, conn: Conn, runtime: AppRuntime
 ) -> EventCreated:
-    """Create an event. The host token in the answer is shown once; keep it."""
+    """Create an event. The host token in the answer is shown once; keep it.
+
+    At most ROLLCALL_LIMIT_EVENTS attempts per client address (429 `rate_limited` past it)."""
+    settings = runtime.settings
+    address = client_address(request)
+    if not runtime.limits.events.hit(address):
+        raise RateLimited(
+            "too many events created from this address; try again later",
+            retry_after_s=runtime.limits.events.retry_after_s(address),
+        )
     if settings.admin_token is not None:
         token = bearer_token(request)
         if token is None or not same_secret(token, settings.admin_token):
             raise InvalidToken("creating events needs ROLLCALL_ADMIN_TOKEN as a bearer token")
-    capacity = body.capacity or settings.max_capacity
-    if capacity > settings.max_capacity:
-        raise ValidationFailed(
-            f"capacity: at most {settings.max_capacity}",
-            errors=[
-                {
-                    "field": "capacity",
-                    "message": f"at most {settings.max_capacity}",
-                    "type": "less_than_equal",
-                }
-            ],
-        )
-    event, host_token = await service.create_event(conn, title=body.title, capacity=capacity)
+    event, host_token = await service.create_event(
+        conn,
+        title=body.title,
+        capacity=body.capacity,
+        max_capacity=settings.max_capacity,
+        admission=body.admission,
+        room_check=body.room_check,
+        reclaim=body.reclaim,
+    )
     base = public_base(settings, request)
     return EventCreated(
         event=await service.describe(
@@ -103,13 +88,42 @@ async def update_event(
 
 
 @router.get(
+    "/{code}/room-check",
+    response_model=RoomCheck,
+    responses=openapi_problem(EventNotFound, InvalidToken),
+)
+async def read_room_check(
+    event: HostEvent, request: Request, conn: Conn, settings: AppSettings
+) -> RoomCheck:
+    """The room check code now, for the host's screen, and the join link that carries it.
+
+    The code changes every ROLLCALL_ROOM_CHECK_S; joins accept it until one period after
+    `expires_at`. It is given whether or not `room_check` is on; only then is it asked for."""
+    now = await service.room_check(conn, event_id=event.id, period_s=settings.room_check_s)
+    return RoomCheck(
+        code=now.code,
+        expires_at=now.expires_at,
+        join_url=room_check_url(public_base(settings, request), event.code, now.code),
+    )
+
+
+@router.get(
     "/{code}/qr.svg",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, **openapi_problem(EventNotFound)},
 )
-async def event_qr(event: PathEvent, request: Request, settings: AppSettings) -> Response:
-    """The QR code of the event's join URL."""
-    url = join_url(public_base(settings, request), event.code)
+async def event_qr(
+    event: PathEvent,
+    request: Request,
+    settings: AppSettings,
+    rc: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
+) -> Response:
+    """The QR code of the event's join URL; with `rc`, of the link that carries that room check.
+
+    The dashboard asks for the current code's QR at each rotation. `rc` proves nothing by itself
+    (the join checks it), so anyone may draw any; only the host's screen knows the right one."""
+    base = public_base(settings, request)
+    url = join_url(base, event.code) if rc is None else room_check_url(base, event.code, rc)
     buffer = io.BytesIO()
     segno.make(url, error="m").save(
         buffer, kind="svg", scale=10, border=2, xmldecl=False, title=f"Join {event.title}"

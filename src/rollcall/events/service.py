@@ -10,12 +10,13 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall import event_log
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import EventClosed, EventNotFound, InvalidToken, ValidationFailed
 from rollcall.events.schemas import Event, EventCounts, EventUpdate
 from rollcall.presence.service import presence_sql
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 6
@@ -29,11 +30,14 @@ class EventRow:
     title: str
     capacity: int
     status: str
+    admission: str
+    room_check: bool
+    reclaim: str
     created_at: datetime
     updated_at: datetime
 
 
-_EVENT_COLUMNS = "id, code, title, capacity, status, created_at, updated_at"
+_EVENT_COLUMNS = ", ".join(EventRow.__dataclass_fields__)
 
 
 def new_code() -> str:
@@ -62,14 +66,46 @@ def event_from(record: asyncpg.Record, prefix: str) -> EventRow:
     return _row(record, prefix)
 
 
-async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow, str]:
-    """A new open event and its host token (returned once, stored only as a digest)."""
+def check_capacity(capacity: int | None, *, max_capacity: int) -> int:
+    """The capacity to use (the maximum when none is asked for), or 422 above the maximum."""
+    if capacity is None:
+        return max_capacity
+    if capacity > max_capacity:
+        raise ValidationFailed(
+            f"capacity: at most {max_capacity}",
+            errors=[
+                {
+                    "field": "capacity",
+                    "message": f"at most {max_capacity}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    return capacity
+
+
+async def create_event(
+    conn: DB,
+    *,
+    title: str,
+    capacity: int | None,
+    max_capacity: int,
+    admission: str = "open",
+    room_check: bool = False,
+    reclaim: str = "auto",
+) -> tuple[EventRow, str]:
+    """A new open event and its host token (returned once, stored only as a digest).
+
+    Its secret for room checks and recovery codes comes from the column's default.
+    """
+    capacity = check_capacity(capacity, max_capacity=max_capacity)
     host_token = new_token()
     for _ in range(CODE_ATTEMPTS):
         record = await conn.fetchrow(
             f"""
-            INSERT INTO events (code, title, capacity, host_token_hash)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO events (code, title, capacity, host_token_hash, admission, room_check,
+                reclaim)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (code) DO NOTHING
             RETURNING {_EVENT_COLUMNS}
             """,
@@ -77,6 +113,9 @@ async def create_event(conn: DB, *, title: str, capacity: int) -> tuple[EventRow
             title,
             capacity,
             digest(host_token),
+            admission,
+            room_check,
+            reclaim,
         )
         if record is not None:
             return _row(record), host_token
@@ -120,17 +159,8 @@ async def update_event(
     Closing ends every session: no route accepts a token of a closed event, and its sockets
     close with 4410.
     """
-    if changes.capacity is not None and changes.capacity > max_capacity:
-        raise ValidationFailed(
-            f"capacity: at most {max_capacity}",
-            errors=[
-                {
-                    "field": "capacity",
-                    "message": f"at most {max_capacity}",
-                    "type": "less_than_equal",
-                }
-            ],
-        )
+    if changes.capacity is not None:
+        check_capacity(changes.capacity, max_capacity=max_capacity)
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event.id)
         record = await conn.fetchrow(
@@ -139,6 +169,9 @@ async def update_event(
                 title = coalesce($2, title),
                 capacity = coalesce($3, capacity),
                 status = coalesce($4, status),
+                admission = coalesce($5, admission),
+                room_check = coalesce($6, room_check),
+                reclaim = coalesce($7, reclaim),
                 updated_at = now()
             WHERE id = $1 AND status <> 'closed'
             RETURNING {_EVENT_COLUMNS}
@@ -147,6 +180,9 @@ async def update_event(
             changes.title,
             changes.capacity,
             changes.status,
+            changes.admission,
+            changes.room_check,
+            changes.reclaim,
         )
         if record is None:
             raise EventClosed("a closed event cannot be changed")
@@ -154,7 +190,7 @@ async def update_event(
         await event_log.append(
             conn,
             event_id=event.id,
-            message={"type": "event.updated", "event": described.model_dump(mode="json")},
+            message={"type": HostMessage.EVENT_UPDATED, "event": described.model_dump(mode="json")},
         )
     return described
 
@@ -164,10 +200,11 @@ async def event_counts(conn: DB, *, event_id: UUID, presence_timeout_s: float) -
         f"""
         SELECT
             (SELECT seats_taken FROM events WHERE id = $1) AS seats_taken,
+            count(*) FILTER (WHERE p.status = 'pending') AS pending,
             count(*) FILTER (WHERE p.status = 'active') AS active,
-            count(*) FILTER (WHERE presence = 'online') AS online,
-            count(*) FILTER (WHERE presence = 'away') AS away,
-            count(*) FILTER (WHERE presence = 'offline') AS offline,
+            count(*) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
+            count(*) FILTER (WHERE presence = 'away' AND p.status <> 'pending') AS away,
+            count(*) FILTER (WHERE presence = 'offline' AND p.status <> 'pending') AS offline,
             count(*) FILTER (WHERE presence = 'left') AS left,
             count(*) FILTER (WHERE presence = 'kicked') AS kicked
         FROM event_participants AS p,
@@ -188,9 +225,49 @@ async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> E
         title=event.title,
         capacity=event.capacity,
         status=event.status,  # type: ignore[arg-type]
+        admission=event.admission,  # type: ignore[arg-type]
+        room_check=event.room_check,
+        reclaim=event.reclaim,  # type: ignore[arg-type]
         created_at=event.created_at,
         updated_at=event.updated_at,
         counts=counts,
+    )
+
+
+@dataclass(frozen=True)
+class RoomCheckNow:
+    """The event's room check code at this moment, by the database's clock."""
+
+    code: str
+    expires_at: datetime
+    remaining_s: float  # until expires_at
+    enabled: bool  # whether the event asks newcomers for it
+
+
+async def room_check(conn: DB, *, event_id: UUID, period_s: float) -> RoomCheckNow:
+    """The current code: an HMAC of the event's secret and the number of the time window.
+
+    rollcall_join accepts this one and the one before, so a code is good for one to two periods.
+    """
+    record = await conn.fetchrow(
+        """
+        SELECT rollcall_room_check(e.hmac_key, w.n) AS code, e.room_check AS enabled,
+            to_timestamp((w.n + 1) * $2) AS expires_at,
+            (w.n + 1) * $2 - extract(epoch FROM now())::double precision AS remaining_s
+        FROM events AS e,
+            LATERAL (SELECT floor(extract(epoch FROM now()) / $2)::bigint AS n) AS w
+        WHERE e.id = $1
+        """,
+        event_id,
+        period_s,
+    )
+    if record is None:
+        raise EventNotFound()
+    return RoomCheckNow(
+        code=record["code"],
+        expires_at=record["expires_at"],
+        remaining_s=max(0.0, float(record["remaining_s"])),
+        enabled=record["enabled"],
     )
 
 

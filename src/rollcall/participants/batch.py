@@ -15,22 +15,36 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall.db.pool import CONNECT_TIMEOUT_S
+
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
+JOIN_WAIT_S = 4.0
+"""A join that has not settled by then fails with TimeoutError (503, Retry-After): a phone
+waiting on a database that is restarting or overwhelmed hears "try again", not silence.
+Its batch may still commit it; the phone's retry is then a rejoin of the same participant."""
 
 
 @dataclass(frozen=True)
 class BatchedJoin:
+    """One join, as rollcall_join takes it (its parameters, in order)."""
+
     code: str
     device_id: UUID
     display_name: str
     name_key: str
+    name_skeleton: str
     token_hash: bytes
+    room_check: str | None = None  # the 4 digits the phone gave, if any
+    recovery_digest: bytes | None = None  # SHA-256 of the recovery code: a seat reclaim
+    may_join: bool = True  # False: this address's join limit is reached (rejoins still pass)
+    may_guess: bool = True  # False: its guess limit is (no room check, no recovery code)
 
 
 class JoinBatcher:
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any], *, room_check_s: float = 30.0) -> None:
         self._pool = pool
+        self._room_check_s = room_check_s
         self._waiting: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -40,9 +54,13 @@ class JoinBatcher:
         future: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         self._send_more()
-        return await future
+        return await asyncio.wait_for(future, JOIN_WAIT_S)
 
     def _send_more(self) -> None:
+        # Phones that stopped waiting (JOIN_WAIT_S) are not sent: under overload, no work for them.
+        self._waiting = [
+            (request, future) for request, future in self._waiting if not future.done()
+        ]
         while self._waiting and self._in_flight < MAX_IN_FLIGHT:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             self._in_flight += 1
@@ -53,14 +71,22 @@ class JoinBatcher:
     async def _send(self, batch: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]]) -> None:
         try:
             requests = [request for request, _ in batch]
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
                 rows = await conn.fetch(
-                    "SELECT * FROM rollcall_join_many($1, $2, $3, $4, $5)",
+                    "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
+                    " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"
+                    " $9::boolean[], $10::boolean[], $11::double precision)",
                     [r.code for r in requests],
                     [r.device_id for r in requests],
                     [r.display_name for r in requests],
                     [r.name_key for r in requests],
+                    [r.name_skeleton for r in requests],
                     [r.token_hash for r in requests],
+                    [r.room_check for r in requests],
+                    [r.recovery_digest for r in requests],
+                    [r.may_join for r in requests],
+                    [r.may_guess for r in requests],
+                    self._room_check_s,
                 )
             by_position = {row["ord"]: row for row in rows}
             for position, (_, future) in enumerate(batch, start=1):

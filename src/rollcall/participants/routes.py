@@ -8,8 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from rollcall.auth import SESSION_COOKIE, session_token
-from rollcall.db.deps import Conn
+from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -20,32 +19,40 @@ from rollcall.errors import (
     MalformedRequest,
     NameTaken,
     ParticipantNotFound,
-    PayloadTooLarge,
+    ParticipantNotKicked,
+    ParticipantNotPending,
+    RateLimited,
+    ReclaimDisabled,
+    RecoveryCodeInvalid,
+    RoomCheckFailed,
     StateTooLarge,
-    UnsupportedMediaType,
     ValidationFailed,
 )
 from rollcall.events import service as events
 from rollcall.events.deps import HostEvent
-from rollcall.participants import service
+from rollcall.participants import admission, service
 from rollcall.participants.schemas import (
+    AdmitRequest,
+    Admitted,
     HeartbeatRequest,
     HeartbeatResponse,
     JoinRequest,
     JoinResponse,
+    KickRecentRequest,
+    KickRequest,
     Participant,
+    RecoveryCodeView,
+    Removed,
     Roster,
     SessionView,
     StatePatch,
 )
 from rollcall.presence.service import set_presence
-from rollcall.problems import openapi_problem, parse_json_body
-from rollcall.settings import AppSettings
+from rollcall.problems import BAD_BODY, openapi_problem, parse_json_body
+from rollcall.ratelimits import RateLimits, client_address
+from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
-
-BAD_BODY = (MalformedRequest, ValidationFailed, UnsupportedMediaType, PayloadTooLarge)
-SESSION_COOKIE_MAX_AGE_S = 7 * 24 * 3600
 
 
 async def _session(request: Request, conn: Conn) -> service.Session:
@@ -55,14 +62,36 @@ async def _session(request: Request, conn: Conn) -> service.Session:
 ParticipantSession = Annotated[service.Session, Depends(_session)]
 
 
+JOIN_STATUS = {"joined": 201, "pending": 202, "reclaim_pending": 202}
+
+
 @router.post(
     "/api/events/{code}/join",
     response_model=JoinResponse,
     status_code=201,
     responses={
-        200: {"description": "Rejoined: the device's participant is back", "model": JoinResponse},
+        200: {
+            "description": "Rejoined: the device's participant is back (or, with a recovery code,"
+            " moved to this device)",
+            "model": JoinResponse,
+        },
+        202: {
+            "description": "Waiting: the host admits newcomers (admission approval) or seat"
+            " moves (reclaim approval); the participant's status is `pending`",
+            "model": JoinResponse,
+        },
         **openapi_problem(
-            EventNotFound, EventClosed, DeviceBanned, EventLocked, EventFull, NameTaken, *BAD_BODY
+            EventNotFound,
+            EventClosed,
+            DeviceBanned,
+            EventLocked,
+            RoomCheckFailed,
+            ReclaimDisabled,
+            RecoveryCodeInvalid,
+            EventFull,
+            NameTaken,
+            RateLimited,
+            *BAD_BODY,
         ),
     },
     openapi_extra={
@@ -75,58 +104,102 @@ ParticipantSession = Annotated[service.Session, Depends(_session)]
     },
 )
 async def join(
-    code: str, request: Request, response: Response, settings: AppSettings
+    code: str, request: Request, response: Response, runtime: AppRuntime
 ) -> JoinResponse:
     """Join from a device, or rejoin the participant this device already has here.
 
-    The rules apply in DESIGN.md's order: unknown code before the body is read, then the body,
-    closed, banned, rejoin, locked, full, name taken. No pooled connection is held while the
-    join waits for its batch.
+    The rules apply in the order docs/protocol.md gives: unknown code before the body is read,
+    then the body, closed, banned, rejoin, seat reclaim, locked, room check, full, name taken.
+    Per client address, joins of newcomers count against ROLLCALL_LIMIT_JOINS; unknown codes,
+    wrong room checks and wrong recovery codes against ROLLCALL_LIMIT_GUESSES. No pooled
+    connection is held while the join waits for its batch.
     """
-    normalized = events.normalize_code(code)
-    if normalized is None:
-        raise EventNotFound(f"no event has the code {code!r}")
+    address = client_address(request)
+    limits = runtime.limits
+    allowance = _reserve(limits, address)
     try:
-        body = await parse_json_body(request, JoinRequest)
-    except (MalformedRequest, ValidationFailed):
-        async with request.app.state.pool.acquire() as conn:
-            await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
-        raise
-    result = await service.join(
-        request.app.state.joins,
-        code=normalized,
-        device_id=body.device_id,
-        display_name=body.display_name,
-    )
-    response.status_code = 200 if result.rejoined else 201
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.session_token,
-        max_age=SESSION_COOKIE_MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+        normalized = events.normalize_code(code)
+        if normalized is None:
+            raise _unknown_code(code, allowance)
+        try:
+            body = await parse_json_body(request, JoinRequest)
+        except (MalformedRequest, ValidationFailed):
+            async with runtime.pool.acquire() as conn:
+                try:
+                    await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
+                except EventNotFound:
+                    raise _unknown_code(code, allowance) from None
+            raise
+        try:
+            result = await service.join(
+                runtime.joins,
+                code=normalized,
+                device_id=body.device_id,
+                display_name=body.display_name,
+                room_check=body.room_check,
+                recovery_code=body.recovery_code,
+                allowance=allowance,
+            )
+        except EventNotFound:
+            raise _unknown_code(code, allowance) from None
+    finally:
+        _charge(limits, address, allowance)
+    response.status_code = JOIN_STATUS.get(result.outcome, 200)
+    set_session_cookie(response, result.session_token, https=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"
     return JoinResponse(
         participant=result.participant,
         session_token=result.session_token,
         rejoined=result.rejoined,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
+        reclaimed=result.outcome == "reclaimed",
+        recovery_code=result.recovery_code,
+        heartbeat_interval_s=runtime.settings.heartbeat_interval_s,
     )
+
+
+def _reserve(limits: RateLimits, address: str) -> service.JoinAllowance:
+    """Hold this attempt's place in the address's join and guess limits while it runs."""
+    may_join = limits.joins.reserve(address)
+    may_guess = limits.guesses.reserve(address)
+    return service.JoinAllowance(
+        may_join=may_join,
+        may_guess=may_guess,
+        join_retry_after_s=1 if may_join else limits.joins.retry_after_s(address),
+        guess_retry_after_s=1 if may_guess else limits.guesses.retry_after_s(address),
+    )
+
+
+def _charge(limits: RateLimits, address: str, allowance: service.JoinAllowance) -> None:
+    """Count what the attempt turned out to be: a newcomer's join, a wrong guess, or neither."""
+    if allowance.may_join:
+        limits.joins.release(address, spend=allowance.counts_as_join)
+    if allowance.may_guess:
+        limits.guesses.release(address, spend=allowance.wrong_guess)
+
+
+def _unknown_code(code: str, allowance: service.JoinAllowance) -> Exception:
+    """An unknown event code is a wrong guess: 404, or 429 once the address has guessed too much."""
+    if not allowance.may_guess:
+        return RateLimited(
+            "too many wrong codes from this address; try again later",
+            retry_after_s=allowance.guess_retry_after_s,
+        )
+    allowance.wrong_guess = True
+    return EventNotFound(f"no event has the code {code!r}")
 
 
 @router.get("/api/session", response_model=SessionView, responses=openapi_problem(InvalidToken))
 async def read_session(
     session: ParticipantSession, conn: Conn, settings: AppSettings
 ) -> SessionView:
-    """Everything the page needs to restore itself."""
+    """Everything the page needs to restore itself (a participant still waiting too)."""
     event = await events.get_event(conn, code=session.event_code)
     return SessionView(
         participant=session.participant,
         event=await events.describe(
             conn, event=event, presence_timeout_s=settings.presence_timeout_s
         ),
+        recovery_code=session.recovery_code,
     )
 
 
@@ -136,11 +209,11 @@ async def read_session(
     responses=openapi_problem(InvalidToken, *BAD_BODY),
 )
 async def heartbeat(
-    session: ParticipantSession, request: Request, conn: Conn, settings: AppSettings
+    session: ParticipantSession, request: Request, conn: Conn, runtime: AppRuntime
 ) -> HeartbeatResponse:
     """A heartbeat. The optional body `{"away": true|false}` also says whether the page is hidden
     (a page sends `{"away": true}` with navigator.sendBeacon when it goes away)."""
-    await request.app.state.heartbeats.beat(session.participant.id)
+    await runtime.heartbeats.beat(session.participant.id)
     if request.headers.get("content-length", "0") != "0":
         body = await parse_json_body(request, HeartbeatRequest)
         if body.away is not None:
@@ -151,7 +224,7 @@ async def heartbeat(
                 away=body.away,
             )
     return HeartbeatResponse(
-        server_time=datetime.now(UTC), heartbeat_interval_s=settings.heartbeat_interval_s
+        server_time=datetime.now(UTC), heartbeat_interval_s=runtime.settings.heartbeat_interval_s
     )
 
 
@@ -160,7 +233,7 @@ async def leave(request: Request, conn: Conn) -> Response:
     """Leave: the participant is `left` and the token revoked. Joining again brings them back."""
     await service.leave(conn, token=session_token(request))
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    delete_session_cookie(response, https=request.url.scheme == "https")
     return response
 
 
@@ -193,11 +266,126 @@ async def patch_state(
     )
 
 
+KICK_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KickRequest"}}},
+    }
+}
+
+
 @router.post(
     "/api/events/{code}/participants/{participant_id}/kick",
     response_model=Participant,
-    responses=openapi_problem(EventNotFound, InvalidToken, ParticipantNotFound, EventClosed),
+    responses=openapi_problem(
+        EventNotFound, InvalidToken, ParticipantNotFound, EventClosed, *BAD_BODY
+    ),
+    openapi_extra=KICK_BODY,
 )
-async def kick(participant_id: UUID, event: HostEvent, conn: Conn) -> Participant:
-    """Kick: the session ends at once, and this device is refused by the event from now on."""
-    return await service.kick(conn, event=event, participant_id=participant_id)
+async def kick(participant_id: UUID, request: Request, event: HostEvent, conn: Conn) -> Participant:
+    """Remove a participant: the session ends at once and the name is free for others.
+
+    Optional body `{"ban": false}`: the participant is `left` and its device may come back as
+    the same participant. By default (`"ban": true`) the device is refused from now on."""
+    ban = True
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        ban = (await parse_json_body(request, KickRequest)).ban
+    return await service.kick(conn, event=event, participant_id=participant_id, ban=ban)
+
+
+@router.post(
+    "/api/events/{code}/kick",
+    response_model=Removed,
+    responses=openapi_problem(EventNotFound, InvalidToken, EventClosed, *BAD_BODY),
+)
+async def kick_recent(body: KickRecentRequest, event: HostEvent, conn: Conn) -> Removed:
+    """Remove everyone who joined in the last `joined_within_s` seconds (a flood that got in),
+    waiting participants included; `ban` as for one participant."""
+    removed = await service.kick_recent(
+        conn, event=event, joined_within_s=body.joined_within_s, ban=body.ban
+    )
+    return Removed(removed=removed)
+
+
+@router.post(
+    "/api/events/{code}/participants/{participant_id}/unban",
+    response_model=Participant,
+    responses=openapi_problem(
+        EventNotFound,
+        InvalidToken,
+        ParticipantNotFound,
+        ParticipantNotKicked,
+        EventFull,
+        NameTaken,
+        EventClosed,
+    ),
+)
+async def unban(participant_id: UUID, event: HostEvent, conn: Conn) -> Participant:
+    """Let a removed participant back: it becomes `left` (holding a seat), so its device may
+    rejoin as the same participant."""
+    return await admission.unban(conn, event=event, participant_id=participant_id)
+
+
+@router.post(
+    "/api/events/{code}/participants/{participant_id}/admit",
+    response_model=Participant,
+    responses=openapi_problem(
+        EventNotFound,
+        InvalidToken,
+        ParticipantNotFound,
+        ParticipantNotPending,
+        EventFull,
+        DeviceBanned,
+        EventClosed,
+    ),
+)
+async def admit(participant_id: UUID, event: HostEvent, conn: Conn) -> Participant:
+    """Admit a waiting participant: it takes a seat, and its phone gets `admitted` on /ws.
+
+    For a seat move request (`reclaims` set), the seat moves to the request's phone; the
+    answer is the participant whose seat it is."""
+    return await admission.admit(conn, event=event, participant_id=participant_id)
+
+
+@router.post(
+    "/api/events/{code}/participants/{participant_id}/deny",
+    response_model=Participant,
+    responses=openapi_problem(
+        EventNotFound, InvalidToken, ParticipantNotFound, ParticipantNotPending, EventClosed
+    ),
+)
+async def deny(participant_id: UUID, event: HostEvent, conn: Conn) -> Participant:
+    """Refuse a waiting participant: its device is refused from now on, as after a kick."""
+    return await admission.deny(conn, event=event, participant_id=participant_id)
+
+
+@router.post(
+    "/api/events/{code}/admit",
+    response_model=Admitted,
+    responses=openapi_problem(EventNotFound, InvalidToken, EventFull, EventClosed, *BAD_BODY),
+)
+async def admit_many(body: AdmitRequest, event: HostEvent, conn: Conn) -> Admitted:
+    """Admit `participant_ids`, or `all` waiting newcomers, in join order while seats last.
+
+    Whoever is no longer waiting is skipped; 409 `event_full` when no one could be let in
+    for want of a seat."""
+    ids = None if body.all else body.participant_ids
+    return Admitted(admitted=await admission.admit_many(conn, event=event, participant_ids=ids))
+
+
+@router.post(
+    "/api/events/{code}/participants/{participant_id}/recovery-code",
+    response_model=RecoveryCodeView,
+    responses=openapi_problem(
+        EventNotFound, InvalidToken, ParticipantNotFound, DeviceBanned, EventClosed
+    ),
+)
+async def reset_recovery_code(
+    participant_id: UUID, event: HostEvent, conn: Conn
+) -> RecoveryCodeView:
+    """Give the participant a new recovery code; the old one stops working at once."""
+    return RecoveryCodeView(
+        recovery_code=await admission.reset_recovery_code(
+            conn, event=event, participant_id=participant_id
+        )
+    )

@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollcall import jsonbody
 from rollcall.events.schemas import Event
+from rollcall.participants import recovery
 from rollcall.participants.names import normalize_display_name
 from rollcall.presence.service import Presence
 
-ParticipantStatus = Literal["active", "left", "kicked"]
+ParticipantStatus = Literal["pending", "active", "left", "kicked"]
 
 
 class JoinRequest(BaseModel):
@@ -20,6 +22,18 @@ class JoinRequest(BaseModel):
 
     device_id: UUID = Field(description="a random UUID the device made once and keeps")
     display_name: str = Field(max_length=256, description="1 to 32 characters once normalised")
+    room_check: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{4}$",
+        description="the 4 digits on the host's screen (or in the QR's link), when the event"
+        " has room_check on; a device the event knows never needs them",
+    )
+    recovery_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="a participant's recovery code (ABCD-EFGH, any case, dash optional): this"
+        " new device takes over that participant's seat",
+    )
 
     @field_validator("device_id")
     @classmethod
@@ -33,6 +47,13 @@ class JoinRequest(BaseModel):
     def _normalized(cls, value: str) -> str:
         return normalize_display_name(value)[0]
 
+    @field_validator("recovery_code")
+    @classmethod
+    def _recovery_code(cls, value: str | None) -> str | None:
+        if value is not None:
+            recovery.number_of(value)  # refuses what cannot be a code
+        return value
+
 
 class Participant(BaseModel):
     id: UUID
@@ -41,6 +62,10 @@ class Participant(BaseModel):
     state: dict[str, Any]
     version: int = Field(description="grows by one on every change of state")
     joined_at: datetime
+    reclaims: UUID | None = Field(
+        default=None,
+        description="a waiting request to move this participant's seat to a new phone",
+    )
 
 
 class RosterEntry(Participant):
@@ -52,16 +77,71 @@ class Roster(BaseModel):
     participants: list[RosterEntry]
 
 
+RECOVERY_CODE_DOC = (
+    "ABCD-EFGH: with it, another phone takes over this participant's seat (null while a seat"
+    " move waits for the host)"
+)
+
+
 class JoinResponse(BaseModel):
     participant: Participant
     session_token: str
-    rejoined: bool
+    rejoined: bool = Field(description="the device's participant is back (or moved here)")
+    reclaimed: bool = Field(description="a recovery code moved the participant to this device")
+    recovery_code: str | None = Field(description=RECOVERY_CODE_DOC)
     heartbeat_interval_s: float
 
 
 class SessionView(BaseModel):
     participant: Participant
     event: Event
+    recovery_code: str | None = Field(description=RECOVERY_CODE_DOC)
+
+
+class KickRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ban: bool = Field(
+        default=True,
+        description="true: the device is refused from now on; false: the participant leaves"
+        " and may come back",
+    )
+
+
+class KickRecentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    joined_within_s: float = Field(
+        gt=0, le=86_400, description="remove everyone who joined in the last this many seconds"
+    )
+    ban: bool = Field(default=True, description="as for one participant's kick")
+
+
+class Removed(BaseModel):
+    removed: int
+
+
+class AdmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_ids: list[UUID] | None = Field(
+        default=None, max_length=10_000, description="these waiting participants"
+    )
+    all: bool = Field(default=False, description="every waiting newcomer (not seat moves)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AdmitRequest:
+        if (self.participant_ids is None) == (not self.all):
+            raise ValueError('give either "participant_ids" or "all": true')
+        return self
+
+
+class Admitted(BaseModel):
+    admitted: int = Field(description="how many were let in (or moved), in join order")
+
+
+class RecoveryCodeView(BaseModel):
+    recovery_code: str = Field(description="the participant's new code; the old one is dead")
 
 
 class HeartbeatRequest(BaseModel):
@@ -83,17 +163,24 @@ class StatePatch(BaseModel):
     @field_validator("state")
     @classmethod
     def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """PostgreSQL's jsonb cannot hold the NUL character; say so rather than fail later."""
+        """Refuse what PostgreSQL's jsonb or a later json.dumps could not take: say so now."""
+        if jsonbody.depth(value) > jsonbody.MAX_DEPTH:
+            raise ValueError(f"the state must not nest more than {jsonbody.MAX_DEPTH} levels deep")
         if _has_nul(value):
             raise ValueError("keys and strings in the state must not contain the NUL character")
         return value
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False

@@ -1,7 +1,8 @@
-"""Join, rejoin, leave, kick, state: the rules of DESIGN.md, decided by the database.
+"""Join, rejoin, leave, kick, state: the participant rules, decided by the database.
 
-Uniqueness of devices and names are constraints; the seat count is a single conditional
-UPDATE. Concurrent requests are resolved by PostgreSQL, never by a check-then-insert here.
+Uniqueness of devices and names are constraints; the join rules, seats included, run in the
+database function rollcall_join under the event row lock. Concurrent requests are resolved by
+PostgreSQL, never by a check-then-insert here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall import event_log, metrics
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import (
@@ -24,21 +26,30 @@ from rollcall.errors import (
     InvalidToken,
     NameTaken,
     ParticipantNotFound,
+    RateLimited,
+    ReclaimDisabled,
+    RecoveryCodeInvalid,
+    RoomCheckFailed,
     StateTooLarge,
 )
-from rollcall.events.service import EventRow
+from rollcall.events.service import EventRow, event_columns, event_from
+from rollcall.participants import recovery
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
-from rollcall.participants.names import normalize_display_name
+from rollcall.participants.names import name_skeleton, normalize_display_name
 from rollcall.participants.schemas import Participant, RosterEntry
 from rollcall.presence.service import presence_sql
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 MAX_STATE_BYTES = 16 * 1024
 JOIN_ATTEMPTS = 5
 
 PARTICIPANT_COLUMNS = (
-    "p.id, p.event_id, p.display_name, p.status, p.state, p.state_version, p.join_timestamp"
+    "p.id, p.event_id, p.display_name, p.status, p.state, p.state_version, p.join_timestamp,"
+    " p.reclaim_of AS reclaims"
 )
+RECOVERY_NUMBER_SQL = """CASE WHEN p.recovery_digest IS NOT NULL
+    THEN rollcall_recovery_number(e.hmac_key, p.id, p.recovery_generation) END"""
+"""The participant's recovery code as a number, for event_participants AS p joined to events AS e."""
 
 
 def to_participant(record: asyncpg.Record) -> Participant:
@@ -49,14 +60,41 @@ def to_participant(record: asyncpg.Record) -> Participant:
         state=record["state"],
         version=record["state_version"],
         joined_at=record["join_timestamp"],
+        reclaims=record["reclaims"],
     )
+
+
+def shown_code(number: int | None) -> str | None:
+    """The recovery code as shown (ABCD-EFGH); None for a seat move request, which has none."""
+    return None if number is None else recovery.code_of(number)
+
+
+@dataclass
+class JoinAllowance:
+    """What the caller's rate limits allow one join attempt, and what the attempt cost.
+
+    The database decides whether an attempt is a rejoin (never limited) or a newcomer; the
+    caller charges its limits afterwards from `counts_as_join` and `wrong_guess`.
+    """
+
+    may_join: bool = True
+    may_guess: bool = True
+    join_retry_after_s: int = 1
+    guess_retry_after_s: int = 1
+    counts_as_join: bool = False
+    wrong_guess: bool = False
 
 
 @dataclass(frozen=True)
 class JoinResult:
     participant: Participant
     session_token: str
-    rejoined: bool
+    outcome: str  # joined, pending, rejoined, reclaimed or reclaim_pending
+    recovery_code: str | None
+
+    @property
+    def rejoined(self) -> bool:
+        return self.outcome in ("rejoined", "reclaimed")
 
 
 @dataclass(frozen=True)
@@ -64,6 +102,7 @@ class Session:
     participant: Participant
     event_id: UUID
     event_code: str
+    recovery_code: str | None = None
 
 
 JOIN_REFUSALS: dict[str, type[Exception]] = {
@@ -72,26 +111,74 @@ JOIN_REFUSALS: dict[str, type[Exception]] = {
     "banned": DeviceBanned,
     "locked": EventLocked,
     "full": EventFull,
+    "room_check_failed": RoomCheckFailed,
+    "reclaim_disabled": ReclaimDisabled,
+    "recovery_invalid": RecoveryCodeInvalid,
 }
+ADMITTED_OUTCOMES = ("joined", "pending", "rejoined", "reclaimed", "reclaim_pending")
+# Attempts of a device new to the event without a recovery code: what the join limit counts.
+NEWCOMER_OUTCOMES = ("joined", "pending", "locked", "full", "name_taken", "room_check_failed")
+WRONG_GUESSES = ("room_check_failed", "recovery_invalid")
 
 
-async def join(joins: JoinBatcher, *, code: str, device_id: UUID, display_name: str) -> JoinResult:
+async def join(
+    joins: JoinBatcher,
+    *,
+    code: str,
+    device_id: UUID,
+    display_name: str,
+    room_check: str | None = None,
+    recovery_code: str | None = None,
+    allowance: JoinAllowance | None = None,
+) -> JoinResult:
     """Join the event from `device_id`, or rejoin the participant this device already has there.
 
-    The rules run in the database function rollcall_join (revision 0005), in DESIGN.md's order,
-    while the event row is locked; the batcher sends many joins in one transaction.
+    The rules run in the database function rollcall_join (revision 0006), in their documented
+    order, while the event row is locked; the batcher sends many joins in one transaction.
+    With `recovery_code`, a device new to the event takes over that participant's seat.
     """
+    allowance = allowance or JoinAllowance()
     name, name_key = normalize_display_name(display_name)
+    skeleton = name_skeleton(name)
+    recovery_digest = (
+        None if recovery_code is None else recovery.digest_of(recovery.number_of(recovery_code))
+    )
     for _ in range(JOIN_ATTEMPTS):
         token = new_token()
-        record = await joins.join(BatchedJoin(code, device_id, name, name_key, digest(token)))
+        record = await joins.join(
+            BatchedJoin(
+                code,
+                device_id,
+                name,
+                name_key,
+                skeleton,
+                digest(token),
+                room_check=room_check,
+                recovery_digest=recovery_digest,
+                may_join=allowance.may_join,
+                may_guess=allowance.may_guess,
+            )
+        )
         outcome = record["outcome"]
-        if outcome in ("participant.joined", "participant.rejoined"):
+        metrics.JOINS.labels(outcome=outcome).inc()
+        allowance.counts_as_join = outcome in NEWCOMER_OUTCOMES
+        allowance.wrong_guess = outcome in WRONG_GUESSES
+        if outcome in ADMITTED_OUTCOMES:
             return JoinResult(
-                to_participant(record), token, rejoined=outcome == "participant.rejoined"
+                to_participant(record), token, outcome, shown_code(record["recovery_number"])
             )
         if outcome == "name_taken":
-            raise NameTaken(f"someone else in this event is called {name!r}")
+            raise NameTaken(f"someone else in this event is called {name!r}, or looks it")
+        if outcome == "join_limited":
+            raise RateLimited(
+                "too many joins from this address; try again later",
+                retry_after_s=allowance.join_retry_after_s,
+            )
+        if outcome == "guess_limited":
+            raise RateLimited(
+                "too many wrong codes from this address; try again later",
+                retry_after_s=allowance.guess_retry_after_s,
+            )
         if outcome in JOIN_REFUSALS:
             raise JOIN_REFUSALS[outcome]()
     raise RuntimeError("join did not settle after several attempts")
@@ -103,85 +190,145 @@ async def session_for_token(conn: DB, *, token: str | None) -> Session:
     if token:
         record = await conn.fetchrow(
             f"""
-            SELECT {PARTICIPANT_COLUMNS}, e.code AS event_code
+            SELECT {PARTICIPANT_COLUMNS}, e.code AS event_code,
+                {RECOVERY_NUMBER_SQL} AS recovery_number
             FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
-            WHERE p.session_token_hash = $1 AND p.status = 'active' AND e.status <> 'closed'
+            WHERE p.session_token_hash = $1 AND p.status IN ('active', 'pending')
+              AND e.status <> 'closed'
             """,
             digest(token),
         )
     if record is None:
         raise InvalidToken("the session token is missing, invalid or revoked")
-    return Session(to_participant(record), record["event_id"], record["event_code"])
+    return Session(
+        to_participant(record),
+        record["event_id"],
+        record["event_code"],
+        shown_code(record["recovery_number"]),
+    )
 
 
 async def leave(conn: DB, *, token: str | None) -> UUID:
-    """Mark the participant left and revoke the token; they keep their seat and name.
+    """Leave: the participant is left and the token revoked; they keep their seat and name.
 
-    Returns the participant's id.
+    A participant still waiting for the host leaves the queue altogether. Returns the id.
     """
     if not token:
         raise InvalidToken("the session token is missing, invalid or revoked")
-    token_hash = digest(token)
     async with conn.transaction():
-        event_id: UUID | None = await conn.fetchval(
+        found = await conn.fetchrow(
             """
-            SELECT e.id FROM events AS e JOIN event_participants AS p ON p.event_id = e.id
-            WHERE p.session_token_hash = $1 AND p.status = 'active' AND e.status <> 'closed'
+            SELECT e.id AS event_id, p.id FROM events AS e
+            JOIN event_participants AS p ON p.event_id = e.id
+            WHERE p.session_token_hash = $1 AND p.status IN ('active', 'pending')
+              AND e.status <> 'closed'
             FOR UPDATE OF e
             """,
-            token_hash,
+            digest(token),
         )
-        participant_id: UUID | None = None
-        if event_id is not None:
-            participant_id = await conn.fetchval(
-                """
-                UPDATE event_participants SET status = 'left', session_token_hash = NULL,
-                    away = false, reported_presence = 'left'
-                WHERE session_token_hash = $1 AND status = 'active'
-                RETURNING id
-                """,
-                token_hash,
-            )
-        if event_id is None or participant_id is None:
+        if found is None:
             raise InvalidToken("the session token is missing, invalid or revoked")
-        await event_log.append(
-            conn,
-            event_id=event_id,
-            message={"type": "participant.left", "participant_id": str(participant_id)},
-        )
+        await _withdraw(conn, event_id=found["event_id"], participant_id=found["id"])
+    participant_id: UUID = found["id"]
     return participant_id
 
 
-async def kick(conn: DB, *, event: EventRow, participant_id: UUID) -> Participant:
-    """Kick: the session ends, the seat is freed, and the device is refused from now on.
+async def _withdraw(conn: DB, *, event_id: UUID, participant_id: UUID) -> asyncpg.Record | None:
+    """Left, with no session: a waiting participant is forgotten, anyone else keeps their seat.
 
-    The token's digest stays, so that a socket that says hello with it learns it was kicked
-    (4403) rather than merely refused; no route accepts a kicked participant's token.
+    Runs under the event lock. Returns the row as it now is (None when it was already left).
+    """
+    record = await conn.fetchrow(
+        f"""
+        DELETE FROM event_participants AS p
+        WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'pending'
+        RETURNING {PARTICIPANT_COLUMNS}
+        """,
+        participant_id,
+        event_id,
+    )
+    if record is None:
+        record = await conn.fetchrow(
+            f"""
+            UPDATE event_participants AS p SET status = 'left', session_token_hash = NULL,
+                away = false, reported_presence = 'left'
+            WHERE p.id = $1 AND p.event_id = $2 AND p.status = 'active'
+            RETURNING {PARTICIPANT_COLUMNS}
+            """,
+            participant_id,
+            event_id,
+        )
+    if record is None:
+        return None
+    await event_log.append(
+        conn,
+        event_id=event_id,
+        message={"type": HostMessage.LEFT, "participant_id": str(participant_id)},
+    )
+    return record
+
+
+async def kick(conn: DB, *, event: EventRow, participant_id: UUID, ban: bool = True) -> Participant:
+    """Remove a participant: the session ends at once and the name is free for others.
+
+    With `ban` (the default) the device is refused from now on and the seat is freed; the
+    token's digest stays, so that a socket that says hello with it learns it was kicked (4403)
+    rather than merely refused, and no route accepts it. Without, the participant is left (a
+    waiting one is forgotten) and its device may come back as the same participant.
     """
     async with conn.transaction():
         if await event_log.lock_event(conn, event_id=event.id) == "closed":
             raise EventClosed("a closed event cannot be changed")
+        if not ban:
+            record = await _withdraw(conn, event_id=event.id, participant_id=participant_id)
+            if record is None:
+                return await get_participant(conn, event=event, participant_id=participant_id)
+            left = to_participant(record)
+            return left.model_copy(update={"status": "left"})
         record = await conn.fetchrow(
             f"""
             UPDATE event_participants AS p
-            SET status = 'kicked', away = false, reported_presence = 'kicked'
-            WHERE p.id = $1 AND p.event_id = $2 AND p.status <> 'kicked'
-            RETURNING {PARTICIPANT_COLUMNS}
+            SET status = 'kicked', away = false, reported_presence = 'kicked',
+                name_key = p.name_key || '#' || p.id, name_skeleton = NULL
+            FROM (SELECT id, status FROM event_participants WHERE id = $1 FOR UPDATE) AS old
+            WHERE p.id = old.id AND p.event_id = $2 AND p.status <> 'kicked'
+            RETURNING {PARTICIPANT_COLUMNS}, old.status AS was
             """,
             participant_id,
             event.id,
         )
         if record is None:
             return await get_participant(conn, event=event, participant_id=participant_id)
-        await conn.execute(
-            "UPDATE events SET seats_taken = seats_taken - 1 WHERE id = $1", event.id
-        )
+        if record["was"] != "pending":  # a waiting participant held no seat
+            await conn.execute(
+                "UPDATE events SET seats_taken = seats_taken - 1 WHERE id = $1", event.id
+            )
         await event_log.append(
             conn,
             event_id=event.id,
-            message={"type": "participant.kicked", "participant_id": str(participant_id)},
+            message={"type": HostMessage.KICKED, "participant_id": str(participant_id)},
         )
     return to_participant(record)
+
+
+async def kick_recent(conn: DB, *, event: EventRow, joined_within_s: float, ban: bool) -> int:
+    """Remove everyone who joined in the last `joined_within_s` seconds: a flood that got in.
+
+    Each goes as kick() removes one; returns how many were removed.
+    """
+    ids = await conn.fetch(
+        """
+        SELECT id FROM event_participants
+        WHERE event_id = $1 AND status <> 'kicked'
+          AND join_timestamp >= now() - make_interval(secs => $2)
+        ORDER BY join_timestamp, id
+        """,
+        event.id,
+        joined_within_s,
+    )
+    for row in ids:
+        await kick(conn, event=event, participant_id=row["id"], ban=ban)
+    return len(ids)
 
 
 async def get_participant(conn: DB, *, event: EventRow, participant_id: UUID) -> Participant:
@@ -241,7 +388,7 @@ async def patch_state(
             conn,
             event_id=event.id,
             message={
-                "type": "participant.state",
+                "type": HostMessage.STATE,
                 "participant_id": str(participant_id),
                 "state": merged,
                 "version": record["state_version"],
@@ -269,3 +416,42 @@ async def roster(conn: DB, *, event: EventRow, presence_timeout_s: float) -> lis
         )
         for record in records
     ]
+
+
+@dataclass(frozen=True)
+class SocketSession:
+    """What a participant's socket needs at hello: who, where, and whether already here."""
+
+    participant: Participant
+    status: str
+    device_id: UUID
+    event: EventRow
+    seq: int
+    present: bool  # online and not away: the hello changes nothing the hosts see
+
+
+async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
+    """The participant this token was issued to, whatever their status; None when unknown.
+
+    Unlike session_for_token, a kicked or left participant is found too, so that the socket
+    can say why it is refused.
+    """
+    record = await conn.fetchrow(
+        f"""
+        SELECT {PARTICIPANT_COLUMNS}, {event_columns("e", "event_")}, e.seq, p.device_id,
+            p.reported_presence = 'online' AND NOT p.away AS present
+        FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
+        WHERE p.session_token_hash = $1
+        """,
+        digest(token),
+    )
+    if record is None:
+        return None
+    return SocketSession(
+        participant=to_participant(record),
+        status=record["status"],
+        device_id=record["device_id"],
+        event=event_from(record, "event_"),
+        seq=record["seq"],
+        present=record["present"],
+    )

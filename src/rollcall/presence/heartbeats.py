@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rollcall import metrics
 from rollcall.background import Periodic
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 
@@ -45,6 +46,7 @@ class HeartbeatBuffer:
             try:
                 async with self._pool.acquire() as conn:
                     await conn.execute(FLUSH_SQL, list(batch), list(batch.values()))
+                metrics.HEARTBEATS_FLUSHED.inc(len(batch))
             except UNAVAILABLE_ERRORS:
                 # Keep the beats for the next flush, unless newer ones came meanwhile.
                 for participant_id, at in batch.items():

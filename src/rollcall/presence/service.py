@@ -8,11 +8,13 @@ and every other finds nothing left to do.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from rollcall import event_log
 from rollcall.db.pool import DB
-from rollcall.realtime import log as event_log
+from rollcall.protocol import HostMessage
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,24 @@ Presence = Literal["online", "away", "offline", "left", "kicked"]
 
 # One sweeper at a time across every process sharing the database.
 SWEEP_LOCK_KEY = 0x726F6C6C  # "roll"
+
+ANNOUNCE_EVERY_S = 1.0
+"""A participant's presence changes are announced at this pace: a page hidden and shown again
+is announced at once both times, but a phone flipping away and back faster than this costs
+hosts one message a second, and the event row lock is not taken for the flips in between (the
+row changes; where the flips ended is announced when the pace allows)."""
+
+# The pace as a generic cell rate algorithm: presence_pace is the theoretical time of the next
+# announcement; one may run ahead of it by one interval (a burst of two), no more.
+_EVERY = f"interval '{ANNOUNCE_EVERY_S:g} second'"
+_PACED = f"(p.presence_pace IS NULL OR p.presence_pace - {_EVERY} <= now())"
+_NEXT_PACE = f"greatest(coalesce(p.presence_pace, now()), now()) + {_EVERY}"
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    outcome: Literal["announced", "unchanged", "deferred"]
+    wait_s: float = 0.0  # deferred: when the pace allows the announcement
 
 
 def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
@@ -36,23 +56,33 @@ def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
         ELSE 'online' END"""
 
 
-async def set_presence(conn: DB, *, participant_id: UUID, event_id: UUID, away: bool) -> bool:
+async def set_presence(
+    conn: DB, *, participant_id: UUID, event_id: UUID, away: bool
+) -> PresenceChange:
     """The participant is here now: away (page hidden) or online. Announces a change once.
 
-    Returns whether the presence changed.
+    Faster than ANNOUNCE_EVERY_S allows, only the row changes ("deferred", with how long until
+    the pace allows it): the caller may ask again then, and the sweep announces it otherwise.
     """
     wanted = "away" if away else "online"
     current = await conn.fetchrow(
-        "SELECT reported_presence, away FROM event_participants WHERE id = $1", participant_id
+        f"SELECT reported_presence, away, {_PACED} AS paced,"
+        f" extract(epoch FROM p.presence_pace - {_EVERY} - now())::float8 AS wait_s"
+        " FROM event_participants AS p WHERE id = $1",
+        participant_id,
     )
     if current is None or (current["reported_presence"] == wanted and current["away"] == away):
-        return False
+        return PresenceChange("unchanged")
+    if not current["paced"]:
+        await note_away(conn, participant_id=participant_id, away=away)
+        return PresenceChange("deferred", max(0.0, current["wait_s"] or 0.0))
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event_id)
         before = await conn.fetchval(
-            """
+            f"""
             UPDATE event_participants AS p
-            SET away = $2, last_heartbeat = now(), reported_presence = $3
+            SET away = $2, last_heartbeat = now(), reported_presence = $3,
+                presence_pace = {_NEXT_PACE}
             FROM (SELECT id, reported_presence FROM event_participants WHERE id = $1 FOR UPDATE)
                 AS old
             WHERE p.id = old.id AND p.status = 'active'
@@ -63,9 +93,23 @@ async def set_presence(conn: DB, *, participant_id: UUID, event_id: UUID, away: 
             wanted,
         )
         if before is None or before == wanted:
-            return False
+            return PresenceChange("unchanged")
         await _announce(conn, event_id=event_id, participant_id=participant_id, presence=wanted)
-    return True
+    return PresenceChange("announced")
+
+
+async def note_away(conn: DB, *, participant_id: UUID, away: bool) -> None:
+    """Record away or back without announcing it (the pace does not allow it yet).
+
+    One statement on the participant's row, no event lock: the sweep, or the caller once the
+    pace allows, announces where it ends.
+    """
+    await conn.execute(
+        "UPDATE event_participants SET away = $2, last_heartbeat = now()"
+        " WHERE id = $1 AND status = 'active'",
+        participant_id,
+        away,
+    )
 
 
 async def _announce(conn: DB, *, event_id: UUID, participant_id: UUID, presence: str) -> None:
@@ -73,7 +117,7 @@ async def _announce(conn: DB, *, event_id: UUID, participant_id: UUID, presence:
         conn,
         event_id=event_id,
         message={
-            "type": "participant.presence",
+            "type": HostMessage.PRESENCE,
             "participant_id": str(participant_id),
             "presence": presence,
         },
@@ -94,7 +138,7 @@ async def sweep(conn: DB, *, presence_timeout_s: float) -> int:
             SELECT p.id, p.event_id FROM event_participants AS p
             JOIN events AS e ON e.id = p.event_id
             WHERE p.status = 'active' AND e.status <> 'closed'
-              AND p.reported_presence IS DISTINCT FROM {computed}
+              AND p.reported_presence IS DISTINCT FROM {computed} AND {_PACED}
             """,
             presence_timeout_s,
         )
@@ -107,9 +151,10 @@ async def sweep(conn: DB, *, presence_timeout_s: float) -> int:
         )
         changed = await conn.fetch(
             f"""
-            UPDATE event_participants AS p SET reported_presence = {computed}
+            UPDATE event_participants AS p
+            SET reported_presence = {computed}, presence_pace = {_NEXT_PACE}
             WHERE p.id = ANY($2::uuid[]) AND p.status = 'active'
-              AND p.reported_presence IS DISTINCT FROM {computed}
+              AND p.reported_presence IS DISTINCT FROM {computed} AND {_PACED}
             RETURNING p.id, p.event_id, p.reported_presence
             """,
             presence_timeout_s,

@@ -7,9 +7,9 @@ from typing import Any
 
 import asyncpg
 
+from rollcall import event_log
 from rollcall.background import Periodic
 from rollcall.presence.service import sweep
-from rollcall.realtime import log as event_log
 
 TRIM_EVERY_S = 60.0
 

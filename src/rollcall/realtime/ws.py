@@ -1,4 +1,7 @@
-"""The /ws endpoint: hello, welcome, then messages both ways until one side closes."""
+"""The /ws endpoint: hello, welcome, then messages both ways until one side closes.
+
+It holds no SQL: the participants, events and presence services answer what a socket needs.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +9,35 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-from fastapi import APIRouter, WebSocket
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import WebSocket
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from rollcall.auth import SESSION_COOKIE, digest
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall import event_log, metrics
+from rollcall.auth import cookie_token
+from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
+from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
-from rollcall.participants.service import PARTICIPANT_COLUMNS, to_participant
-from rollcall.presence.service import set_presence
-from rollcall.realtime import log as event_log
-from rollcall.realtime.hub import Close, Connection, Hub
-from rollcall.settings import Settings
+from rollcall.presence.service import note_away, set_presence
+from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
+from rollcall.ratelimits import MessageWindow, client_address
+from rollcall.realtime.connection import Closing, Connection
+from rollcall.realtime.gate import SocketGate, TooBusy
+from rollcall.realtime.hub import Hub
+from rollcall.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
-
-HELLO_TIMEOUT_S = 5.0
+PATH = "/ws"
 
 
 class Refused(Exception):
@@ -42,55 +49,111 @@ class Refused(Exception):
         self.reason = reason
 
 
+class Sockets:
+    """The /ws endpoint of one app: made with the app, started by its lifespan."""
+
+    def __init__(self) -> None:
+        self._hub: Hub | None = None
+        self._gate: SocketGate | None = None
+
+    async def start(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._gate = SocketGate(
+            runtime.pool,
+            max_sockets=settings.max_sockets,
+            max_per_address=settings.max_sockets_per_address,
+        )
+        self._hub = Hub(runtime)
+        await self._hub.start()
+
+    async def stop(self) -> None:
+        if self._hub is not None:
+            await self._hub.stop()
+            self._hub = None
+
+    def route(self) -> WebSocketRoute:
+        return WebSocketRoute(PATH, self.serve)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        hub, gate = self._hub, self._gate
+        if hub is None or gate is None:
+            await websocket.close(Close.SERVICE_RESTART)
+            return
+        if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
+            await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
+            return
+        address = client_address(websocket)
+        await websocket.accept()
+        if not gate.enter(address):
+            await _close(websocket, Close.RATE_LIMITED, "too many sockets")
+            return
+        try:
+            await _serve(websocket, hub, gate)
+        finally:
+            gate.leave(address)
+
+
 class DirectWebSocket:
     """Hand `/ws` straight to its endpoint, in front of the FastAPI app.
 
     A socket lives for the whole event; through the full stack it keeps some 28 coroutines
     suspended (middleware, routing, dependency exit stacks), about 12 KB a socket. The route
-    below stays registered, so the app alone still serves /ws.
+    stays registered, so the app alone still serves /ws.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: Starlette) -> None:
         self.app = app
+        endpoints = [
+            route.endpoint
+            for route in app.router.routes
+            if isinstance(route, WebSocketRoute) and route.path == PATH
+        ]
+        if not endpoints:
+            raise LookupError(f"the app serves no {PATH}")
+        self.endpoint: Callable[[WebSocket], Awaitable[None]] = endpoints[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == "/ws":
+        if scope["type"] == "websocket" and scope["path"] == PATH:
             scope["app"] = self.app
-            await websocket_endpoint(WebSocket(scope, receive, send))
+            await self.endpoint(WebSocket(scope, receive, send))
             return
         await self.app(scope, receive, send)
 
 
-@router.websocket("/ws")
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    await websocket.accept()
-    app = websocket.app
-    hub: Hub = app.state.hub
-    settings: Settings = app.state.settings
+async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
+    runtime = hub.runtime
     connection: Connection | None = None
     try:
         hello = await _receive_hello(websocket)
-        if hello.get("role") == "host":
-            connection = await _open_host(websocket, hello, app.state.pool, settings)
+        if hello.get("role") == Role.HOST:
+            connection = await _open_host(websocket, hello, runtime, gate)
         else:
-            connection = await _open_participant(
-                websocket, hello, app.state.pool, settings, app.state.descriptions
-            )
+            connection = await _open_participant(websocket, hello, runtime, gate)
+        connection.messages = MessageWindow.of(runtime.limits.ws_messages)
         hub.register(connection)
+        metrics.OPEN_SOCKETS.labels(role=connection.role).inc()
         writer = asyncio.create_task(_write(connection))
+        room_checks = None
+        if connection.role == Role.HOST:
+            room_checks = asyncio.create_task(_send_room_checks(connection, runtime))
         try:
-            if connection.role == "participant":
-                await hub.announce_participant(connection)
+            if connection.participant_id is not None:
+                await hub.announce(connection)
                 if connection.present:  # already online: a beat says so, nothing to announce
-                    await app.state.heartbeats.beat(connection.participant_id)
+                    await runtime.heartbeats.beat(connection.participant_id)
                 else:
-                    await _mark_here(app, connection, away=False)
-            await _read(websocket, connection, app, settings)
+                    await _mark_here(runtime, connection, away=False)
+            await _read(websocket, connection, runtime)
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
+            if room_checks is not None:
+                room_checks.cancel()
+            if connection.settling is not None:
+                connection.settling.cancel()
             hub.unregister(connection)
-            connection.close(1000)
+            metrics.OPEN_SOCKETS.labels(role=connection.role).dec()
+            connection.close(Close.NORMAL)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=2)
             writer.cancel()
@@ -99,7 +162,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     except UNAVAILABLE_ERRORS:
-        await _close(websocket, 1011, "database unavailable")
+        await _close(websocket, Close.INTERNAL_ERROR, "database unavailable")
     finally:
         if connection is not None:
             hub.unregister(connection)
@@ -113,16 +176,16 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 def _decode(event: Mapping[str, Any]) -> dict[str, Any]:
     if event["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(event.get("code", 1000))
+        raise WebSocketDisconnect(event.get("code", Close.NORMAL))
     text = event.get("text")
     if text is None:
-        raise Refused(4400, "messages are JSON text frames")
+        raise Refused(Close.BAD_MESSAGE, "messages are JSON text frames")
     try:
         message = json.loads(text)
-    except ValueError as exc:
-        raise Refused(4400, "not JSON") from exc
+    except (ValueError, RecursionError) as exc:  # nested too deep is bad JSON too
+        raise Refused(Close.BAD_MESSAGE, "not JSON") from exc
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise Refused(4400, "a message is an object with a type")
+        raise Refused(Close.BAD_MESSAGE, "a message is an object with a type")
     return message
 
 
@@ -130,85 +193,85 @@ async def _receive_hello(websocket: WebSocket) -> dict[str, Any]:
     try:
         event = await asyncio.wait_for(websocket.receive(), timeout=HELLO_TIMEOUT_S)
     except TimeoutError as exc:
-        raise Refused(4408, "no hello within 5 s") from exc
+        raise Refused(Close.HELLO_TIMEOUT, f"no hello within {HELLO_TIMEOUT_S:g} s") from exc
     hello = _decode(event)
-    if hello["type"] != "hello":
-        raise Refused(4400, "the first message must be hello")
+    if hello["type"] != ClientMessage.HELLO:
+        raise Refused(Close.BAD_MESSAGE, "the first message must be hello")
     return hello
 
 
+@asynccontextmanager
+async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
+    try:
+        async with gate.lookup() as conn:
+            yield conn
+    except TooBusy as exc:
+        raise Refused(Close.TRY_AGAIN_LATER, "busy; try again in a moment") from exc
+
+
 async def _open_participant(
-    websocket: WebSocket,
-    hello: dict[str, Any],
-    pool: asyncpg.Pool[Any],
-    settings: Settings,
-    descriptions: events.DescriptionCache,
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or websocket.cookies.get(SESSION_COOKIE)
+    token = hello.get("token") or cookie_token(websocket.cookies)
     if not isinstance(token, str) or not token:
-        raise Refused(4401, "no token")
-    async with pool.acquire() as conn:
-        record = await conn.fetchrow(
-            f"""
-            SELECT {PARTICIPANT_COLUMNS}, {events.event_columns("e", "event_")}, e.seq,
-                p.reported_presence = 'online' AND NOT p.away AS present
-            FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
-            WHERE p.session_token_hash = $1
-            """,
-            digest(token),
-        )
-        if record is None:
-            raise Refused(4401, "invalid or revoked token")
-        if record["event_status"] == "closed":
-            raise Refused(4410, "event closed")
-        if record["status"] == "kicked":
-            raise Refused(4403, "kicked")
-        if record["status"] != "active":
-            raise Refused(4401, "the session has ended")
-        described = await descriptions.describe(
-            conn,
-            event=events.event_from(record, "event_"),
-            presence_timeout_s=settings.presence_timeout_s,
+        raise Refused(Close.INVALID_TOKEN, "no token")
+    async with _hello_lookup(gate) as conn:
+        session = await participants.socket_session(conn, token=token)
+        if session is None:
+            raise Refused(Close.INVALID_TOKEN, "invalid or revoked token")
+        if session.event.status == "closed":
+            raise Refused(Close.EVENT_CLOSED, "event closed")
+        if session.status == "kicked":
+            raise Refused(Close.KICKED, "kicked")
+        if session.status not in ("active", "pending"):
+            raise Refused(Close.INVALID_TOKEN, "the session has ended")
+        described = await runtime.descriptions.describe(
+            conn, event=session.event, presence_timeout_s=runtime.settings.presence_timeout_s
         )
     connection = Connection(
         websocket=websocket,
-        role="participant",
-        event_id=record["event_id"],
-        participant_id=record["id"],
-        last_seq=record["seq"],
-        present=record["present"],
+        role=Role.PARTICIPANT,
+        event_id=session.event.id,
+        participant_id=session.participant.id,
+        device_id=session.device_id,
+        last_seq=session.seq,
+        present=session.present,
     )
     connection.send(
         {
-            "type": "welcome",
-            "participant": to_participant(record).model_dump(mode="json"),
+            "type": ServerMessage.WELCOME,
+            "participant": session.participant.model_dump(mode="json"),
             "event": described.model_dump(mode="json"),
-            "heartbeat_interval_s": settings.heartbeat_interval_s,
+            "heartbeat_interval_s": runtime.settings.heartbeat_interval_s,
         }
     )
     return connection
 
 
 async def _open_host(
-    websocket: WebSocket, hello: dict[str, Any], pool: asyncpg.Pool[Any], settings: Settings
+    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
     code, token, since = hello.get("event"), hello.get("token"), hello.get("since")
     if not isinstance(code, str):
-        raise Refused(4400, "a host hello names its event")
+        raise Refused(Close.BAD_MESSAGE, "a host hello names its event")
     if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
-        raise Refused(4400, "since is a whole number")
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        raise Refused(Close.BAD_MESSAGE, "since is a whole number")
+    settings = runtime.settings
+    async with (
+        _hello_lookup(gate) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
         try:
             event = await events.event_for_host(
                 conn, code=code, token=token if isinstance(token, str) else None
             )
         except EventNotFound as exc:
-            raise Refused(4404, "no such event") from exc
+            raise Refused(Close.EVENT_NOT_FOUND, "no such event") from exc
         except InvalidToken as exc:
-            raise Refused(4401, "not this event's host token") from exc
+            raise Refused(Close.INVALID_TOKEN, "not this event's host token") from exc
         if event.status == "closed":
-            raise Refused(4410, "event closed")
-        seq: int = await conn.fetchval("SELECT seq FROM events WHERE id = $1", event.id)
+            raise Refused(Close.EVENT_CLOSED, "event closed")
+        seq = await event_log.current_seq(conn, event_id=event.id)
         described = await events.describe(
             conn, event=event, presence_timeout_s=settings.presence_timeout_s
         )
@@ -217,8 +280,8 @@ async def _open_host(
             oldest = await event_log.oldest_kept(conn, event_id=event.id)
             resumed = since == seq or (oldest is not None and oldest <= since + 1)
         welcome: dict[str, Any] = {
-            "type": "welcome",
-            "role": "host",
+            "type": ServerMessage.WELCOME,
+            "role": Role.HOST,
             "resumed": resumed,
             "seq": seq,
             "event": described.model_dump(mode="json"),
@@ -232,7 +295,7 @@ async def _open_host(
             welcome["participants"] = [entry.model_dump(mode="json") for entry in roster]
     connection = Connection(
         websocket=websocket,
-        role="host",
+        role=Role.HOST,
         event_id=event.id,
         last_seq=since if resumed and since is not None else seq,
     )
@@ -240,33 +303,93 @@ async def _open_host(
     return connection
 
 
-async def _read(websocket: WebSocket, connection: Connection, app: Any, settings: Settings) -> None:
-    heartbeats = app.state.heartbeats
+async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) -> None:
+    heartbeats = runtime.heartbeats
     while True:
         message = _decode(await websocket.receive())
+        if connection.messages is not None and not connection.messages.allow():
+            raise Refused(Close.RATE_LIMITED, "too many messages")
         kind = message["type"]
-        if connection.role == "host":
-            if kind != "heartbeat":
-                raise Refused(4400, f"unknown message type {kind!r}")
-            connection.send({"type": "ack", "server_time": _now()})
+        if connection.participant_id is None:  # a host
+            if kind != ClientMessage.HEARTBEAT:
+                raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
+            connection.send({"type": ServerMessage.ACK, "server_time": _now()})
             continue
-        assert connection.participant_id is not None
         await heartbeats.beat(connection.participant_id)
-        if kind == "heartbeat":
-            connection.send({"type": "ack", "server_time": _now()})
-        elif kind in ("away", "back"):
-            connection.away = kind == "away"
-            await _mark_here(app, connection, away=connection.away)
+        if kind == ClientMessage.HEARTBEAT:
+            connection.send({"type": ServerMessage.ACK, "server_time": _now()})
+        elif kind in (ClientMessage.AWAY, ClientMessage.BACK):
+            connection.away = kind == ClientMessage.AWAY
+            if connection.settling is None:
+                await _mark_here(runtime, connection, away=connection.away)
+            else:  # beyond the pace: recorded now, announced when the pace allows
+                async with runtime.pool.acquire() as conn:
+                    await note_away(
+                        conn, participant_id=connection.participant_id, away=connection.away
+                    )
         else:
-            raise Refused(4400, f"unknown message type {kind!r}")
+            raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
 
 
-async def _mark_here(app: Any, connection: Connection, *, away: bool) -> None:
+async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) -> None:
     assert connection.participant_id is not None
-    async with app.state.pool.acquire() as conn:
-        await set_presence(
+    async with runtime.pool.acquire() as conn:
+        change = await set_presence(
             conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
         )
+    if change.outcome == "deferred" and connection.settling is None:
+        connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
+
+
+SETTLE_MARGIN_S = 0.01
+
+
+async def _settle(runtime: Runtime, connection: Connection, wait_s: float) -> None:
+    """Announce where quick away/back flips ended, as soon as the pace allows."""
+    await asyncio.sleep(wait_s + SETTLE_MARGIN_S)
+    connection.settling = None
+    if connection.closing:
+        return
+    with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the sweep announces it later then
+        await _mark_here(runtime, connection, away=connection.away)
+
+
+ROOM_CHECK_MARGIN_S = 0.05
+"""Ask for the next code this long after the current one expires, so it is surely the next."""
+
+
+async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
+    """A host's room check code, at welcome and at each rotation, while the event has it on.
+
+    An `event.updated` wakes it early, so turning the check on shows the code at once.
+    """
+    sent = None
+    while not connection.closing:
+        connection.event_changed.clear()
+        try:
+            async with runtime.pool.acquire() as conn:
+                now = await events.room_check(
+                    conn, event_id=connection.event_id, period_s=runtime.settings.room_check_s
+                )
+        except EventNotFound:
+            return
+        except UNAVAILABLE_ERRORS:
+            wait = 1.0
+        else:
+            if now.enabled and now.code != sent:
+                connection.send(
+                    {
+                        "type": ServerMessage.ROOM_CHECK,
+                        "code": now.code,
+                        "expires_at": now.expires_at.isoformat(),
+                    }
+                )
+                sent = now.code
+            elif not now.enabled:
+                sent = None
+            wait = now.remaining_s + ROOM_CHECK_MARGIN_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.event_changed.wait(), timeout=wait)
 
 
 async def _write(connection: Connection) -> None:
@@ -274,7 +397,7 @@ async def _write(connection: Connection) -> None:
     while True:
         item = await connection.queue.get()
         try:
-            if isinstance(item, Close):
+            if isinstance(item, Closing):
                 await _close(websocket, item.code, item.reason)
                 return
             await websocket.send_text(json.dumps(item, separators=(",", ":")))

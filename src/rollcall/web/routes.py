@@ -1,8 +1,9 @@
-"""The pages: `/` to create an event, `/host/{code}` for the host, `/j/{code}` for phones.
+"""The pages: `/` to create an event, `/host/{code}` for the host, `/j/{code}` for phones; and
+`/sdk/rollcall.js`, the JavaScript SDK other pages import.
 
-Each page is a static HTML file under static/ with its CSS and JavaScript modules beside it; no
-build step. The server fills in only the event's join URL, which follows ROLLCALL_PUBLIC_URL
-exactly as the QR code does.
+Each page is a folder under static/ (create/, host/, join/) with its HTML file, its stylesheet and
+its JavaScript modules; what the pages share is in static/shared/; no build step. The server fills
+in only the event's join URL, which follows ROLLCALL_PUBLIC_URL exactly as the QR code does.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from starlette.responses import Response
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
-from rollcall.events.routes import join_url, public_base
-from rollcall.settings import AppSettings
+from rollcall.events.links import join_url, public_base
+from rollcall.runtime import AppSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -56,6 +57,9 @@ class RevalidatedStaticFiles(StaticFiles):
 
 router = APIRouter(include_in_schema=False)
 router.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
+# The SDK's entry is /sdk/rollcall.js; its modules import each other relatively, and what they
+# share with the pages from /static/shared/.
+router.mount("/sdk", RevalidatedStaticFiles(directory=STATIC_DIR / "sdk"), name="sdk")
 
 
 @cache
@@ -72,14 +76,14 @@ def _page(name: str, **values: str) -> HTMLResponse:
 
 @router.get("/")
 async def create_page() -> HTMLResponse:
-    return _page("index.html")
+    return _page("create/index.html")
 
 
 @router.get("/host/{code}")
 async def host_page(code: str, request: Request, settings: AppSettings) -> HTMLResponse:
-    return _page("host.html", join_url=join_url(public_base(settings, request), code.upper()))
+    return _page("host/index.html", join_url=join_url(public_base(settings, request), code.upper()))
 
 
 @router.get("/j/{code}")
 async def join_page(code: str) -> HTMLResponse:
-    return _page("join.html")
+    return _page("join/index.html")

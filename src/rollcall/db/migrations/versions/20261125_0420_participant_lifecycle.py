@@ -34,12 +34,13 @@ TABLE = "event_participants"
 # computes the same key, as this follows step by step: no character is a control character
 # (Cc); NFKC leaves ASCII as it is; the only whitespace is the space, so splitting and joining
 # trims the spaces and folds each run into one; there is no format character (Cf) to drop; the
-# name is refused when empty or longer than 32 characters; casefolding ASCII maps A-Z to a-z
+# name is refused when empty, longer than 32 characters, or without a letter or digit (in ASCII,
+# A-Z, a-z and 0-9 are the letters and digits); casefolding ASCII maps A-Z to a-z
 # and nothing else; and NFKC again changes nothing. Every other name is keyed in Python by the
 # function itself. A refused name keys as '' here and as `#id` in the table (see KEYS).
 PRINTABLE_ASCII = "'^[ -~]*$'"
 ASCII_NAME_KEY = """CASE
-    WHEN folded = '' OR char_length(folded) > 32 THEN ''
+    WHEN folded = '' OR char_length(folded) > 32 OR folded !~ '[A-Za-z0-9]' THEN ''
     ELSE translate(folded, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
 END"""
 ASCII_FOLDED = "regexp_replace(btrim(display_name, ' '), ' {2,}', ' ', 'g')"

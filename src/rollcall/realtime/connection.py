@@ -1,0 +1,79 @@
+"""One open socket: who it is for, what it has seen, and its queue of messages to send."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from starlette.websockets import WebSocket
+
+from rollcall.protocol import Close, Role, ServerMessage
+from rollcall.ratelimits import MessageWindow
+
+SEND_QUEUE_LIMIT = 5_000
+
+
+@dataclass(frozen=True)
+class Closing:
+    """Put on a connection's queue: close the socket with this code after what came before."""
+
+    code: int
+    reason: str = ""
+
+
+@dataclass(eq=False)
+class Connection:
+    websocket: WebSocket
+    role: Role
+    event_id: UUID
+    participant_id: UUID | None = None
+    device_id: UUID | None = None  # a participant's device: another device's socket is a move
+    last_seq: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    confirmed: bool = False  # its own newest-socket announcement came back
+    closing: bool = False
+    away: bool = False
+    present: bool = False  # the participant was online, not away, when this socket said hello
+    messages: MessageWindow | None = None  # what the client may send; None: unlimited
+    event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
+    settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
+    queue: asyncio.Queue[dict[str, Any] | Closing] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
+    )
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A client this far behind is not reading; it reconnects and resumes.
+            self.close(Close.TRY_AGAIN_LATER, "too slow")
+
+    def close(self, code: int, reason: str = "") -> None:
+        if self.closing:
+            return
+        self.closing = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(Closing(code, reason))
+        if self.queue.full():
+            # Make room for the close itself.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(Closing(code, reason))
+
+
+def replace(connection: Connection) -> None:
+    """A newer socket of the same participant, on the same device, took over."""
+    connection.send({"type": ServerMessage.REPLACED})
+    connection.close(Close.REPLACED, "replaced by a newer connection")
+
+
+def move(connection: Connection) -> None:
+    """The participant's seat moved to another device: this one is a stranger now."""
+    connection.send({"type": ServerMessage.MOVED})
+    connection.close(Close.MOVED, "continued on another device")

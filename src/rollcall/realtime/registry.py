@@ -1,0 +1,113 @@
+"""The sockets of one process, by event and by participant, and "the newest socket wins".
+
+A participant has at most one live socket. A newer one on this process replaces the older at
+once; across processes, each new socket announces itself on the control channel, and a process
+that holds an older socket of that participant (one whose own announcement it has already
+seen) tells it `replaced` and closes it. Notifications reach every listener in one order, so
+exactly the newest socket survives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rollcall.protocol import CONTROL_CHANNEL
+from rollcall.realtime.connection import Connection, move, replace
+
+
+class Registry:
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self._pool = pool
+        self._by_event: dict[UUID, set[Connection]] = defaultdict(set)
+        self._participants: dict[UUID, Connection] = {}
+
+    def add(self, connection: Connection) -> None:
+        self._by_event[connection.event_id].add(connection)
+        if connection.participant_id is not None:
+            self._take_over(connection)
+
+    def rebind(self, connection: Connection, participant_id: UUID) -> None:
+        """The socket now stands for another participant (a seat move it asked for was admitted)."""
+        pid = connection.participant_id
+        if pid is not None and self._participants.get(pid) is connection:
+            del self._participants[pid]
+        connection.participant_id = participant_id
+        connection.confirmed = True  # the seat move happened after every older socket's hello
+        self._take_over(connection)
+
+    def _take_over(self, connection: Connection) -> None:
+        assert connection.participant_id is not None
+        older = self._participants.get(connection.participant_id)
+        if older is not None and older is not connection:
+            _supersede(older, connection.device_id)
+        self._participants[connection.participant_id] = connection
+
+    def remove(self, connection: Connection) -> None:
+        connections = self._by_event.get(connection.event_id)
+        if connections is not None:
+            connections.discard(connection)
+            if not connections:
+                del self._by_event[connection.event_id]
+        pid = connection.participant_id
+        if pid is not None and self._participants.get(pid) is connection:
+            del self._participants[pid]
+
+    def of_event(self, event_id: UUID) -> list[Connection]:
+        return list(self._by_event.get(event_id, ()))
+
+    def has_event(self, event_id: UUID) -> bool:
+        return event_id in self._by_event
+
+    def events(self) -> list[UUID]:
+        return list(self._by_event)
+
+    def all(self) -> Iterator[Connection]:
+        for connections in list(self._by_event.values()):
+            yield from list(connections)
+
+    def participants(self) -> list[tuple[UUID, Connection]]:
+        return list(self._participants.items())
+
+    async def announce(self, connection: Connection) -> None:
+        """Tell every process (this one included) that this is the participant's newest socket."""
+        payload = json.dumps(
+            {
+                "participant_id": str(connection.participant_id),
+                "connection": connection.id,
+                "device": str(connection.device_id),
+            }
+        )
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_notify($1, $2)", CONTROL_CHANNEL, payload)
+
+    def on_announcement(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            participant_id = UUID(data["participant_id"])
+            newest = str(data["connection"])
+            device = UUID(data["device"]) if data.get("device") not in (None, "None") else None
+        except (ValueError, KeyError, TypeError):
+            return
+        local = self._participants.get(participant_id)
+        if local is None:
+            return
+        if local.id == newest:
+            local.confirmed = True
+        elif local.confirmed:
+            # Ours was announced earlier: a newer connection exists elsewhere.
+            self.remove(local)
+            _supersede(local, device)
+
+
+def _supersede(older: Connection, newer_device: UUID | None) -> None:
+    """The same device's newer socket replaces; another device's means the seat moved."""
+    if newer_device is not None and older.device_id not in (None, newer_device):
+        move(older)
+    else:
+        replace(older)

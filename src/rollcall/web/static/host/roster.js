@@ -1,0 +1,150 @@
+// The host's roster: every participant of the event as the host's stream last described them.
+// Data only; the dashboard chooses what to show of it (host/query.js) and draws it.
+
+import { HostMessage } from "../shared/protocol.js";
+import { scoreOf } from "../shared/score.js";
+
+/**
+ * What the dashboard groups people by, in the order it lists them: waiting for the host (status
+ * `pending`), in the event (by presence), gone by themselves, removed by the host.
+ */
+export const CATEGORIES = ["waiting", "online", "away", "offline", "left", "removed"];
+
+/** The score a card shows: the host's change while it is on its way, else the stored one. */
+export function shownScore(entry) {
+  if (entry.pendingScore !== undefined) return entry.pendingScore;
+  return scoreOf(entry.state);
+}
+
+/** A participant's group among CATEGORIES. */
+export function categoryOf(entry) {
+  switch (entry.status) {
+    case "pending":
+      return "waiting";
+    case "left":
+      return "left";
+    case "kicked":
+      return "removed";
+    default:
+      return entry.presence === "away" || entry.presence === "offline" ? entry.presence : "online";
+  }
+}
+
+/** A name as search compares it: no case, no accents ("José" is found by "jose"). */
+export function searchKey(text) {
+  return text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLocaleLowerCase()
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+export class Roster {
+  #entries = new Map(); // participant id -> entry
+  /** Grows on every change, so a view can tell cheaply whether it is out of date. */
+  version = 0;
+  /** Grows when someone new arrives or a name changes: the order by name is out of date. */
+  namesVersion = 0;
+
+  get(id) {
+    return this.#entries.get(id);
+  }
+
+  has(id) {
+    return this.#entries.has(id);
+  }
+
+  get size() {
+    return this.#entries.size;
+  }
+
+  values() {
+    return this.#entries.values();
+  }
+
+  replace(participants) {
+    this.#entries.clear();
+    this.namesVersion += 1;
+    for (const participant of participants) this.upsert(participant);
+  }
+
+  /** Add or update a participant. An entry stays the same object for as long as it is known, so
+   * that views may keep it. */
+  upsert(participant) {
+    let entry = this.#entries.get(participant.id);
+    if (!entry) {
+      entry = {};
+      this.#entries.set(participant.id, entry);
+    }
+    if (entry.display_name !== participant.display_name) {
+      entry.key = searchKey(participant.display_name);
+      this.namesVersion += 1;
+    }
+    const presence =
+      participant.presence || (participant.status === "active" ? "online" : participant.status);
+    Object.assign(entry, participant, { presence });
+    entry.category = categoryOf(entry);
+    entry.joinedMs = Date.parse(entry.joined_at) || 0;
+    this.version += 1;
+  }
+
+  /** Mark a change made to an entry in place (a score on its way, say). */
+  touch(entry) {
+    entry.category = categoryOf(entry);
+    this.version += 1;
+  }
+
+  /**
+   * Apply one participant message of the host's stream. Returns the entry it changed (null when
+   * it names nobody known), or undefined when the message is not about a participant.
+   */
+  apply(message) {
+    const entry = this.#entries.get(message.participant_id);
+    switch (message.type) {
+      case HostMessage.JOINED:
+      case HostMessage.PENDING:
+      case HostMessage.REJOINED:
+      case HostMessage.RECLAIM_REQUESTED:
+        // An approved seat move: the request is gone, its seat's owner is on the new phone.
+        if (message.request_id && this.#entries.delete(message.request_id)) this.version += 1;
+        if (!message.participant) return entry ?? null;
+        this.upsert(message.participant);
+        return this.#entries.get(message.participant.id);
+      case HostMessage.PRESENCE:
+        if (entry && entry.status !== "left" && entry.status !== "kicked") {
+          entry.presence = message.presence;
+        }
+        break;
+      case HostMessage.LEFT:
+        // Someone waiting who withdrew or was removed leaves the roster.
+        if (entry?.status === "pending") {
+          this.#entries.delete(entry.id);
+          this.version += 1;
+          return null;
+        }
+        if (entry) Object.assign(entry, { status: "left", presence: "left" });
+        break;
+      case HostMessage.KICKED:
+        if (entry) Object.assign(entry, { status: "kicked", presence: "kicked" });
+        break;
+      case HostMessage.STATE:
+        if (entry && message.version >= entry.version) {
+          Object.assign(entry, { state: message.state, version: message.version });
+        }
+        break;
+      default:
+        return undefined;
+    }
+    if (!entry) return null;
+    this.touch(entry);
+    return entry;
+  }
+
+  /** Who waits for the host (newcomers and seat moves), in the order they asked. */
+  waiting() {
+    return [...this.#entries.values()]
+      .filter((entry) => entry.status === "pending")
+      .sort((a, b) => String(a.joined_at).localeCompare(String(b.joined_at)));
+  }
+}

@@ -1,0 +1,303 @@
+// The phone's side of the SDK: one participant of one event. Joins over HTTP, then stays live on
+// /ws: heartbeats, away while the page is hidden, a beacon when it goes, reconnects with backoff
+// and jitter, and the stale-socket rules (docs/protocol.md: 4409 is final, so are 4401, 4403,
+// 4410 and 4412). What happens is told as DOM events on the Participant (an EventTarget).
+
+import { ApiError, api } from "/static/shared/api.js";
+import { device } from "/static/shared/device.js";
+import { backoffDelay, LiveSocket } from "/static/shared/live.js";
+import { ClientMessage, Close, ServerMessage } from "/static/shared/protocol.js";
+import { Emitter } from "./emitter.js";
+import { eventPath, normaliseCode } from "./event.js";
+import { rememberedName, rememberLeft, rememberMoved, rememberName } from "./memory.js";
+
+// Why a revoked token was revoked is asked at most this many times while rollcall is unreachable.
+const REVOKED_CHECKS = 4;
+
+/** Why a participant's session is over (the `end` event's `reason`). */
+export const EndReason = Object.freeze({
+  LEFT: "left", // this page called leave()
+  KICKED: "kicked", // the host removed this participant, or refused it a seat
+  CLOSED: "closed", // the event ended
+  REPLACED: "replaced", // another tab or window of this browser took the session over
+  MOVED: "moved", // the participant continued on another phone with its recovery code
+  REVOKED: "revoked", // the session ended elsewhere: left from another tab, or removed by the host
+});
+
+/**
+ * Join `code` as `name`, or, without a name, again as the participant this browser already is
+ * there. Resolves to a live Participant once rollcall has answered the join; rejects with a
+ * RollcallError whose `code` is rollcall's problem code (`name_taken`, `event_locked`,
+ * `event_full`, `event_closed`, `device_banned`, `event_not_found`, …), or `name_required` when
+ * no name was given and this browser is not in the event.
+ */
+export async function join(code, name = null, options = {}) {
+  const participant = new Participant(normaliseCode(code), options);
+  await participant.rejoin(name ?? (await knownName(participant.code, participant.device)));
+  return participant;
+}
+
+/** The name this browser is in `code` with, or null: remembered, else from its session cookie. */
+async function knownName(code, thisDevice) {
+  const remembered = rememberedName(code);
+  if (remembered) return remembered;
+  if (!thisDevice.isNew) {
+    try {
+      const session = await api("/api/session");
+      if (session.event.code === code && session.participant.status !== "left") {
+        return session.participant.display_name;
+      }
+    } catch {
+      // No session, or it ended: not in the event.
+    }
+  }
+  throw new ApiError(400, {
+    code: "name_required",
+    detail: `This browser is not in ${code} yet: join with a name.`,
+  });
+}
+
+export class Participant extends Emitter {
+  #live = null;
+  #token = null;
+  #heartbeatS = null;
+  #roomCheck;
+  #recoveryCode;
+  #lifecycle = null;
+
+  /** Use join(); `options`: `roomCheck` (the 4 digits of a room check), `recoveryCode`. */
+  constructor(code, { roomCheck = null, recoveryCode = null } = {}) {
+    super();
+    this.code = code;
+    this.device = device(); // { id, isNew }
+    this.participant = null; // as rollcall last described it: id, display_name, status, state, version
+    this.event = null;
+    this.recoveryCode = null;
+    this.rejoined = false; // the last join found this browser's participant already there
+    this.connection = "stopped"; // connecting, connected, reconnecting, offline or stopped
+    this.presence = "online"; // what this page last told rollcall: online or away
+    this.ended = null; // an EndReason once the session is over
+    this.#roomCheck = roomCheck;
+    this.#recoveryCode = recoveryCode;
+  }
+
+  get id() {
+    return this.participant?.id ?? null;
+  }
+
+  get name() {
+    return this.participant?.display_name ?? rememberedName(this.code);
+  }
+
+  get state() {
+    return this.participant?.state ?? {};
+  }
+
+  /** True while the host has yet to let this participant in (an event with approval). */
+  get waiting() {
+    return this.participant?.status === "pending";
+  }
+
+  /**
+   * Join (again) as `name` (default: the name joined with) and connect: after `replaced` this
+   * takes the session back for this page; after `left` or `revoked` it comes back in.
+   */
+  async rejoin(name = this.name) {
+    this.#stopLive();
+    const body = { device_id: this.device.id, display_name: name };
+    if (this.#roomCheck) body.room_check = this.#roomCheck;
+    if (this.#recoveryCode) body.recovery_code = this.#recoveryCode;
+    const [answer, event] = await Promise.all([
+      api(`${eventPath(this.code)}/join`, { method: "POST", body }),
+      api(eventPath(this.code)).catch(() => null), // the join answer has no event
+    ]);
+    this.#recoveryCode = null; // used up by a move
+    this.#token = answer.session_token;
+    this.participant = answer.participant;
+    this.recoveryCode = answer.recovery_code ?? null;
+    this.rejoined = Boolean(answer.rejoined);
+    this.event = event ?? this.event;
+    this.ended = null;
+    rememberName(this.code, this.participant.display_name);
+    this.emit("participant", { participant: this.participant });
+    if (event) this.emit("event", { event });
+    this.#connect(answer.heartbeat_interval_s);
+  }
+
+  /** Leave the event for good (rollcall marks this participant `left`); `end` follows. */
+  async leave() {
+    // Quiet first: the server closes this session's socket with 4401 as it lets go.
+    this.#stopLive();
+    try {
+      await api("/api/session", { method: "DELETE", token: this.#token });
+    } catch (error) {
+      if (error.code !== "invalid_token") {
+        if (!this.ended) this.#connect(this.#heartbeatS); // still in: stay live
+        throw error;
+      }
+    }
+    rememberLeft(this.code);
+    this.#end(EndReason.LEFT);
+  }
+
+  /** Stop the live connection without leaving: the participant goes offline by itself. */
+  close() {
+    this.#stopLive();
+  }
+
+  // --- the live connection
+
+  #connect(heartbeatS) {
+    this.#heartbeatS = heartbeatS;
+    const live = new LiveSocket({
+      hello: () => ({ type: ClientMessage.HELLO, token: this.#token }),
+      onMessage: (message) => this.#onMessage(message),
+      onStatus: (status) => this.#setConnection(status),
+      // LiveSocket's final closes are the participant's: 4401, 4403, 4404, 4409, 4410, 4412.
+      onFinal: (closeCode) => this.#onFinal(closeCode),
+    });
+    this.#live = live;
+    this.#watchPage();
+    live.start();
+    live.beatEvery(heartbeatS);
+  }
+
+  #stopLive() {
+    this.#live?.stop();
+    this.#live = null;
+    this.#unwatchPage();
+    this.#setConnection("stopped");
+  }
+
+  #setConnection(status) {
+    if (status === this.connection) return;
+    this.connection = status;
+    this.emit("connection", { status });
+  }
+
+  #onMessage(message) {
+    switch (message.type) {
+      case ServerMessage.WELCOME:
+        this.participant = message.participant;
+        this.event = message.event ?? this.event;
+        if (message.heartbeat_interval_s) {
+          this.#heartbeatS = message.heartbeat_interval_s;
+          this.#live.beatEvery(message.heartbeat_interval_s);
+        }
+        if (document.visibilityState === "hidden") this.#say(ClientMessage.AWAY, "away");
+        else this.#setPresence("online");
+        this.emit("participant", { participant: this.participant });
+        if (this.event) this.emit("event", { event: this.event });
+        break;
+      case ServerMessage.STATE:
+        if (!this.participant || message.version < this.participant.version) break;
+        this.participant = { ...this.participant, state: message.state, version: message.version };
+        this.emit("state", { state: message.state, version: message.version });
+        break;
+      case ServerMessage.EVENT:
+        this.event = message.event;
+        this.emit("event", { event: message.event });
+        if (message.event.status === "closed") this.#end(EndReason.CLOSED);
+        break;
+      case ServerMessage.ADMITTED:
+        this.participant = message.participant ?? { ...this.participant, status: "active" };
+        rememberName(this.code, this.participant.display_name);
+        this.emit("admitted", { participant: this.participant });
+        this.emit("participant", { participant: this.participant });
+        break;
+      case ServerMessage.KICKED:
+        this.#end(EndReason.KICKED);
+        break;
+      case ServerMessage.REPLACED:
+        this.#end(EndReason.REPLACED);
+        break;
+      case ServerMessage.MOVED:
+        this.#end(EndReason.MOVED);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onFinal(closeCode) {
+    if (closeCode === Close.KICKED) return this.#end(EndReason.KICKED);
+    if (closeCode === Close.EVENT_CLOSED) return this.#end(EndReason.CLOSED);
+    if (closeCode === Close.REPLACED) return this.#end(EndReason.REPLACED);
+    if (closeCode === Close.MOVED) return this.#end(EndReason.MOVED);
+    // INVALID_TOKEN (and EVENT_NOT_FOUND, which a participant never gets): the token was revoked.
+    return this.#whyRevoked(0);
+  }
+
+  /**
+   * A revoked token: another tab of this browser joined again (its cookie now holds the newer
+   * token of the same participant), or the session ended elsewhere (left, or removed).
+   */
+  async #whyRevoked(attempt) {
+    const token = this.#token;
+    try {
+      const session = await api("/api/session"); // the cookie: this browser's newest token
+      const holder = session.participant;
+      const mine = holder.id === this.id && holder.status !== "left";
+      return this.#endUnlessRejoined(token, mine ? EndReason.REPLACED : EndReason.REVOKED);
+    } catch (error) {
+      if (!error.transient) return this.#endUnlessRejoined(token, EndReason.REVOKED);
+      if (attempt + 1 >= REVOKED_CHECKS) return this.#endUnlessRejoined(token, EndReason.REPLACED);
+      setTimeout(() => this.#whyRevoked(attempt + 1), backoffDelay(attempt));
+    }
+  }
+
+  #endUnlessRejoined(token, reason) {
+    if (this.#token === token && !this.ended) this.#end(reason);
+  }
+
+  #end(reason) {
+    if (this.ended) return;
+    this.#stopLive();
+    this.ended = reason;
+    if (reason === EndReason.MOVED) rememberMoved(this.code); // a stranger to the event from now on
+    if (reason === EndReason.KICKED) this.emit("kicked", {});
+    this.emit("end", { reason });
+  }
+
+  // --- the page hidden, shown and left
+
+  #say(type, presence) {
+    if (this.#live?.send({ type })) this.#setPresence(presence);
+    return this.presence === presence;
+  }
+
+  #setPresence(presence) {
+    if (presence === this.presence) return;
+    this.presence = presence;
+    this.emit("presence", { presence });
+  }
+
+  #watchPage() {
+    if (this.#lifecycle) return;
+    const onVisibility = () => {
+      if (document.visibilityState === "hidden") this.#say(ClientMessage.AWAY, "away");
+      else if (!this.#say(ClientMessage.BACK, "online")) this.#live?.reconnectNow();
+    };
+    const onHide = () => {
+      // The socket may not get its goodbye out; a beacon does, and says the page went away.
+      const body = new Blob([JSON.stringify({ away: true })], { type: "application/json" });
+      navigator.sendBeacon("/api/session/heartbeat", body);
+    };
+    const onShow = (pageEvent) => {
+      if (pageEvent.persisted) this.#live?.reconnectNow(); // back from the back-forward cache
+    };
+    document.addEventListener("visibilitychange", onVisibility);
+    addEventListener("pagehide", onHide);
+    addEventListener("pageshow", onShow);
+    this.#lifecycle = () => {
+      document.removeEventListener("visibilitychange", onVisibility);
+      removeEventListener("pagehide", onHide);
+      removeEventListener("pageshow", onShow);
+    };
+  }
+
+  #unwatchPage() {
+    this.#lifecycle?.();
+    this.#lifecycle = null;
+  }
+}

@@ -1,0 +1,19 @@
+// Building DOM: elements and buttons. User text only ever goes in through textContent, never as
+// HTML.
+
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+export function button(text, onclick, className = "btn btn-lg btn-block") {
+  return el("button", { class: className, type: "button", text, onclick });
+}

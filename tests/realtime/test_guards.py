@@ -1,0 +1,122 @@
+"""Sockets that must not get in, or must not crowd out others: other sites, floods, bad JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from rollcall.protocol import Close
+from tests.factories import create_event, join
+from tests.realtime.client import Socket, of_type
+from tests.realtime.conftest import FAST
+from tests.servers import RollcallServer, rollcall_server
+
+
+async def test_a_socket_from_another_site_is_refused_and_the_own_site_is_not(
+    server_a: RollcallServer,
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await Socket.open(server_a.ws_url, origin="https://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+
+    async with httpx.AsyncClient(base_url=server_a.base_url) as http:
+        event = await create_event(http)
+        phone = (await join(http, event.code)).json()
+    own = await Socket.open(
+        server_a.ws_url,
+        {"type": "hello", "token": phone["session_token"]},
+        origin=server_a.base_url,  # type: ignore[arg-type]
+    )
+    assert (await own.until(of_type("welcome")))["participant"]["id"]
+    await own.close()
+
+
+async def test_a_rebound_host_name_is_refused_when_the_public_url_is_set(
+    realtime_db: str, logs: Path
+) -> None:
+    with rollcall_server(realtime_db, logs, public_url="http://rollcall.example", **FAST) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            rebound = await http.get("/api/events/ABCDEF", headers={"host": "evil.example"})
+            assert rebound.status_code == 421
+            assert rebound.json()["code"] == "misdirected_request"
+            served = await http.get("/healthz", headers={"host": "rollcall.example"})
+            assert served.status_code == 200
+            assert (await http.get("/healthz")).status_code == 200  # 127.0.0.1 on the machine
+            upgrade = await http.get(
+                "/ws",
+                headers={
+                    "host": "evil.example",
+                    "origin": "http://evil.example",
+                    "connection": "Upgrade",
+                    "upgrade": "websocket",
+                    "sec-websocket-version": "13",
+                    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+                },
+            )
+            assert upgrade.status_code == 403
+
+
+async def test_sockets_past_the_cap_per_address_are_closed_with_4429(
+    realtime_db: str, logs: Path
+) -> None:
+    with rollcall_server(realtime_db, logs, max_sockets_per_address=5, **FAST) as server:
+        held = [await Socket.open(server.ws_url) for _ in range(5)]
+        extra = await Socket.open(server.ws_url)
+        assert await extra.closed() == Close.RATE_LIMITED
+        await held.pop().close()
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            event = await create_event(http)
+            phone = (await join(http, event.code)).json()
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:  # the closed socket's slot comes free as soon as the server sees the close
+            again = await Socket.open(
+                server.ws_url, {"type": "hello", "token": phone["session_token"]}
+            )
+            try:
+                await again.until(of_type("welcome"), timeout=2)
+                break
+            except Exception:
+                assert asyncio.get_running_loop().time() < deadline, "the slot never came free"
+        await again.close()
+        for socket in held:
+            await socket.close()
+
+
+async def test_a_flood_of_hellos_leaves_the_http_routes_a_connection(
+    realtime_db: str, logs: Path
+) -> None:
+    """Hellos whose lookups hang (the table is locked) hold at most half the pool."""
+    with rollcall_server(realtime_db, logs, **FAST) as server:
+        with psycopg.connect(realtime_db) as locker:
+            locker.execute("LOCK TABLE event_participants IN ACCESS EXCLUSIVE MODE")
+            flood = [await Socket.open(server.ws_url) for _ in range(30)]
+            await asyncio.gather(
+                *(s.send({"type": "hello", "token": secrets.token_urlsafe(32)}) for s in flood)
+            )
+            await asyncio.sleep(0.5)  # the hellos are now waiting on the lock or for a slot
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+                health = await http.get("/healthz")
+            codes = await asyncio.gather(*(s.closed(timeout=10) for s in flood[-5:]))
+            locker.rollback()
+        assert health.status_code == 200
+        assert set(codes) == {Close.TRY_AGAIN_LATER}
+        for socket in flood:
+            await socket.close()
+
+
+async def test_deeply_nested_json_closes_only_that_socket_with_4400(
+    server_a: RollcallServer,
+) -> None:
+    nested = await Socket.open(server_a.ws_url)
+    await nested.ws.send("[" * 20_000 + "]" * 20_000)
+    assert await nested.closed() == Close.BAD_MESSAGE
+    async with httpx.AsyncClient(base_url=server_a.base_url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get(f"/api/events/{uuid.uuid4().hex[:6]}")).status_code == 404
