@@ -775,7 +775,7 @@ def report(outcome: Run) -> dict[str, object]:
     upgrade_target, upgrade_met = _upgrade_target(outcome.rows, first.seconds)
     figures.append(("upgrade head", f"{first.seconds:.1f} s", upgrade_target, upgrade_met))
     for command in outcome.commands[1:]:
-        figures.append((command.command, f"{command.seconds:.1f} s", "", None))
+        figures.append((f"then {command.command}", f"{command.seconds:.1f} s", "", None))
     figures += [
         (
             "commands that failed",
