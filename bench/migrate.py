@@ -775,7 +775,7 @@ def report(outcome: Run) -> dict[str, object]:
     upgrade_target, upgrade_met = _upgrade_target(outcome.rows, first.seconds)
     figures.append(("upgrade head", f"{first.seconds:.1f} s", upgrade_target, upgrade_met))
     for command in outcome.commands[1:]:
-        figures.append((command.command, f"{command.seconds:.1f} s", "", None))
+        figures.append((f"then {command.command}", f"{command.seconds:.1f} s", "", None))
     figures += [
         (
             "commands that failed",
@@ -803,7 +803,7 @@ def report(outcome: Run) -> dict[str, object]:
         ),
         (
             "longest lock blocking writers",
-            f"{longest_block:.2f} s",
+            _hold(blocking).split(" on ")[0],
             f"< {TARGET_STALL_S:.0f} s (sampled every {SAMPLE_EVERY_S * 1000:.0f} ms)",
             longest_block < TARGET_STALL_S,
         ),
