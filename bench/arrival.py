@@ -3,6 +3,10 @@
 Each arrival is a phone that just scanned the QR code: a new TCP connection for the join, then
 a second one for the WebSocket, kept open (silent) until the end of the run. 200 arrivals are
 in flight at any time, spread over the rollcall processes.
+
+Right before each shape, the same arrival at Colyseus 0.18 (bench/colyseus.py), its peer: the
+target is rollcall at least PEER_RATIO times Colyseus's rate, measured minutes apart on the
+same machine.
 """
 
 from __future__ import annotations
@@ -11,18 +15,17 @@ import asyncio
 import time
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from uuid import uuid4
 
-from bench import plots
+from bench import colyseus, plots
 from bench.cluster import Sampler, Servers
 from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.phones import Phone, PhoneStats, PhoneSummary, http_join
 from bench.workers import Channel, Job, run_slots
 
 IN_FLIGHT = 200
-TARGET_RATE = 1000
-COLYSEUS_RATE = 641
+PEER_RATIO = 1.5
 MAX_ARRIVALS = 30_000
 
 
@@ -161,7 +164,24 @@ async def run(h: Harness) -> None:
     )
     details = h.details.setdefault("arrival", {"processes": processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
+    skipped = colyseus.install()
+    if skipped is not None:
+        print(f"   Colyseus peer skipped: {skipped}", flush=True)
+        details["colyseus"] = {"skipped": skipped}
     for count, shape in SHAPES:
+        peer = None
+        if skipped is None:
+            peer = await colyseus.arrivals(
+                count,
+                in_flight=IN_FLIGHT,
+                warmup=warmup,
+                seconds=seconds,
+                max_arrivals=MAX_ARRIVALS,
+            )
+            h.figure(
+                "arrival", f"Colyseus arrival, {shape}", peer.rate, "/s", note=colyseus.note(peer)
+            )
+            details[f"colyseus-{count}ev"] = asdict(peer)
         h.forget_participants()
         with h.servers(processes) as servers:
             codes = [create_event(servers.url(), f"arrival {i}").code for i in range(count)]
@@ -169,7 +189,7 @@ async def run(h: Harness) -> None:
                 h, servers, codes, warmup=warmup, seconds=seconds
             )
         measured = _measure(results, start_at, (start_at + warmup, end_at), seconds)
-        details[f"{count}ev"] = _report(h, shape, count, measured, meters)
+        details[f"{count}ev"] = _report(h, shape, count, measured, meters, peer)
         latency_series.append((f"arrival, {shape}", measured.total))
     plots.latency_figure(
         h.out,
@@ -211,22 +231,38 @@ def _measure(
 
 
 def _report(
-    h: Harness, shape: str, count: int, measured: Arrivals, meters: Sampler
+    h: Harness,
+    shape: str,
+    count: int,
+    measured: Arrivals,
+    meters: Sampler,
+    peer: colyseus.PeerRun | None,
 ) -> dict[str, object]:
     """Print and keep the figures of one shape, plot it; returns its details."""
     rate, total, failures = measured.rate, measured.total, measured.failures
     usage = meters.window(*measured.window)
+    wanted = PEER_RATIO * peer.rate if peer is not None and peer.rate else None
     h.figure(
         "arrival",
         f"participant arrival, {shape}",
         rate,
         "/s",
-        f">= {TARGET_RATE:,} (Colyseus {COLYSEUS_RATE})",
-        rate >= TARGET_RATE,
+        f">= {wanted:,.0f} ({PEER_RATIO:g} x Colyseus)" if wanted else "(Colyseus not run)",
+        rate >= wanted if wanted else None,
         f"p50 {percentile(total, 50) or 0:.0f} ms (join {percentile(measured.joins, 50) or 0:.0f},"
         f" socket+welcome {percentile(measured.sockets, 50) or 0:.0f}),"
         f" p99 {percentile(total, 99) or 0:.0f} ms; {sum(failures.values())} failed",
     )
+    if wanted and peer is not None:
+        h.figure(
+            "arrival",
+            f"  rollcall / Colyseus, {shape}",
+            rate / peer.rate,
+            "x",
+            f">= {PEER_RATIO:g}",
+            rate / peer.rate >= PEER_RATIO,
+            f"{rate:,.0f} / {peer.rate:,.0f} arrivals/s, measured one after the other",
+        )
     if usage:
         h.figure(
             "arrival",
