@@ -43,6 +43,8 @@ async function slot(index) {
 }
 
 await Promise.all(Array.from({ length: inFlight }, (_, i) => slot(i)));
-process.stdout.write(`${JSON.stringify({ started: startedAt, doneAt, durations, failures, open: joined.length })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ started: startedAt, doneAt, durations, failures, open: joined.length })}\n`,
+);
 await Promise.allSettled(joined.map((room) => room.leave()));
 process.exit(0);
