@@ -37,7 +37,7 @@ from rollcall.participants import recovery
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
 from rollcall.participants.names import name_skeleton, normalize_display_name
 from rollcall.participants.schemas import Participant, RosterEntry
-from rollcall.presence.service import presence_sql
+from rollcall.presence.service import PRESENCE_ROW_COLUMNS, PresenceRow, presence_sql
 from rollcall.protocol import HostMessage
 
 MAX_STATE_BYTES = 16 * 1024
@@ -428,18 +428,20 @@ class SocketSession:
     event: EventRow
     seq: int
     present: bool  # online and not away: the hello changes nothing the hosts see
+    presence: PresenceRow  # for the presence change the hello makes otherwise
 
 
 async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
     """The participant this token was issued to, whatever their status; None when unknown.
 
     Unlike session_for_token, a kicked or left participant is found too, so that the socket
-    can say why it is refused.
+    can say why it is refused. It reads the participant's presence row too, for the presence
+    change the hello makes (set_presence's `known`).
     """
     record = await conn.fetchrow(
         f"""
         SELECT {PARTICIPANT_COLUMNS}, {event_columns("e", "event_")}, e.seq, p.device_id,
-            p.reported_presence = 'online' AND NOT p.away AS present
+            p.reported_presence = 'online' AND NOT p.away AS present, {PRESENCE_ROW_COLUMNS}
         FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
         WHERE p.session_token_hash = $1
         """,
@@ -454,4 +456,5 @@ async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
         event=event_from(record, "event_"),
         seq=record["seq"],
         present=record["present"],
+        presence=PresenceRow.of(record),
     )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+import asyncpg
+
 from rollcall import event_log
 from rollcall.db.pool import DB
 from rollcall.protocol import HostMessage
@@ -37,6 +39,35 @@ _NEXT_PACE = f"greatest(coalesce(p.presence_pace, now()), now()) + {_EVERY}"
 
 
 @dataclass(frozen=True)
+class PresenceRow:
+    """What set_presence needs to know of a participant row before it changes it."""
+
+    reported_presence: str | None  # what the hosts were last told
+    away: bool
+    paced: bool  # the pace allows an announcement now
+    wait_s: float  # if not: how long until it does
+
+    @classmethod
+    def of(cls, record: asyncpg.Record) -> PresenceRow:
+        """Out of a row selected with PRESENCE_ROW_COLUMNS."""
+        return cls(
+            reported_presence=record["reported_presence"],
+            away=record["away"],
+            paced=record["paced"],
+            wait_s=max(0.0, record["pace_wait_s"] or 0.0),
+        )
+
+
+PRESENCE_ROW_COLUMNS = (
+    f"p.reported_presence, p.away, {_PACED} AS paced,"
+    f" extract(epoch FROM p.presence_pace - {_EVERY} - now())::float8 AS pace_wait_s"
+)
+"""PresenceRow's columns, for a query on event_participants AS p: the socket's hello reads
+them with the session, so that the participant's first presence change needs no read of its
+own."""
+
+
+@dataclass(frozen=True)
 class PresenceChange:
     outcome: Literal["announced", "unchanged", "deferred"]
     wait_s: float = 0.0  # deferred: when the pace allows the announcement
@@ -57,26 +88,43 @@ def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
 
 
 async def set_presence(
-    conn: DB, *, participant_id: UUID, event_id: UUID, away: bool
+    conn: DB,
+    *,
+    participant_id: UUID,
+    event_id: UUID,
+    away: bool,
+    known: PresenceRow | None = None,
+    notify: tuple[str, str] | None = None,
 ) -> PresenceChange:
     """The participant is here now: away (page hidden) or online. Announces a change once.
 
     Faster than ANNOUNCE_EVERY_S allows, only the row changes ("deferred", with how long until
     the pace allows it): the caller may ask again then, and the sweep announces it otherwise.
+    `known` is the row as the caller read it a moment ago (a socket's hello): it saves the
+    read. The change itself is decided on the locked row, so a stale `known` costs at most a
+    needless lock, or an announcement up to one pace early. `notify` (channel, payload) goes
+    out with the change's commit, or by itself when there is no change to commit: a socket's
+    newest-socket announcement then costs no commit of its own.
     """
     wanted = "away" if away else "online"
-    current = await conn.fetchrow(
-        f"SELECT reported_presence, away, {_PACED} AS paced,"
-        f" extract(epoch FROM p.presence_pace - {_EVERY} - now())::float8 AS wait_s"
-        " FROM event_participants AS p WHERE id = $1",
-        participant_id,
-    )
-    if current is None or (current["reported_presence"] == wanted and current["away"] == away):
+    if known is None:
+        record = await conn.fetchrow(
+            f"SELECT {PRESENCE_ROW_COLUMNS} FROM event_participants AS p WHERE id = $1",
+            participant_id,
+        )
+        if record is None:
+            await _notify(conn, notify)
+            return PresenceChange("unchanged")
+        known = PresenceRow.of(record)
+    if known.reported_presence == wanted and known.away == away:
+        await _notify(conn, notify)
         return PresenceChange("unchanged")
-    if not current["paced"]:
+    if not known.paced:
         await note_away(conn, participant_id=participant_id, away=away)
-        return PresenceChange("deferred", max(0.0, current["wait_s"] or 0.0))
+        await _notify(conn, notify)
+        return PresenceChange("deferred", known.wait_s)
     async with conn.transaction():
+        await _notify(conn, notify)
         await event_log.lock_event(conn, event_id=event_id)
         before = await conn.fetchval(
             f"""
@@ -96,6 +144,11 @@ async def set_presence(
             return PresenceChange("unchanged")
         await _announce(conn, event_id=event_id, participant_id=participant_id, presence=wanted)
     return PresenceChange("announced")
+
+
+async def _notify(conn: DB, notify: tuple[str, str] | None) -> None:
+    if notify is not None:
+        await conn.execute("SELECT pg_notify($1, $2)", *notify)
 
 
 async def note_away(conn: DB, *, participant_id: UUID, away: bool) -> None:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from starlette.websockets import WebSocket
 
+from rollcall.presence.service import PresenceRow
 from rollcall.protocol import Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow
 
@@ -38,6 +39,7 @@ class Connection:
     closing: bool = False
     away: bool = False
     present: bool = False  # the participant was online, not away, when this socket said hello
+    known: PresenceRow | None = None  # the participant's presence row as read at hello
     messages: MessageWindow | None = None  # what the client may send; None: unlimited
     event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
     settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended

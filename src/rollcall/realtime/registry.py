@@ -5,13 +5,22 @@ once; across processes, each new socket announces itself on the control channel,
 that holds an older socket of that participant (one whose own announcement it has already
 seen) tells it `replaced` and closes it. Notifications reach every listener in one order, so
 exactly the newest socket survives.
+
+A socket announces itself after it is added here, with the commit of the presence change its
+hello makes (see ws.py), or by itself when there is none to make. Those commits can finish in
+any order, so on one process a participant's sockets announce one at a time, in the order
+they were added (`announcing`): the order every process hears agrees with the one this
+process applied at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -21,16 +30,26 @@ from rollcall.protocol import CONTROL_CHANNEL
 from rollcall.realtime.connection import Connection, move, replace
 
 
+@dataclass
+class _Turns:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class Registry:
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
         self._pool = pool
+        self._turns: dict[UUID, _Turns] = {}
         self._by_event: dict[UUID, set[Connection]] = defaultdict(set)
+        self._hosts: dict[UUID, set[Connection]] = defaultdict(set)
         self._participants: dict[UUID, Connection] = {}
 
     def add(self, connection: Connection) -> None:
         self._by_event[connection.event_id].add(connection)
-        if connection.participant_id is not None:
-            self._take_over(connection)
+        if connection.participant_id is None:
+            self._hosts[connection.event_id].add(connection)
+            return
+        self._take_over(connection)
 
     def rebind(self, connection: Connection, participant_id: UUID) -> None:
         """The socket now stands for another participant (a seat move it asked for was admitted)."""
@@ -54,6 +73,11 @@ class Registry:
             connections.discard(connection)
             if not connections:
                 del self._by_event[connection.event_id]
+        hosts = self._hosts.get(connection.event_id)
+        if hosts is not None:
+            hosts.discard(connection)
+            if not hosts:
+                del self._hosts[connection.event_id]
         pid = connection.participant_id
         if pid is not None and self._participants.get(pid) is connection:
             del self._participants[pid]
@@ -63,6 +87,16 @@ class Registry:
 
     def has_event(self, event_id: UUID) -> bool:
         return event_id in self._by_event
+
+    def hosts_of(self, event_id: UUID) -> list[Connection]:
+        return list(self._hosts.get(event_id, ()))
+
+    def has_host(self, event_id: UUID) -> bool:
+        return event_id in self._hosts
+
+    def participant(self, participant_id: UUID) -> Connection | None:
+        """The participant's live socket on this process, if any."""
+        return self._participants.get(participant_id)
 
     def events(self) -> list[UUID]:
         return list(self._by_event)
@@ -74,8 +108,23 @@ class Registry:
     def participants(self) -> list[tuple[UUID, Connection]]:
         return list(self._participants.items())
 
-    async def announce(self, connection: Connection) -> None:
-        """Tell every process (this one included) that this is the participant's newest socket."""
+    @asynccontextmanager
+    async def announcing(self, participant_id: UUID) -> AsyncIterator[None]:
+        """One of the participant's sockets at a time, first come first served (FIFO)."""
+        turns = self._turns.get(participant_id)
+        if turns is None:
+            turns = self._turns[participant_id] = _Turns()
+        turns.users += 1
+        try:
+            async with turns.lock:
+                yield
+        finally:
+            turns.users -= 1
+            if not turns.users:
+                del self._turns[participant_id]
+
+    def announcement(self, connection: Connection) -> tuple[str, str]:
+        """The notification saying this is the participant's newest socket: channel, payload."""
         payload = json.dumps(
             {
                 "participant_id": str(connection.participant_id),
@@ -83,8 +132,12 @@ class Registry:
                 "device": str(connection.device_id),
             }
         )
+        return CONTROL_CHANNEL, payload
+
+    async def announce(self, connection: Connection) -> None:
+        """Tell every process (this one included) that this is the participant's newest socket."""
         async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_notify($1, $2)", CONTROL_CHANNEL, payload)
+            await conn.execute("SELECT pg_notify($1, $2)", *self.announcement(connection))
 
     def on_announcement(self, payload: str) -> None:
         try:

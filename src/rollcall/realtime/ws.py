@@ -27,7 +27,7 @@ from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
 from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
-from rollcall.presence.service import note_away, set_presence
+from rollcall.presence.service import PresenceRow, note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection
@@ -138,11 +138,7 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
             room_checks = asyncio.create_task(_send_room_checks(connection, runtime))
         try:
             if connection.participant_id is not None:
-                await hub.announce(connection)
-                if connection.present:  # already online: a beat says so, nothing to announce
-                    await runtime.heartbeats.beat(connection.participant_id)
-                else:
-                    await _mark_here(runtime, connection, away=False)
+                await _arrive(hub, connection)
             await _read(websocket, connection, runtime)
         except Refused as refused:
             connection.close(refused.code, refused.reason)
@@ -166,6 +162,27 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
     finally:
         if connection is not None:
             hub.unregister(connection)
+
+
+async def _arrive(hub: Hub, connection: Connection) -> None:
+    """Announce the participant's newest socket, and that the participant is here.
+
+    Sockets of one participant announce in the order they were added (see the registry).
+    """
+    assert connection.participant_id is not None
+    runtime = hub.runtime
+    async with hub.registry.announcing(connection.participant_id):
+        if connection.present:  # already online: a beat says so; the socket announces alone
+            await hub.announce(connection)
+            await runtime.heartbeats.beat(connection.participant_id)
+        else:  # announced with the commit that says the participant is here
+            await _mark_here(
+                runtime,
+                connection,
+                away=False,
+                known=connection.known,
+                notify=hub.registry.announcement(connection),
+            )
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -236,6 +253,7 @@ async def _open_participant(
         device_id=session.device_id,
         last_seq=session.seq,
         present=session.present,
+        known=session.presence,
     )
     connection.send(
         {
@@ -331,11 +349,23 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
             raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
 
 
-async def _mark_here(runtime: Runtime, connection: Connection, *, away: bool) -> None:
+async def _mark_here(
+    runtime: Runtime,
+    connection: Connection,
+    *,
+    away: bool,
+    known: PresenceRow | None = None,
+    notify: tuple[str, str] | None = None,
+) -> None:
     assert connection.participant_id is not None
     async with runtime.pool.acquire() as conn:
         change = await set_presence(
-            conn, participant_id=connection.participant_id, event_id=connection.event_id, away=away
+            conn,
+            participant_id=connection.participant_id,
+            event_id=connection.event_id,
+            away=away,
+            known=known,
+            notify=notify,
         )
     if change.outcome == "deferred" and connection.settling is None:
         connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
