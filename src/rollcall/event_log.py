@@ -34,9 +34,12 @@ async def append(conn: DB, *, event_id: UUID, message: dict[str, Any]) -> int:
     """Give the message the event's next seq, store it and announce it; returns the seq.
 
     Runs inside the change's transaction, after lock_event(): the message exists exactly when
-    the change does, and NOTIFY goes out at commit.
+    the change does, and NOTIFY goes out at commit. The notification names the message's type
+    and the participants it is about, so that a process whose sockets it does not concern
+    need not read it.
     """
     assert conn.is_in_transaction(), "append() belongs inside the change's transaction"
+    about_ids = sorted(about(message))
     seq: int = await conn.fetchval(
         """
         WITH next AS (UPDATE events SET seq = seq + 1 WHERE id = $1 RETURNING seq),
@@ -46,13 +49,26 @@ async def append(conn: DB, *, event_id: UUID, message: dict[str, Any]) -> int:
             RETURNING seq
         )
         SELECT stored.seq FROM stored,
-            LATERAL pg_notify($3, json_build_object('event_id', $1::uuid, 'seq', stored.seq)::text)
+            LATERAL pg_notify($3, json_build_object(
+                'event_id', $1::uuid, 'seq', stored.seq, 'type', $4::text, 'about', $5::text[]
+            )::text)
         """,
         event_id,
         message,
         EVENTS_CHANNEL,
+        str(message["type"]),
+        about_ids,
     )
     return seq
+
+
+def about(message: dict[str, Any]) -> set[str]:
+    """The participants a message names: its participant, and whoever asked for a seat move."""
+    found = {message.get("participant_id"), message.get("request_id")}
+    participant = message.get("participant")
+    if isinstance(participant, dict):
+        found.add(participant.get("id"))
+    return {str(pid) for pid in found if pid is not None}
 
 
 async def current_seq(conn: DB, *, event_id: UUID) -> int:

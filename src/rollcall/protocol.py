@@ -74,7 +74,8 @@ class Role(StrEnum):
 
 
 EVENTS_CHANNEL = "rollcall_events"
-"""NOTIFY channel: an event's log grew; the payload is {"event_id", "seq"}."""
+"""NOTIFY channel: an event's log grew; the payload is {"event_id", "seq"}, and, from
+event_log.append, also "type" and "about" (the participant ids the message names)."""
 
 CONTROL_CHANNEL = "rollcall_control"
 """NOTIFY channel: a participant's newest socket; the payload is {"participant_id", "connection"}."""

@@ -1,9 +1,21 @@
-"""Fan-out: the event log, read after each socket's last seq, delivered as each role sees it.
+"""Fan-out: the event log, read after what this process has handled, delivered as roles see it.
 
 Every change is a row of event_log, announced with NOTIFY at commit. For every event that has
-sockets here, one dispatch loop at a time reads the log after the smallest seq its sockets have
-seen and delivers in order. A missed notification costs nothing but latency: the next one, or
-the listener's reconnect, reads from the same cursor.
+sockets here, one dispatch loop at a time reads the log after the event's cursor (the seq
+through which this process has handled it) and gives each message to the sockets it concerns:
+every host, and of the participants those it names (all of them for an event update). A
+missed notification costs nothing but latency: the next read, or the listener's reconnect,
+reads from the same cursor.
+
+When it reads:
+
+- With a host of the event here, at every notification: hosts see everything, at once.
+- Otherwise, a notification that says what it is about (event_log.append's) is read at once
+  when it concerns a socket here; when it concerns none, it only moves the cursor on (if it is
+  the next seq). A notification that does not say (the database's join and admission
+  functions send only the seq), and a new socket, are read within LAZY_S, all together: a
+  participant's socket cares for those only when its seat moves or it is admitted, and one
+  read then serves every change that came meanwhile.
 """
 
 from __future__ import annotations
@@ -26,21 +38,70 @@ log = logging.getLogger(__name__)
 
 FETCH_LIMIT = 500
 
+LAZY_S = 0.05
+"""How long a read that no socket here waits for may gather further changes."""
+
+PARTICIPANT_KINDS = frozenset(
+    {
+        HostMessage.JOINED,
+        HostMessage.REJOINED,
+        HostMessage.STATE,
+        HostMessage.KICKED,
+        HostMessage.LEFT,
+    }
+)
+"""Besides an event update, the messages deliver() acts on for the participants they name."""
+
 
 class Fanout:
     def __init__(self, pool: asyncpg.Pool[Any], registry: Registry) -> None:
         self._pool = pool
         self._registry = registry
+        self._cursor: dict[UUID, int] = {}
+        self._floor: dict[UUID, int] = {}  # a socket added behind the cursor reads from here
         self._dispatching: dict[UUID, bool] = {}
+        self._lazy: dict[UUID, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, connection: Connection) -> None:
+        """A socket was added: deliver what it has not seen (after its last_seq)."""
+        event_id = connection.event_id
+        cursor = self._cursor.get(event_id)
+        if cursor is None:
+            self._cursor[event_id] = connection.last_seq
+        elif connection.last_seq < cursor:
+            self._floor[event_id] = min(self._floor.get(event_id, cursor), connection.last_seq)
+        if connection.role == Role.HOST:
+            self.schedule(event_id)
+        else:
+            self.schedule_lazy(event_id)
+
+    def forget(self, event_id: UUID) -> None:
+        """The event's last socket here is gone."""
+        if not self._registry.has_event(event_id):
+            self._cursor.pop(event_id, None)
+            self._floor.pop(event_id, None)
 
     def on_notify(self, payload: str) -> None:
         try:
-            event_id = UUID(json.loads(payload)["event_id"])
+            data = json.loads(payload)
+            event_id = UUID(data["event_id"])
+            seq = int(data["seq"])
         except (ValueError, KeyError, TypeError):
             return
-        if self._registry.has_event(event_id):
+        if not self._registry.has_event(event_id):
+            return
+        kind, about = data.get("type"), data.get("about")
+        if self._registry.has_host(event_id):
             self.schedule(event_id)
+        elif not isinstance(kind, str) or not isinstance(about, list):
+            self.schedule_lazy(event_id)
+        elif self._concerns_a_socket_here(event_id, kind, about):
+            self.schedule(event_id)
+        elif self._cursor.get(event_id) == seq - 1 and event_id not in self._dispatching:
+            self._cursor[event_id] = seq  # nothing here to deliver
+        else:
+            self.schedule_lazy(event_id)
 
     def catch_up(self) -> None:
         """Read every event's log again: notifications may have been missed."""
@@ -56,9 +117,35 @@ class Fanout:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def schedule_lazy(self, event_id: UUID) -> None:
+        """Read within LAZY_S, with whatever else comes meanwhile."""
+        if event_id not in self._lazy:
+            self._lazy[event_id] = asyncio.get_running_loop().call_later(
+                LAZY_S, self._lazy_due, event_id
+            )
+
+    def _lazy_due(self, event_id: UUID) -> None:
+        del self._lazy[event_id]
+        if self._registry.has_event(event_id):
+            self.schedule(event_id)
+
     def stop(self) -> None:
+        for handle in self._lazy.values():
+            handle.cancel()
+        self._lazy.clear()
         for task in list(self._tasks):
             task.cancel()
+
+    def _concerns_a_socket_here(self, event_id: UUID, kind: str, about: list[Any]) -> bool:
+        if kind == HostMessage.EVENT_UPDATED:
+            return True
+        if kind not in PARTICIPANT_KINDS:
+            return False
+        try:
+            named = [self._registry.participant(UUID(str(pid))) for pid in about]
+        except ValueError:
+            return True
+        return any(c is not None and c.event_id == event_id for c in named)
 
     async def _dispatch_loop(self, event_id: UUID) -> None:
         try:
@@ -76,22 +163,40 @@ class Fanout:
             self._dispatching.pop(event_id, None)
 
     async def _dispatch(self, event_id: UUID) -> None:
-        while True:
-            connections = self._registry.of_event(event_id)
-            if not connections:
-                return
-            since = min(c.last_seq for c in connections)
-            async with self._pool.acquire() as conn:
-                messages = await event_log.messages_after(
-                    conn, event_id=event_id, since=since, limit=FETCH_LIMIT
-                )
+        while self._registry.has_event(event_id):
+            cursor = self._cursor.get(event_id, 0)
+            floor = self._floor.pop(event_id, cursor)
+            try:
+                async with self._pool.acquire() as conn:
+                    messages = await event_log.messages_after(
+                        conn, event_id=event_id, since=min(cursor, floor), limit=FETCH_LIMIT
+                    )
+            except BaseException:
+                self._floor[event_id] = min(self._floor.get(event_id, floor), floor)
+                raise
             for message in messages:
-                for connection in connections:
+                for connection in self._recipients(event_id, message):
                     if message["seq"] > connection.last_seq:
                         connection.last_seq = message["seq"]
                         deliver(connection, message, self._registry)
+            if messages and self._registry.has_event(event_id):
+                self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
             if len(messages) < FETCH_LIMIT:
                 return
+
+    def _recipients(self, event_id: UUID, message: dict[str, Any]) -> list[Connection]:
+        """The sockets here a message concerns: every host, and the participants it names."""
+        kind = message["type"]
+        if kind == HostMessage.EVENT_UPDATED:
+            return self._registry.of_event(event_id)
+        hosts = self._registry.hosts_of(event_id)
+        if kind not in PARTICIPANT_KINDS:
+            return hosts
+        for pid in event_log.about(message):
+            named = self._registry.participant(UUID(pid))
+            if named is not None and named.event_id == event_id:
+                hosts.append(named)
+        return hosts
 
 
 def deliver(connection: Connection, message: dict[str, Any], registry: Registry) -> None:

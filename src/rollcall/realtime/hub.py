@@ -51,13 +51,14 @@ class Hub:
     def register(self, connection: Connection) -> None:
         """Start delivering the event's log to this socket, from its last_seq on."""
         self.registry.add(connection)
-        self._fanout.schedule(connection.event_id)
-
-    def unregister(self, connection: Connection) -> None:
-        self.registry.remove(connection)
+        self._fanout.register(connection)
 
     async def announce(self, connection: Connection) -> None:
         await self.registry.announce(connection)
+
+    def unregister(self, connection: Connection) -> None:
+        self.registry.remove(connection)
+        self._fanout.forget(connection.event_id)
 
     async def _beat_for_away(self) -> None:
         for pid, connection in self.registry.participants():
