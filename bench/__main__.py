@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.cluster import REPO, raise_open_file_limit
 
 SCENARIOS = ["joins", "arrival", "heartbeats", "rejoins", "profile"]
+ALL_MINUTES = 15
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +67,17 @@ async def _main(args: argparse.Namespace) -> int:
         h.close()
     h.details["command"] = "python -m bench " + " ".join(sys.argv[1:])
     h.details["seconds"] = round(time.monotonic() - started)
+    if args.scenario == "all":
+        minutes = h.details["seconds"] / 60
+        h.figure(
+            "all",
+            "every scenario, end to end",
+            minutes,
+            "min",
+            f"<= {ALL_MINUTES}",
+            minutes <= ALL_MINUTES,
+            "--quick" if args.quick else "",
+        )
     h.save()
     report.print_table(h)
     if args.record:

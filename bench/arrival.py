@@ -12,9 +12,12 @@ same machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from uuid import uuid4
 
@@ -26,6 +29,10 @@ from bench.workers import Channel, Job, run_slots
 
 IN_FLIGHT = 200
 PEER_RATIO = 1.5
+BEFORE = "ROLLCALL_BENCH_BEFORE"
+"""A src/ directory: each shape also runs on that rollcall, right before this one (a baseline
+measured minutes apart in the same run)."""
+SOURCE = "ROLLCALL_BENCH_SRC"
 MAX_ARRIVALS = 30_000
 
 
@@ -182,14 +189,21 @@ async def run(h: Harness) -> None:
                 "arrival", f"Colyseus arrival, {shape}", peer.rate, "/s", note=colyseus.note(peer)
             )
             details[f"colyseus-{count}ev"] = asdict(peer)
-        h.forget_participants()
-        with h.servers(processes) as servers:
-            codes = [create_event(servers.url(), f"arrival {i}").code for i in range(count)]
-            results, meters, start_at, end_at = await arrivals(
-                h, servers, codes, warmup=warmup, seconds=seconds
-            )
-        measured = _measure(results, start_at, (start_at + warmup, end_at), seconds)
+        before = os.environ.get(BEFORE)
+        if before:
+            with _source(before):
+                earlier, earlier_meters = await _shape(h, processes, count, warmup, seconds)
+            details[f"{count}ev-before"] = _report_before(h, shape, earlier, earlier_meters)
+        measured, meters = await _shape(h, processes, count, warmup, seconds)
         details[f"{count}ev"] = _report(h, shape, count, measured, meters, peer)
+        if before and earlier.rate:
+            h.figure(
+                "arrival",
+                f"  after / before, {shape}",
+                measured.rate / earlier.rate,
+                "x",
+                note=f"{measured.rate:,.0f} / {earlier.rate:,.0f} arrivals/s; before: {before}",
+            )
         latency_series.append((f"arrival, {shape}", measured.total))
     plots.latency_figure(
         h.out,
@@ -197,6 +211,55 @@ async def run(h: Harness) -> None:
         "Participant arrival latency (join + /ws + welcome)",
         latency_series,
     )
+
+
+async def _shape(
+    h: Harness, processes: int, count: int, warmup: float, seconds: float
+) -> tuple[Arrivals, Sampler]:
+    """Arrivals into `count` fresh events on fresh servers, measured."""
+    h.forget_participants()
+    with h.servers(processes) as servers:
+        codes = [create_event(servers.url(), f"arrival {i}").code for i in range(count)]
+        results, meters, start_at, end_at = await arrivals(
+            h, servers, codes, warmup=warmup, seconds=seconds
+        )
+    return _measure(results, start_at, (start_at + warmup, end_at), seconds), meters
+
+
+@contextlib.contextmanager
+def _source(src: str) -> Iterator[None]:
+    """Servers started meanwhile run the rollcall of this src/ directory."""
+    kept = os.environ.get(SOURCE)
+    os.environ[SOURCE] = src
+    try:
+        yield
+    finally:
+        if kept is None:
+            del os.environ[SOURCE]
+        else:
+            os.environ[SOURCE] = kept
+
+
+def _report_before(
+    h: Harness, shape: str, measured: Arrivals, meters: Sampler
+) -> dict[str, object]:
+    usage = meters.window(*measured.window)
+    h.figure(
+        "arrival",
+        f"  before: participant arrival, {shape}",
+        measured.rate,
+        "/s",
+        note=f"p50 {percentile(measured.total, 50) or 0:.0f} ms;"
+        f" {sum(measured.failures.values())} failed",
+    )
+    if usage:
+        h.figure(
+            "arrival",
+            f"  before: rollcall CPU per arrival, {shape}",
+            *cost_per(usage, measured.rate),
+            note=pg_cost(usage, measured.rate),
+        )
+    return {"rate": measured.rate, "usage": usage, "failures": dict(measured.failures)}
 
 
 def _measure(

@@ -219,6 +219,25 @@ def rollcall_source() -> tuple[Path | None, str]:
     return src, f"{tree} ({label})"
 
 
+WS_IMPLEMENTATION = "ROLLCALL_BENCH_WS"
+"""Set to one of uvicorn's `ws` choices (websockets, websockets-sansio, wsproto) to measure the
+servers with that WebSocket protocol instead of `rollcall serve`'s own choice."""
+
+_WITH_WS = (
+    "import functools, sys, uvicorn; "
+    "uvicorn.run = functools.partial(uvicorn.run, ws=sys.argv.pop(1)); "
+    "from rollcall.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def serve_command() -> list[str]:
+    """`rollcall serve`, or the same with uvicorn's WebSocket protocol set by WS_IMPLEMENTATION."""
+    ws = os.environ.get(WS_IMPLEMENTATION)
+    if ws:
+        return [sys.executable, "-c", _WITH_WS, ws, "serve"]
+    return [sys.executable, "-m", "rollcall.cli", "serve"]
+
+
 @dataclass
 class Servers:
     """N `rollcall serve` processes on one database, each on its own loopback port."""
@@ -256,7 +275,7 @@ class Servers:
         self.processes = []
         for port in self.ports:
             log = (self.log_dir / f"rollcall-{port}.log").open("ab")
-            args = [sys.executable, "-m", "rollcall.cli", "serve", "--port", str(port)]
+            args = [*serve_command(), "--port", str(port)]
             args += ["--no-migrate", "--log-level", "warning"]
             self.processes.append(
                 subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
