@@ -1,8 +1,12 @@
-"""Heartbeat soak: 10,000 open participant WebSockets, each beating every 10 s, for 60 s.
+"""Heartbeat soak: 50,000 phones in one event, their WebSockets beating every 10 s, for 60 s.
 
 The phones join one event over HTTP, open their sockets, and beat at the heartbeat interval
 from a random phase (as phones do, not all at once). Once all are open, the 60-second window
-starts. In it the bench measures the rollcall process's CPU and RSS and PostgreSQL's CPU, counts
+starts. The rollcall processes are as many as the machine has cores, or more when one
+process's open-file limit (the hard limit, which the bench cannot raise) cannot hold its share
+of the sockets; the load generators likewise, each connecting from its own loopback address
+(127.0.0.2, .3, …), so that no source address runs out of ephemeral ports or reaches the
+servers' per-address socket cap. In it the bench measures the rollcall process's CPU and RSS and PostgreSQL's CPU, counts
 the UPDATE statements on event_participants with a statement-level trigger (below), and
 watches presence as a host does: over a host /ws connection (any `participant.presence`
 offline is a participant wrongly shown offline, since every phone is beating) and with the
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,19 +34,22 @@ import httpx
 import psycopg
 
 from bench import plots
-from bench.cluster import Sampler, Servers
+from bench.cluster import Sampler, Servers, raise_open_file_limit
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
 from bench.phones import PhoneSummary, arrive_all
-from bench.wire import Wire, open_websocket
+from bench.wire import Wire, open_websocket, use_source_address
 from bench.workers import Channel, Job, Workers
 from rollcall.protocol import ClientMessage, HostMessage, Role, ServerMessage
 
-PHONES = 10_000
+PHONES = 50_000
 SOAK_S = 60.0
 BEAT_S = 10.0
-TARGET_CPU = 0.5
-TARGET_UPDATES = 2.0
-TARGET_RSS_MB = 500
+PER = 10_000  # CPU and memory are given per this many sockets
+TARGET_CPU = 0.5  # cores per PER sockets
+TARGET_UPDATES = 2.0  # heartbeat statements a second, per rollcall process
+TARGET_RSS_MB = 500  # per PER sockets
+SPARE_FILES = 1_000  # a process's files besides its sockets: pool, listener, logs, libraries
+IN_FLIGHT = 200  # phones arriving at once, over all load generators
 
 COUNT_UPDATES = """
 CREATE UNLOGGED TABLE IF NOT EXISTS bench_updates (
@@ -68,6 +77,7 @@ class SoakJob(Job):
     concurrency: int
     beat_s: float
     ramp_timeout: float
+    source: str  # the loopback address its connections come from
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ async def soak_job(job: SoakJob, channel: Channel) -> int:
 
     Returns how many phones it closed at the end.
     """
+    raise_open_file_limit()
+    use_source_address(job.source)
     crowd = await arrive_all(
         channel,
         ports=job.ports,
@@ -160,6 +172,22 @@ class Plan:
     processes: int
     phones: int
     soak_s: float
+    workers: int  # load generator processes
+    why: str  # how the process counts were chosen
+
+
+def plan_for(phones: int, processes: int | None, soak_s: float) -> Plan:
+    """As many rollcall processes as cores, or enough that each one's sockets fit its files."""
+    per_process = raise_open_file_limit() - SPARE_FILES
+    cores = os.cpu_count() or 1
+    needed = math.ceil(phones / per_process)
+    chosen = processes or max(cores, needed)
+    workers = max(2, needed)
+    why = (
+        f"{cores} cores; open files at most {per_process + SPARE_FILES:,} a process (the hard"
+        f" limit), so {phones:,} sockets need at least {needed} processes on each side"
+    )
+    return Plan(processes=chosen, phones=phones, soak_s=soak_s, workers=workers, why=why)
 
 
 @dataclass(frozen=True)
@@ -187,14 +215,11 @@ class Soak:
 
 
 async def run(h: Harness) -> None:
-    plan = Plan(
-        processes=h.processes or 1,
-        phones=2_000 if h.quick else PHONES,
-        soak_s=20.0 if h.quick else SOAK_S,
-    )
+    plan = plan_for(2_000 if h.quick else PHONES, h.processes, 20.0 if h.quick else SOAK_S)
     print(
         f"== heartbeats: {plan.phones:,} sockets beating every {BEAT_S:.0f} s for"
-        f" {plan.soak_s:.0f} s, {plan.processes} rollcall process(es)"
+        f" {plan.soak_s:.0f} s, {plan.processes} rollcall process(es), {plan.workers} load"
+        f" generators ({plan.why})"
     )
     h.forget_participants()
     with h.servers(plan.processes) as servers:
@@ -205,17 +230,18 @@ async def run(h: Harness) -> None:
 
 async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> Soak:
     """Open the phones' sockets, connect the host, then measure the window."""
-    workers = 2
+    workers = plan.workers
     jobs = [
         SoakJob(
             ports=servers.ports,
             code=event.code,
             phones=plan.phones // workers,
-            concurrency=50,
+            concurrency=IN_FLIGHT // workers,
             beat_s=BEAT_S,
-            ramp_timeout=240,
+            ramp_timeout=ramp_limit(plan.phones),
+            source=f"127.0.0.{2 + n}",
         )
-        for _ in range(workers)
+        for n in range(workers)
     ]
     async with Workers(soak_job, jobs, label="heartbeats") as pool:
         host = HostWatch()
@@ -241,13 +267,18 @@ async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> So
     )
 
 
+def ramp_limit(phones: int) -> float:
+    """How long the phones may take to get in: at least 100 a second."""
+    return max(240.0, phones / 100)
+
+
 async def _ramp(pool: Workers[SoakJob], plan: Plan) -> tuple[list[Ramped], float]:
     """Wait until every phone has its socket open; returns each worker's word and the time."""
     began = time.monotonic()
     ramped = await pool.gather(
         "ramped",
         Ramped,
-        limit_s=260,
+        limit_s=ramp_limit(plan.phones) + 20,
         progress=lambda n: f"{time.monotonic() - began:.0f} s: {n:,} sockets open",
     )
     ramp_s = time.monotonic() - began
@@ -325,6 +356,8 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         closes.update(s.phones.closes)
     h.details["heartbeats"] = {
         "processes": plan.processes,
+        "load_generators": plan.workers,
+        "why": plan.why,
         "phones": phones,
         "ramp_s": soak.ramp_s,
         "host_welcome_s": soak.host_welcome_s,
@@ -350,14 +383,17 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         still_open == phones,
         f"opened in {soak.ramp_s:.0f} s; closes seen: {dict(closes) or 'none'}",
     )
+    per = phones / PER
     h.figure(
         "heartbeats",
-        "server CPU (rollcall)",
-        cpu,
+        f"server CPU (rollcall) per {PER:,} sockets",
+        cpu / per if cpu is not None else None,
         "cores",
         f"<= {TARGET_CPU}",
-        cpu is not None and cpu <= TARGET_CPU,
-        f"{plan.processes} process(es); {usage_note(usage)}" if usage else "",
+        cpu is not None and cpu / per <= TARGET_CPU,
+        f"{cpu or 0:.2f} cores for {phones:,}; {plan.processes} process(es); {usage_note(usage)}"
+        if usage
+        else "",
     )
     rate = heartbeat_statements / soak_s
     h.figure(
@@ -365,25 +401,25 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         "heartbeat UPDATE statements",
         rate,
         "/s",
-        f"<= {TARGET_UPDATES:.0f}",
-        rate <= TARGET_UPDATES,
+        f"<= {TARGET_UPDATES * plan.processes:.0f} ({TARGET_UPDATES:.0f} a process)",
+        rate <= TARGET_UPDATES * plan.processes,
         f"{heartbeat_statements} in {soak_s:.0f} s for {beats:,} beats"
         f" ({window.rows_updated:,} rows updated);"
         f" other UPDATEs: {sum(other_statements.values())}",
     )
     h.figure(
         "heartbeats",
-        "server RSS (rollcall)",
-        rss_mb,
+        f"server RSS (rollcall) per {PER:,} sockets",
+        rss_mb / per if rss_mb is not None else None,
         "MB",
         f"<= {TARGET_RSS_MB}",
-        rss_mb is not None and rss_mb <= TARGET_RSS_MB,
-        "peak in the window",
+        rss_mb is not None and rss_mb / per <= TARGET_RSS_MB,
+        f"{rss_mb or 0:,.0f} MB in all, peak in the window, over {plan.processes} process(es)",
     )
     wrongly = len(host.offline) + not_online
     h.figure(
         "heartbeats",
-        "participants wrongly shown offline",
+        "participants wrongly shown offline (presence errors)",
         wrongly,
         "",
         "0",

@@ -172,9 +172,22 @@ def _mask(payload: bytes, key: bytes) -> bytes:
     )
 
 
+SOURCE: list[str] = []
+"""The loopback address this process's connections come from; none: the kernel's choice."""
+
+
+def use_source_address(address: str) -> None:
+    """Connect from this loopback address (127.0.0.x): each source address has its own
+    28,000 ephemeral ports, and the servers count their per-address socket cap by it."""
+    SOURCE[:] = [address]
+
+
 async def connect(port: int, *, limit_s: float = 10) -> Wire:
     loop = asyncio.get_running_loop()
-    _, wire = await asyncio.wait_for(loop.create_connection(Wire, "127.0.0.1", port), limit_s)
+    local = (SOURCE[0], 0) if SOURCE else None
+    _, wire = await asyncio.wait_for(
+        loop.create_connection(Wire, "127.0.0.1", port, local_addr=local), limit_s
+    )
     return wire
 
 
