@@ -94,7 +94,6 @@ async def set_presence(
     event_id: UUID,
     away: bool,
     known: PresenceRow | None = None,
-    notify: tuple[str, str] | None = None,
 ) -> PresenceChange:
     """The participant is here now: away (page hidden) or online. Announces a change once.
 
@@ -102,9 +101,7 @@ async def set_presence(
     the pace allows it): the caller may ask again then, and the sweep announces it otherwise.
     `known` is the row as the caller read it a moment ago (a socket's hello): it saves the
     read. The change itself is decided on the locked row, so a stale `known` costs at most a
-    needless lock, or an announcement up to one pace early. `notify` (channel, payload) goes
-    out with the change's commit, or by itself when there is no change to commit: a socket's
-    newest-socket announcement then costs no commit of its own.
+    needless lock, or an announcement up to one pace early.
     """
     wanted = "away" if away else "online"
     if known is None:
@@ -113,18 +110,14 @@ async def set_presence(
             participant_id,
         )
         if record is None:
-            await _notify(conn, notify)
             return PresenceChange("unchanged")
         known = PresenceRow.of(record)
     if known.reported_presence == wanted and known.away == away:
-        await _notify(conn, notify)
         return PresenceChange("unchanged")
     if not known.paced:
         await note_away(conn, participant_id=participant_id, away=away)
-        await _notify(conn, notify)
         return PresenceChange("deferred", known.wait_s)
     async with conn.transaction():
-        await _notify(conn, notify)
         await event_log.lock_event(conn, event_id=event_id)
         before = await conn.fetchval(
             f"""
@@ -144,11 +137,6 @@ async def set_presence(
             return PresenceChange("unchanged")
         await _announce(conn, event_id=event_id, participant_id=participant_id, presence=wanted)
     return PresenceChange("announced")
-
-
-async def _notify(conn: DB, notify: tuple[str, str] | None) -> None:
-    if notify is not None:
-        await conn.execute("SELECT pg_notify($1, $2)", *notify)
 
 
 async def note_away(conn: DB, *, participant_id: UUID, away: bool) -> None:

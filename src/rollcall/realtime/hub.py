@@ -47,14 +47,15 @@ class Hub:
             connection.close(code, "server stopping")
         await self._listener.stop()
         self._fanout.stop()
+        await self.registry.stop()
 
     def register(self, connection: Connection) -> None:
-        """Start delivering the event's log to this socket, from its last_seq on."""
+        """Start delivering the event's log to this socket, from its last_seq on; a
+        participant's socket announces itself as the participant's newest."""
         self.registry.add(connection)
         self._fanout.register(connection)
-
-    async def announce(self, connection: Connection) -> None:
-        await self.registry.announce(connection)
+        if connection.participant_id is not None:
+            self.registry.announce(connection)
 
     def unregister(self, connection: Connection) -> None:
         self.registry.remove(connection)

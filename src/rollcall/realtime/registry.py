@@ -6,40 +6,46 @@ that holds an older socket of that participant (one whose own announcement it ha
 seen) tells it `replaced` and closes it. Notifications reach every listener in one order, so
 exactly the newest socket survives.
 
-A socket announces itself after it is added here, with the commit of the presence change its
-hello makes (see ws.py), or by itself when there is none to make. Those commits can finish in
-any order, so on one process a participant's sockets announce one at a time, in the order
-they were added (`announcing`): the order every process hears agrees with the one this
-process applied at once.
+Announcements are gathered: a process sends those of the sockets added in the last
+ANNOUNCE_GATHER_S in one transaction (a notification holds a list of them, in the order the
+sockets were added), so that a crowd arriving costs the database a notifying commit every
+ANNOUNCE_GATHER_S per process rather than one per socket. Every notifying commit takes one
+lock for the whole database, held while its WAL is flushed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.protocol import CONTROL_CHANNEL
 from rollcall.realtime.connection import Connection, move, replace
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class _Turns:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
+ANNOUNCE_GATHER_S = 0.02
+"""How long a new socket's announcement waits for others to go out with it."""
+
+PAYLOAD_BYTES = 7_000
+"""A notification's payload stays under PostgreSQL's limit (8,000 bytes)."""
+
+RETRY_S = 0.5
 
 
 class Registry:
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
         self._pool = pool
-        self._turns: dict[UUID, _Turns] = {}
+        self._outbox: list[Connection] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._by_event: dict[UUID, set[Connection]] = defaultdict(set)
         self._hosts: dict[UUID, set[Connection]] = defaultdict(set)
         self._participants: dict[UUID, Connection] = {}
@@ -108,40 +114,49 @@ class Registry:
     def participants(self) -> list[tuple[UUID, Connection]]:
         return list(self._participants.items())
 
-    @asynccontextmanager
-    async def announcing(self, participant_id: UUID) -> AsyncIterator[None]:
-        """One of the participant's sockets at a time, first come first served (FIFO)."""
-        turns = self._turns.get(participant_id)
-        if turns is None:
-            turns = self._turns[participant_id] = _Turns()
-        turns.users += 1
-        try:
-            async with turns.lock:
-                yield
-        finally:
-            turns.users -= 1
-            if not turns.users:
-                del self._turns[participant_id]
+    def announce(self, connection: Connection) -> None:
+        """Tell every process (this one included), soon, that this is the participant's newest
+        socket. Called as the socket is added, so announcements keep the order of adding."""
+        self._outbox.append(connection)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="announcements")
 
-    def announcement(self, connection: Connection) -> tuple[str, str]:
-        """The notification saying this is the participant's newest socket: channel, payload."""
-        payload = json.dumps(
-            {
-                "participant_id": str(connection.participant_id),
-                "connection": connection.id,
-                "device": str(connection.device_id),
-            }
-        )
-        return CONTROL_CHANNEL, payload
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
 
-    async def announce(self, connection: Connection) -> None:
-        """Tell every process (this one included) that this is the participant's newest socket."""
-        async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_notify($1, $2)", *self.announcement(connection))
+    async def _flush(self) -> None:
+        """Send what the outbox holds, every ANNOUNCE_GATHER_S, until it stays empty.
+
+        A socket closed meanwhile is left out: a socket that is gone must not take the place
+        of a newer one opened elsewhere in the meantime.
+        """
+        while self._outbox:
+            await asyncio.sleep(ANNOUNCE_GATHER_S)
+            batch = [c for c in self._outbox if not c.closing]
+            self._outbox = []
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    for payload in _payloads(batch):
+                        await conn.execute("SELECT pg_notify($1, $2)", CONTROL_CHANNEL, payload)
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("socket announcements deferred: %s", type(exc).__name__)
+                self._outbox[:0] = batch  # before any added since: the order is kept
+                await asyncio.sleep(RETRY_S)
 
     def on_announcement(self, payload: str) -> None:
+        """A list of announcements, oldest first (or one alone, as older processes send it)."""
         try:
             data = json.loads(payload)
+        except ValueError:
+            return
+        for announcement in data if isinstance(data, list) else [data]:
+            self._on_one(announcement)
+
+    def _on_one(self, data: Any) -> None:
+        try:
             participant_id = UUID(data["participant_id"])
             newest = str(data["connection"])
             device = UUID(data["device"]) if data.get("device") not in (None, "None") else None
@@ -156,6 +171,28 @@ class Registry:
             # Ours was announced earlier: a newer connection exists elsewhere.
             self.remove(local)
             _supersede(local, device)
+
+
+def _payloads(batch: list[Connection]) -> Iterator[str]:
+    """The batch's announcements as JSON lists, in order, each under PAYLOAD_BYTES."""
+    chunk: list[str] = []
+    size = 2
+    for connection in batch:
+        item = json.dumps(
+            {
+                "participant_id": str(connection.participant_id),
+                "connection": connection.id,
+                "device": str(connection.device_id),
+            },
+            separators=(",", ":"),
+        )
+        if chunk and size + len(item) + 1 > PAYLOAD_BYTES:
+            yield "[" + ",".join(chunk) + "]"
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        yield "[" + ",".join(chunk) + "]"
 
 
 def _supersede(older: Connection, newer_device: UUID | None) -> None:

@@ -165,24 +165,13 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
 
 
 async def _arrive(hub: Hub, connection: Connection) -> None:
-    """Announce the participant's newest socket, and that the participant is here.
-
-    Sockets of one participant announce in the order they were added (see the registry).
-    """
+    """The participant is here (hub.register announced the socket itself)."""
     assert connection.participant_id is not None
     runtime = hub.runtime
-    async with hub.registry.announcing(connection.participant_id):
-        if connection.present:  # already online: a beat says so; the socket announces alone
-            await hub.announce(connection)
-            await runtime.heartbeats.beat(connection.participant_id)
-        else:  # announced with the commit that says the participant is here
-            await _mark_here(
-                runtime,
-                connection,
-                away=False,
-                known=connection.known,
-                notify=hub.registry.announcement(connection),
-            )
+    if connection.present:  # already online: a beat says so, nothing to announce
+        await runtime.heartbeats.beat(connection.participant_id)
+    else:
+        await _mark_here(runtime, connection, away=False, known=connection.known)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -355,7 +344,6 @@ async def _mark_here(
     *,
     away: bool,
     known: PresenceRow | None = None,
-    notify: tuple[str, str] | None = None,
 ) -> None:
     assert connection.participant_id is not None
     async with runtime.pool.acquire() as conn:
@@ -365,7 +353,6 @@ async def _mark_here(
             event_id=connection.event_id,
             away=away,
             known=known,
-            notify=notify,
         )
     if change.outcome == "deferred" and connection.settling is None:
         connection.settling = asyncio.create_task(_settle(runtime, connection, change.wait_s))
