@@ -15,7 +15,7 @@ When it reads:
   the next seq). A notification that does not say (the database's join and admission
   functions send only the seq), and a new socket, are read within LAZY_S, all together: a
   participant's socket cares for those only when its seat moves or it is admitted, and one
-  read then serves every change that came meanwhile.
+  query then reads every event that had such a change meanwhile.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class Fanout:
         self._cursor: dict[UUID, int] = {}
         self._floor: dict[UUID, int] = {}  # a socket added behind the cursor reads from here
         self._dispatching: dict[UUID, bool] = {}
-        self._lazy: dict[UUID, asyncio.TimerHandle] = {}
+        self._lazy: set[UUID] = set()  # events to read in the next gathered query
+        self._lazy_timer: asyncio.TimerHandle | None = None
+        self._stopped = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def register(self, connection: Connection) -> None:
@@ -109,6 +111,8 @@ class Fanout:
             self.schedule(event_id)
 
     def schedule(self, event_id: UUID) -> None:
+        if self._stopped:
+            return
         if event_id in self._dispatching:
             self._dispatching[event_id] = True  # run once more when the current pass ends
             return
@@ -118,20 +122,33 @@ class Fanout:
         task.add_done_callback(self._tasks.discard)
 
     def schedule_lazy(self, event_id: UUID) -> None:
-        """Read within LAZY_S, with whatever else comes meanwhile."""
-        if event_id not in self._lazy:
-            self._lazy[event_id] = asyncio.get_running_loop().call_later(
-                LAZY_S, self._lazy_due, event_id
-            )
+        """Read within LAZY_S, in one query with every other event that waits for it."""
+        self._lazy.add(event_id)
+        if self._lazy_timer is None and not self._stopped:
+            self._lazy_timer = asyncio.get_running_loop().call_later(LAZY_S, self._lazy_due)
 
-    def _lazy_due(self, event_id: UUID) -> None:
-        del self._lazy[event_id]
-        if self._registry.has_event(event_id):
-            self.schedule(event_id)
+    def _lazy_due(self) -> None:
+        self._lazy_timer = None
+        events, self._lazy = self._lazy, set()
+        gathered = []
+        for event_id in events:
+            if not self._registry.has_event(event_id):
+                continue
+            if event_id in self._dispatching:
+                self._dispatching[event_id] = True  # the pass under way reads once more
+            else:
+                gathered.append(event_id)
+                self._dispatching[event_id] = False
+        if gathered:
+            task = asyncio.create_task(self._dispatch_gathered(gathered), name="dispatch-gathered")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def stop(self) -> None:
-        for handle in self._lazy.values():
-            handle.cancel()
+        self._stopped = True
+        if self._lazy_timer is not None:
+            self._lazy_timer.cancel()
+            self._lazy_timer = None
         self._lazy.clear()
         for task in list(self._tasks):
             task.cancel()
@@ -164,25 +181,64 @@ class Fanout:
 
     async def _dispatch(self, event_id: UUID) -> None:
         while self._registry.has_event(event_id):
-            cursor = self._cursor.get(event_id, 0)
-            floor = self._floor.pop(event_id, cursor)
+            since = self._take_since(event_id)
             try:
                 async with self._pool.acquire() as conn:
                     messages = await event_log.messages_after(
-                        conn, event_id=event_id, since=min(cursor, floor), limit=FETCH_LIMIT
+                        conn, event_id=event_id, since=since, limit=FETCH_LIMIT
                     )
             except BaseException:
-                self._floor[event_id] = min(self._floor.get(event_id, floor), floor)
+                self._give_back(event_id, since)
                 raise
-            for message in messages:
-                for connection in self._recipients(event_id, message):
-                    if message["seq"] > connection.last_seq:
-                        connection.last_seq = message["seq"]
-                        deliver(connection, message, self._registry)
-            if messages and self._registry.has_event(event_id):
-                self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
+            self._deliver_read(event_id, messages)
             if len(messages) < FETCH_LIMIT:
                 return
+
+    async def _dispatch_gathered(self, events: list[UUID]) -> None:
+        """One query for several events' reads; each is marked as dispatching meanwhile."""
+        more: set[UUID] = set()
+        try:
+            since = {event_id: self._take_since(event_id) for event_id in events}
+            try:
+                async with self._pool.acquire() as conn:
+                    found = await event_log.messages_after_each(
+                        conn, since=since, limit=FETCH_LIMIT
+                    )
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("gathered dispatch deferred: %s", type(exc).__name__)
+                for event_id, seq in since.items():
+                    self._give_back(event_id, seq)
+                more.update(events)  # each event's own loop retries
+                return
+            for event_id, messages in found.items():
+                self._deliver_read(event_id, messages)
+                if len(messages) >= FETCH_LIMIT:
+                    more.add(event_id)
+        finally:
+            for event_id in events:
+                if self._dispatching.pop(event_id, False):
+                    more.add(event_id)
+            for event_id in more:
+                if self._registry.has_event(event_id):
+                    self.schedule(event_id)
+
+    def _take_since(self, event_id: UUID) -> int:
+        """Where the next read of the event starts: its cursor, or a newer socket's floor."""
+        cursor = self._cursor.get(event_id, 0)
+        return min(cursor, self._floor.pop(event_id, cursor))
+
+    def _give_back(self, event_id: UUID, since: int) -> None:
+        """A read failed: the next one starts where it would have."""
+        self._floor[event_id] = min(self._floor.get(event_id, since), since)
+
+    def _deliver_read(self, event_id: UUID, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            for connection in self._recipients(event_id, message):
+                if message["seq"] > connection.last_seq:
+                    connection.last_seq = message["seq"]
+                    deliver(connection, message, self._registry)
+        if messages and self._registry.has_event(event_id):
+            self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
 
     def _recipients(self, event_id: UUID, message: dict[str, Any]) -> list[Connection]:
         """The sockets here a message concerns: every host, and the participants it names."""
