@@ -13,6 +13,7 @@ from bench.cluster import REPO, raise_open_file_limit
 
 SCENARIOS = ["joins", "arrival", "heartbeats", "rejoins", "profile"]
 ALL_MINUTES = 15
+ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
+    )
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=None,
+        help="heartbeats: phones in the soak (default 50,000 alone, 20,000 within all)",
     )
     parser.add_argument(
         "--out", type=Path, default=REPO / "artifacts" / "bench", help="results and plots"
@@ -47,7 +54,8 @@ async def _main(args: argparse.Namespace) -> int:
     from bench.harness import Harness
 
     out = REPO / "docs" / "benchmarks" if args.record else args.out
-    h = Harness(out=out, quick=args.quick, processes=args.processes)
+    phones = args.phones or (ALL_SOAK_PHONES if args.scenario == "all" else None)
+    h = Harness(out=out, quick=args.quick, processes=args.processes, phones=phones)
     chosen = SCENARIOS if args.scenario == "all" else [args.scenario]
     runners = {
         "joins": joins.run,

@@ -72,6 +72,7 @@ class Harness:
     out: Path
     quick: bool = False
     processes: int | None = None
+    phones: int | None = None  # the soak's phones, when not its default
     database: Database | None = None
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)

@@ -215,7 +215,9 @@ class Soak:
 
 
 async def run(h: Harness) -> None:
-    plan = plan_for(2_000 if h.quick else PHONES, h.processes, 20.0 if h.quick else SOAK_S)
+    plan = plan_for(
+        h.phones or (2_000 if h.quick else PHONES), h.processes, 20.0 if h.quick else SOAK_S
+    )
     print(
         f"== heartbeats: {plan.phones:,} sockets beating every {BEAT_S:.0f} s for"
         f" {plan.soak_s:.0f} s, {plan.processes} rollcall process(es), {plan.workers} load"

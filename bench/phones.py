@@ -254,7 +254,8 @@ async def arrive_all(
     """Join `count` new phones and open their sockets, `concurrency` at a time, in `limit_s`.
 
     A phone that gets an error tries again (3 times), as people do. `channel.done` counts the
-    phones in as they come.
+    phones in as they come. Those not in after `limit_s` are counted as failures, and the
+    crowd is the phones that got in.
     """
     stats = PhoneStats()
     failures: Counter[str] = Counter()
@@ -287,5 +288,14 @@ async def arrive_all(
                 channel.done += 1
                 break
 
-    await asyncio.wait_for(asyncio.gather(*(arrive() for _ in range(concurrency))), limit_s)
+    tasks = [asyncio.ensure_future(arrive()) for _ in range(concurrency)]
+    _, late = await asyncio.wait(tasks, timeout=limit_s)
+    if late:  # a soak goes on with the phones that got in, and says how many did not
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        failures[f"not in within {limit_s:.0f} s"] += count - len(arrived)
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
     return Crowd(arrived=arrived, stats=stats, failures=failures)
