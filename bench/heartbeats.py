@@ -48,6 +48,9 @@ PER = 10_000  # CPU and memory are given per this many sockets
 TARGET_CPU = 0.5  # cores per PER sockets
 TARGET_UPDATES = 2.0  # heartbeat statements a second, per rollcall process
 TARGET_RSS_MB = 500  # per PER sockets
+SOCKETS_PER_PROCESS = 10_000
+"""Measured: above about 12,000 sockets a process spends most of its CPU in the garbage
+collector (docs/benchmarks.md, "50,000 phones in one event"); 10,000 each held well."""
 SPARE_FILES = 1_000  # a process's files besides its sockets: pool, listener, logs, libraries
 IN_FLIGHT = 200  # phones arriving at once, over all load generators
 
@@ -177,15 +180,17 @@ class Plan:
 
 
 def plan_for(phones: int, processes: int | None, soak_s: float) -> Plan:
-    """As many rollcall processes as cores, or enough that each one's sockets fit its files."""
-    per_process = raise_open_file_limit() - SPARE_FILES
+    """As many rollcall processes as cores, or enough that each holds at most
+    SOCKETS_PER_PROCESS sockets (and its open files hold them); load generators by files."""
+    files = raise_open_file_limit() - SPARE_FILES
+    per_process = min(files, SOCKETS_PER_PROCESS)
     cores = os.cpu_count() or 1
     needed = math.ceil(phones / per_process)
     chosen = processes or max(cores, needed)
-    workers = max(2, needed)
+    workers = max(2, math.ceil(phones / files))
     why = (
-        f"{cores} cores; open files at most {per_process + SPARE_FILES:,} a process (the hard"
-        f" limit), so {phones:,} sockets need at least {needed} processes on each side"
+        f"{cores} cores; at most {per_process:,} sockets a process (open files: at most"
+        f" {files + SPARE_FILES:,}), so {phones:,} sockets need at least {needed}"
     )
     return Plan(processes=chosen, phones=phones, soak_s=soak_s, workers=workers, why=why)
 
