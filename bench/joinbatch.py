@@ -1,0 +1,178 @@
+"""`python -m bench joinbatch`: the database's cost per join of one rollcall_join_many call.
+
+One call of rollcall_join_many into one event, with 16 and with 256 new devices, timed from
+the client around the call alone (inside its transaction, without the commit: what the batch's
+size changes is the work under the event lock, not the one flush a batch costs). Each size
+runs several times, each into a fresh event, and the median counts. The current function and
+revision 0006's (one rollcall_join per item, each updating the event row and writing its log
+row) run in the same run, interleaved: 0006's functions are installed in the bench database
+under other names, as that revision wrote them, so the before and the after share the machine
+and its noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+
+from bench.harness import MAX_CAPACITY, Harness
+
+SIZES = (16, 256)
+TARGET_RATIO = 1.2
+"""Per-join cost of a batch of 256 over that of a batch of 16, at most."""
+TARGET_US = 150.0
+"""Per-join cost of a batch of 256, at most (µs)."""
+
+CURRENT = "rollcall_join_many"
+BEFORE = "rollcall_bench_join_many_0006"
+BEFORE_ONE = "rollcall_bench_join_0006"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """rollcall_join_many's arrays for `size` new devices into one event."""
+
+    columns: list[list[Any]]
+
+
+def install_before(conn: psycopg.Connection[Any]) -> None:
+    """Revision 0006's rollcall_join_many and rollcall_join, under the bench's names."""
+    from rollcall.db.migrate import revision_module
+
+    revision = revision_module("0006")
+    one = str(revision.JOIN_FUNCTION)
+    many = str(revision.JOIN_MANY_FUNCTION)
+    renamed_one = one.replace("FUNCTION rollcall_join(", f"FUNCTION {BEFORE_ONE}(")
+    renamed_many = many.replace("FUNCTION rollcall_join_many(", f"FUNCTION {BEFORE}(").replace(
+        "FROM rollcall_join(", f"FROM {BEFORE_ONE}("
+    )
+    if one == renamed_one or many == renamed_many or "FROM rollcall_join(" in renamed_many:
+        raise RuntimeError("revision 0006's join functions are not as this bench expects")
+    conn.execute(renamed_one)
+    conn.execute(renamed_many)
+
+
+def uninstall_before(conn: psycopg.Connection[Any]) -> None:
+    signatures = conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc AS p WHERE p.proname = ANY(%s)",
+        ([BEFORE, BEFORE_ONE],),
+    ).fetchall()
+    for (signature,) in signatures:
+        conn.execute(f"DROP FUNCTION {signature}")
+
+
+def new_event(conn: psycopg.Connection[Any]) -> str:
+    """A fresh open event with room for any batch: its code."""
+    from rollcall.events.service import new_code
+
+    code = new_code()
+    conn.execute(
+        "INSERT INTO events (code, title, capacity, host_token_hash)"
+        " VALUES (%s, 'joinbatch', %s, %s)",
+        (code, MAX_CAPACITY, secrets.token_hex(16)),
+    )
+    return code
+
+
+def batch_of(code: str, size: int) -> Batch:
+    from rollcall.participants.names import name_skeleton, normalize_display_name
+
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    tag = secrets.token_hex(3)
+    for i in range(size):
+        name, key = normalize_display_name(f"Batch {tag} {i}")
+        device: UUID = uuid4()
+        token = hashlib.sha256(device.bytes).digest()
+        row = [code, device, name, key, name_skeleton(name), token, None, None, True, True]
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return Batch(columns)
+
+
+def timed_call(conn: psycopg.Connection[Any], function: str, batch: Batch) -> float:
+    """Seconds the call takes, in its own transaction, commit excluded; all must have joined."""
+    query = (
+        f"SELECT outcome FROM {function}(%s::text[], %s::uuid[], %s::text[], %s::text[],"
+        " %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[], %s::boolean[],"
+        " 30.0::double precision)"
+    )
+    with conn.transaction():
+        started = time.perf_counter()
+        outcomes = conn.execute(query, batch.columns).fetchall()
+        took = time.perf_counter() - started
+    joined = sum(1 for (outcome,) in outcomes if outcome == "joined")
+    if joined != len(batch.columns[0]):
+        raise RuntimeError(f"{function}: {joined} of {len(batch.columns[0])} joined")
+    return took
+
+
+def measure(url: str, repeats: int) -> dict[tuple[str, int], list[float]]:
+    """µs per join of each (function, size), each repeat into a fresh event, interleaved."""
+    samples: dict[tuple[str, int], list[float]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        install_before(conn)
+        try:
+            for function in (BEFORE, CURRENT):  # warm-up: plans cached, pages in memory
+                timed_call(conn, function, batch_of(new_event(conn), SIZES[0]))
+            for _ in range(repeats):
+                for size in SIZES:
+                    for function in (BEFORE, CURRENT):
+                        batch = batch_of(new_event(conn), size)
+                        seconds = timed_call(conn, function, batch)
+                        samples.setdefault((function, size), []).append(1e6 * seconds / size)
+        finally:
+            uninstall_before(conn)
+    return samples
+
+
+async def run(h: Harness) -> None:
+    repeats = 5 if h.quick else 15
+    print(
+        f"== joinbatch: one rollcall_join_many call into one event, {repeats} repeats per size,"
+        " revision 0006's function beside the current one",
+        flush=True,
+    )
+    samples = await asyncio.to_thread(measure, h.db.url, repeats)
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    details = h.details.setdefault("joinbatch", {"repeats": repeats})
+    details["us_per_join"] = {f"{function} {size}": v for (function, size), v in samples.items()}
+    small, large = SIZES
+    for label, function in (("0006, one by one", BEFORE), ("current, as sets", CURRENT)):
+        for size in SIZES:
+            values = samples[(function, size)]
+            h.figure(
+                "joinbatch",
+                f"per join, batch of {size}, {label}",
+                median[(function, size)],
+                "µs",
+                f"<= {TARGET_US:.0f}" if size == large and function == CURRENT else "",
+                median[(function, size)] <= TARGET_US
+                if size == large and function == CURRENT
+                else None,
+                f"median of {len(values)}; {min(values):.0f}-{max(values):.0f}",
+            )
+        ratio = median[(function, large)] / median[(function, small)]
+        current = function == CURRENT
+        h.figure(
+            "joinbatch",
+            f"  {large} over {small}, {label}",
+            ratio,
+            "x",
+            f"<= {TARGET_RATIO}" if current else "",
+            ratio <= TARGET_RATIO if current else None,
+        )
+    for size in SIZES:
+        h.figure(
+            "joinbatch",
+            f"  current over 0006, batch of {size}",
+            median[(CURRENT, size)] / median[(BEFORE, size)],
+            "x",
+        )
