@@ -280,9 +280,7 @@ def test_equal_and_look_alike_names_the_first_wins(conn: Conn) -> None:
 
 
 def test_the_event_fills_up_within_the_batch(conn: Conn) -> None:
-    setting = Setting(
-        capacity=4, before=[Join(90, "Early"), Join(91, "Kicked")], kicked=["Kicked"]
-    )
+    setting = Setting(capacity=4, before=[Join(90, "Early"), Join(91, "Kicked")], kicked=["Kicked"])
     joins = [
         Join(1, "Ann"),
         Join(2, "Early"),  # name taken while seats are left
