@@ -133,8 +133,9 @@ async def join(
 ) -> JoinResult:
     """Join the event from `device_id`, or rejoin the participant this device already has there.
 
-    The rules run in the database function rollcall_join (revision 0006), in their documented
-    order, while the event row is locked; the batcher sends many joins in one transaction.
+    The rules run in the database (rollcall_join_many, revision join_batches), in their
+    documented order, while the event row is locked; the batcher sends many joins in one
+    transaction, and the database takes them as sets with the outcome of one after another.
     With `recovery_code`, a device new to the event takes over that participant's seat.
     """
     allowance = allowance or JoinAllowance()
