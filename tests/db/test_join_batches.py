@@ -261,16 +261,22 @@ def test_a_batch_of_new_devices_is_many_joins(conn: Conn) -> None:
 
 
 def test_the_same_device_twice_rejoins_what_the_first_made(conn: Conn) -> None:
-    joins = [Join(1, "Ada"), Join(2, "Bo"), Join(1, "Ada again"), Join(1, "Ada"), Join(3, "Cy")]
+    joins = [Join(4, "Di"), Join(5, "Ed"), Join(6, "Flo"), Join(1, "Ada"), Join(2, "Bo")]
+    joins += [Join(1, "Ada again"), Join(1, "Ada"), Join(3, "Cy")]
     view = compare(conn, [Setting()], joins)
-    assert outcomes(view) == ["joined", "joined", "rejoined", "rejoined", "joined"]
+    assert outcomes(view) == ["joined"] * 5 + ["rejoined", "rejoined", "joined"]
 
 
 def test_a_device_whose_first_try_failed_tries_again_as_new(conn: Conn) -> None:
     setting = Setting(before=[Join(9, "Taken")])
-    joins = [Join(1, "Taken"), Join(1, "Free"), Join(2, "Free"), Join(9, "x"), Join(9, "y")]
+    joins = [Join(5, "Ivy"), Join(6, "Jo"), Join(7, "Kai"), Join(1, "Taken"), Join(1, "Free")]
+    joins += [Join(2, "Free"), Join(9, "x"), Join(3, "Gil"), Join(4, "Hal"), Join(9, "y")]
     view = compare(conn, [setting], joins)
-    assert outcomes(view) == ["name_taken", "joined", "name_taken", "rejoined", "rejoined"]
+    assert outcomes(view) == ["joined"] * 3 + ["name_taken", "joined", "name_taken", "rejoined"] + [
+        "joined",
+        "joined",
+        "rejoined",
+    ]
 
 
 def test_equal_and_look_alike_names_the_first_wins(conn: Conn) -> None:
@@ -318,15 +324,17 @@ def test_seats_running_out_between_rare_joins(conn: Conn) -> None:
 
 def test_a_full_event_refuses_every_new_device(conn: Conn) -> None:
     setting = Setting(capacity=1, before=[Join(90, "Only")])
-    view = compare(conn, [setting], [Join(1, "A"), Join(90, "Only"), Join(2, "Only")])
-    assert outcomes(view) == ["full", "rejoined", "full"]
+    joins = [Join(1, "A"), Join(90, "Only"), Join(2, "Only"), Join(3, "Zed")]
+    view = compare(conn, [setting], joins)
+    assert outcomes(view) == ["full", "rejoined", "full", "full"]
 
 
 def test_with_approval_joins_wait_without_seats_and_keep_waiting(conn: Conn) -> None:
     setting = Setting(capacity=1, admission="approval", before=[Join(90, "Waiting")])
-    joins = [Join(1, "A"), Join(2, "B"), Join(90, "Waiting"), Join(1, "A"), Join(3, "A")]
+    joins = [Join(4, "D"), Join(5, "E"), Join(1, "A"), Join(2, "B"), Join(90, "Waiting")]
+    joins += [Join(1, "A"), Join(3, "A")]
     view = compare(conn, [setting], joins)
-    assert outcomes(view) == ["pending", "pending", "rejoined", "rejoined", "name_taken"]
+    assert outcomes(view) == ["pending"] * 4 + ["rejoined", "rejoined", "name_taken"]
     assert view["events"][0][0]["seats_taken"] == 0
 
 
@@ -343,6 +351,7 @@ def test_locked_room_check_and_limits(conn: Conn) -> None:
         Join(6, "F", event=1, room_check="right", may_join=False),
         Join(91, "Known", event=1),
         Join(7, "G", may_join=False),
+        Join(8, "H"),
     ]
     view = compare(conn, [locked, checked], joins)
     assert outcomes(view) == [
@@ -355,6 +364,7 @@ def test_locked_room_check_and_limits(conn: Conn) -> None:
         "join_limited",
         "rejoined",
         "join_limited",
+        "locked",
     ]
 
 

@@ -349,133 +349,140 @@ SET plan_cache_mode = force_generic_plan  -- as rollcall_join_set: its statement
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_event_id uuid;
     v_event events%ROWTYPE;
-    v_found text[] := '{}';
+    v_refused text;  -- why every join into the current event is refused, if it is
     v_part record;
     v_single integer[];
     v_set integer[];
     v_i integer;
     v_one record;
-    v_ords integer[];
-    v_outcomes text[];
-    v_rows event_participants[];
-    v_numbers bigint[];
-    v_messages jsonb[];
-    v_logged integer;
+    -- Each join's outcome, collected over the whole batch (not in ord order).
+    v_ords integer[] := '{}';
+    v_events uuid[] := '{}';
+    v_outcomes text[] := '{}';
+    v_rows event_participants[] := '{}';
+    v_numbers bigint[] := '{}';
+    v_messages jsonb[] := '{}';
     v_joined integer;
-    v_seq bigint;
 BEGIN
-    -- Events in id order, as the presence sweep locks them: two batches never deadlock. Each
-    -- event is locked once; its joins then run in their order (ord), as sets where they can.
-    FOR v_event_id IN SELECT e.id FROM events AS e WHERE e.code = ANY (p_codes) ORDER BY e.id
+    -- The batch's joins by event, in event id order (as the presence sweep locks them: two
+    -- batches never deadlock), and in join order (ord) within an event, in parts: a rare join
+    -- (a seat reclaim, or a device seen earlier in the batch, whose outcome depends on the
+    -- joins before it) alone, then the ordinary joins up to the next rare one, as one set.
+    FOR v_part IN
+        SELECT r.event, max(r.i) FILTER (WHERE r.rare) AS rare,
+            array_agg(r.i ORDER BY r.i) FILTER (WHERE NOT r.rare) AS common
+        FROM (
+            SELECT k.event, k.i, k.rare,
+                count(*) FILTER (WHERE k.rare) OVER (PARTITION BY k.event ORDER BY k.i) AS part
+            FROM (
+                SELECT e.id AS event, g.i, p_recovery_digests[g.i] IS NOT NULL
+                    OR row_number() OVER (PARTITION BY e.id, p_device_ids[g.i] ORDER BY g.i) > 1
+                    AS rare
+                FROM generate_subscripts(p_codes, 1) AS g(i)
+                LEFT JOIN events AS e ON e.code = p_codes[g.i]
+            ) AS k
+        ) AS r
+        GROUP BY r.event, r.part ORDER BY r.event, r.part
     LOOP
-        SELECT * INTO v_event FROM events AS e WHERE e.id = v_event_id FOR UPDATE;
-        CONTINUE WHEN NOT FOUND;  -- deleted meanwhile: its joins are not_found, below
-        v_found := v_found || v_event.code;
-        IF v_event.status = 'closed' THEN
-            RETURN QUERY SELECT g.i, 'closed'::text, NULL::uuid, NULL::uuid, NULL::text,
-                NULL::text, NULL::jsonb, NULL::bigint, NULL::timestamptz, NULL::timestamptz,
-                NULL::uuid, NULL::bigint
-            FROM generate_subscripts(p_codes, 1) AS g(i) WHERE p_codes[g.i] = v_event.code;
+        v_single := CASE WHEN v_part.rare IS NULL THEN '{}' ELSE ARRAY[v_part.rare] END;
+        v_set := v_part.common;
+        IF v_part.event IS DISTINCT FROM v_event.id THEN
+            -- The next event: locked once, before any of its participant rows.
+            v_event := NULL;
+            v_refused := 'not_found';  -- also when deleted since
+            IF v_part.event IS NOT NULL THEN
+                SELECT * INTO v_event FROM events AS e WHERE e.id = v_part.event FOR UPDATE;
+                IF FOUND THEN
+                    v_refused := CASE WHEN v_event.status = 'closed' THEN 'closed' END;
+                END IF;
+            END IF;
+        END IF;
+        IF v_refused IS NOT NULL THEN
+            v_single := v_single || coalesce(v_set, '{}');
+            v_ords := v_ords || v_single;
+            v_events := v_events || array_fill(v_event.id, ARRAY[cardinality(v_single)]);
+            v_outcomes := v_outcomes || array_fill(v_refused, ARRAY[cardinality(v_single)]);
+            v_rows := v_rows || array_fill(NULL::event_participants, ARRAY[cardinality(v_single)]);
+            v_numbers := v_numbers || array_fill(NULL::bigint, ARRAY[cardinality(v_single)]);
+            v_messages := v_messages || array_fill(NULL::jsonb, ARRAY[cardinality(v_single)]);
             CONTINUE;
         END IF;
-        v_ords := '{}';
-        v_outcomes := '{}';
-        v_rows := '{}';
-        v_numbers := '{}';
-        v_messages := '{}';
 
-        -- The event's joins in parts: a rare join (a seat reclaim, or a device seen earlier in
-        -- the batch: its outcome depends on the joins before it) alone, then the ordinary
-        -- joins up to the next rare one, as one set.
-        FOR v_part IN
-            SELECT max(r.i) FILTER (WHERE r.rare) AS rare,
-                array_agg(r.i ORDER BY r.i) FILTER (WHERE NOT r.rare) AS common
-            FROM (
-                SELECT k.i, k.rare, count(*) FILTER (WHERE k.rare) OVER (ORDER BY k.i) AS part
-                FROM (
-                    SELECT g.i, p_recovery_digests[g.i] IS NOT NULL
-                        OR row_number() OVER (PARTITION BY p_device_ids[g.i] ORDER BY g.i) > 1
-                        AS rare
-                    FROM generate_subscripts(p_codes, 1) AS g(i)
-                    WHERE p_codes[g.i] = v_event.code
-                ) AS k
-            ) AS r
-            GROUP BY r.part ORDER BY r.part
-        LOOP
-            v_single := CASE WHEN v_part.rare IS NULL THEN '{}' ELSE ARRAY[v_part.rare] END;
-            v_set := v_part.common;
-            IF cardinality(v_set) = 1 OR (v_event.admission = 'open'
-                AND v_event.seats_taken < v_event.capacity
-                AND v_event.capacity - v_event.seats_taken < cardinality(v_set)) THEN
-                -- The last seats may go within these joins: one by one, then, so that every
-                -- new join after the last seat is full, whatever else it would have been. (A
-                -- set of one, too: its own way is the shorter.)
-                v_single := v_single || v_set;
-                v_set := NULL;
-            END IF;
-            FOREACH v_i IN ARRAY v_single LOOP
-                SELECT * INTO v_one FROM rollcall_join_one(v_event, p_device_ids[v_i],
-                    p_display_names[v_i], p_name_keys[v_i], p_name_skeletons[v_i],
-                    p_token_hashes[v_i], p_room_checks[v_i], p_recovery_digests[v_i],
-                    p_may_join[v_i], p_may_guess[v_i], p_room_check_s);
-                v_ords := array_append(v_ords, v_i);
-                v_outcomes := array_append(v_outcomes, v_one.o_outcome);
-                v_rows := array_append(v_rows, v_one.o_participant);
-                v_numbers := array_append(v_numbers, v_one.o_number);
-                v_messages := array_append(v_messages, v_one.o_message);
-                IF v_one.o_outcome = 'joined' THEN
-                    v_event.seats_taken := v_event.seats_taken + 1;
-                END IF;
-            END LOOP;
-            IF v_set IS NOT NULL THEN
-                SELECT v_ords || array_agg(s.o_ord), v_outcomes || array_agg(s.o_outcome),
-                    v_rows || array_agg(s.o_participant), v_numbers || array_agg(s.o_number),
-                    v_messages || array_agg(s.o_message),
-                    count(*) FILTER (WHERE s.o_outcome = 'joined')
-                INTO v_ords, v_outcomes, v_rows, v_numbers, v_messages, v_joined
-                FROM rollcall_join_set(v_event, v_set, p_device_ids, p_display_names,
-                    p_name_keys, p_name_skeletons, p_token_hashes, p_room_checks, p_may_join,
-                    p_may_guess, p_room_check_s) AS s;
-                v_event.seats_taken := v_event.seats_taken + v_joined;
+        IF cardinality(v_set) <= 3 OR (v_event.admission = 'open'
+            AND v_event.seats_taken < v_event.capacity
+            AND v_event.capacity - v_event.seats_taken < cardinality(v_set)) THEN
+            -- The last seats may go within these joins: one by one, then, so that every new
+            -- join after the last seat is full, whatever else it would have been. (Up to three
+            -- joins, too: measured, one by one is the shorter way for so few.)
+            v_single := v_single || v_set;
+            v_set := NULL;
+        END IF;
+        FOREACH v_i IN ARRAY v_single LOOP
+            SELECT * INTO v_one FROM rollcall_join_one(v_event, p_device_ids[v_i],
+                p_display_names[v_i], p_name_keys[v_i], p_name_skeletons[v_i],
+                p_token_hashes[v_i], p_room_checks[v_i], p_recovery_digests[v_i],
+                p_may_join[v_i], p_may_guess[v_i], p_room_check_s);
+            v_ords := array_append(v_ords, v_i);
+            v_events := array_append(v_events, v_event.id);
+            v_outcomes := array_append(v_outcomes, v_one.o_outcome);
+            v_rows := array_append(v_rows, v_one.o_participant);
+            v_numbers := array_append(v_numbers, v_one.o_number);
+            v_messages := array_append(v_messages, v_one.o_message);
+            IF v_one.o_outcome = 'joined' THEN
+                v_event.seats_taken := v_event.seats_taken + 1;
             END IF;
         END LOOP;
-
-        -- One update of the event row, its log rows in one statement (seq in join order), and
-        -- one NOTIFY with the last seq: listeners read the log after their own cursor.
-        SELECT count(u.message), count(*) FILTER (WHERE u.result = 'joined')
-        INTO v_logged, v_joined
-        FROM unnest(v_outcomes, v_messages) AS u(result, message);
-        IF v_logged > 0 THEN
-            UPDATE events AS e
-            SET seq = e.seq + v_logged, seats_taken = e.seats_taken + v_joined
-            WHERE e.id = v_event.id
-            RETURNING e.seq INTO v_seq;
-            INSERT INTO event_log (event_id, seq, message)
-            SELECT v_event.id, v_seq - v_logged + n.rank,
-                n.message || jsonb_build_object('seq', v_seq - v_logged + n.rank)
-            FROM (
-                SELECT u.message, row_number() OVER (ORDER BY u.position) AS rank
-                FROM unnest(v_ords, v_messages) AS u(position, message)
-                WHERE u.message IS NOT NULL
-            ) AS n
-            ORDER BY n.rank;
-            PERFORM pg_notify('rollcall_events',
-                json_build_object('event_id', v_event.id, 'seq', v_seq)::text);
+        IF v_set IS NOT NULL THEN
+            SELECT v_ords || array_agg(s.o_ord), v_events || array_agg(v_event.id),
+                v_outcomes || array_agg(s.o_outcome), v_rows || array_agg(s.o_participant),
+                v_numbers || array_agg(s.o_number), v_messages || array_agg(s.o_message),
+                count(*) FILTER (WHERE s.o_outcome = 'joined')
+            INTO v_ords, v_events, v_outcomes, v_rows, v_numbers, v_messages, v_joined
+            FROM rollcall_join_set(v_event, v_set, p_device_ids, p_display_names, p_name_keys,
+                p_name_skeletons, p_token_hashes, p_room_checks, p_may_join, p_may_guess,
+                p_room_check_s) AS s;
+            v_event.seats_taken := v_event.seats_taken + v_joined;
         END IF;
-
-        -- unnest spreads each participant row into its columns, after the three named here.
-        RETURN QUERY SELECT u.position, u.result, u.id, u.event_id, u.display_name, u.status,
-            u.state, u.state_version, u.join_timestamp, u.last_heartbeat, u.reclaim_of, u.number
-        FROM unnest(v_ords, v_outcomes, v_numbers, v_rows) AS u(position, result, number)
-        ORDER BY u.position;
     END LOOP;
 
-    RETURN QUERY SELECT g.i, 'not_found'::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
-        NULL::jsonb, NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::uuid,
-        NULL::bigint
-    FROM generate_subscripts(p_codes, 1) AS g(i) WHERE NOT (p_codes[g.i] = ANY (v_found));
+    -- Each event row updated once (seq by its log rows, seats by its new seats), all log rows
+    -- in one statement (seq in join order), and one NOTIFY per event with its last seq: the
+    -- listeners read the log after their own cursor.
+    WITH counted AS (
+        SELECT u.event, count(*) AS logged, count(*) FILTER (WHERE u.result = 'joined') AS joined
+        FROM unnest(v_events, v_outcomes, v_messages) AS u(event, result, message)
+        WHERE u.message IS NOT NULL
+        GROUP BY u.event
+    ), updated AS (
+        UPDATE events AS e
+        SET seq = e.seq + c.logged, seats_taken = e.seats_taken + c.joined
+        FROM counted AS c
+        WHERE e.id = c.event
+        RETURNING e.id, e.seq, c.logged
+    ), logged AS (
+        INSERT INTO event_log (event_id, seq, message)
+        SELECT m.event, u.seq - u.logged + m.rank,
+            m.message || jsonb_build_object('seq', u.seq - u.logged + m.rank)
+        FROM (
+            SELECT n.event, n.message,
+                row_number() OVER (PARTITION BY n.event ORDER BY n.position) AS rank
+            FROM unnest(v_events, v_ords, v_messages) AS n(event, position, message)
+            WHERE n.message IS NOT NULL
+        ) AS m
+        JOIN updated AS u ON u.id = m.event
+        ORDER BY m.event, m.rank
+    )
+    SELECT count(pg_notify('rollcall_events',
+        json_build_object('event_id', u.id, 'seq', u.seq)::text))
+    INTO v_joined
+    FROM updated AS u;
+
+    -- unnest spreads each participant row into its columns, after the three named here.
+    RETURN QUERY SELECT u.position, u.result, u.id, u.event_id, u.display_name, u.status,
+        u.state, u.state_version, u.join_timestamp, u.last_heartbeat, u.reclaim_of, u.number
+    FROM unnest(v_ords, v_outcomes, v_numbers, v_rows) AS u(position, result, number)
+    ORDER BY u.position;
 END
 $$
 """
