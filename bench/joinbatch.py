@@ -1,13 +1,15 @@
 """`python -m bench joinbatch`: the database's cost per join of one rollcall_join_many call.
 
-One call of rollcall_join_many into one event, with 16 and with 256 new devices, timed from
-the client around the call alone (inside its transaction, without the commit: what the batch's
-size changes is the work under the event lock, not the one flush a batch costs). Each size
-runs several times, each into a fresh event, and the median counts. The current function and
-revision 0006's (one rollcall_join per item, each updating the event row and writing its log
-row) run in the same run, interleaved: 0006's functions are installed in the bench database
-under other names, as that revision wrote them, so the before and the after share the machine
-and its noise.
+One call of rollcall_join_many into one event, with 16 and with 256 new devices (and, shown
+beside, 100 spread over 50 events), timed around the call alone: inside its transaction,
+without the commit (what the batch's size changes is the work under the event lock, not the
+one flush a batch costs). Two readings: the backend's own on-CPU time (/proc/<pid>/schedstat,
+when the server runs on this machine), which the targets are on, and the client's wall clock.
+Each shape runs several times, each into fresh events, and the median counts. The current
+function and revision 0006's (one rollcall_join per item, each updating the event row and
+writing its log row) run in the same run, interleaved: 0006's functions are installed in the
+bench database under other names, as that revision wrote them, so the before and the after
+share the machine and its noise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ import psycopg
 from bench.harness import MAX_CAPACITY, Harness
 
 SIZES = (16, 256)
+"""Batches into one event: the targets compare these two."""
+SPREAD = (100, 50)
+"""A batch of 100 joins over 50 events (two each): shown beside, with no target, so that a
+batch spread over many events is seen not to pay for what helps one event."""
 TARGET_RATIO = 1.2
 """Per-join cost of a batch of 256 over that of a batch of 16, at most."""
 TARGET_US = 150.0
@@ -82,12 +88,14 @@ def new_event(conn: psycopg.Connection[Any]) -> str:
     return code
 
 
-def batch_of(code: str, size: int) -> Batch:
+def batch_of(codes: list[str], size: int) -> Batch:
+    """`size` new devices, spread over the events `codes` in turn."""
     from rollcall.participants.names import name_skeleton, normalize_display_name
 
     columns: list[list[Any]] = [[] for _ in range(10)]
     tag = secrets.token_hex(3)
     for i in range(size):
+        code = codes[i % len(codes)]
         name, key = normalize_display_name(f"Batch {tag} {i}")
         device: UUID = uuid4()
         token = hashlib.sha256(device.bytes).digest()
@@ -136,8 +144,8 @@ def timed_call(conn: psycopg.Connection[Any], backend: int, function: str, batch
     return Timing(took, cpu)
 
 
-Samples = dict[tuple[str, str, int], list[float]]
-"""(measure, function, batch size): µs per join of each repeat."""
+Samples = dict[tuple[str, str, str], list[float]]
+"""(measure, function, shape): µs per join of each repeat."""
 
 CPU = "database CPU"
 WALL = "wall clock"
@@ -153,17 +161,17 @@ def measure(url: str, repeats: int) -> Samples:
         install_before(conn)
         try:
             for function in (BEFORE, CURRENT):  # warm-up: plans cached, pages in memory
-                timed_call(conn, backend, function, batch_of(new_event(conn), SIZES[0]))
+                timed_call(conn, backend, function, batch_of([new_event(conn)], SIZES[0]))
+            shapes = [(size, 1) for size in SIZES] + [SPREAD]
             for _ in range(repeats):
-                for size in SIZES:
+                for size, events in shapes:
                     for function in (BEFORE, CURRENT):
-                        timing = timed_call(
-                            conn, backend, function, batch_of(new_event(conn), size)
-                        )
+                        codes = [new_event(conn) for _ in range(events)]
+                        timing = timed_call(conn, backend, function, batch_of(codes, size))
                         readings = [(WALL, timing.wall_s), (CPU, timing.cpu_s)]
                         for name, seconds in readings:
                             if seconds is not None:
-                                key = (name, function, size)
+                                key = (name, function, shape(size, events))
                                 samples.setdefault(key, []).append(1e6 * seconds / size)
         finally:
             uninstall_before(conn)
@@ -182,42 +190,47 @@ async def run(h: Harness) -> None:
     details["us_per_join"] = {" ".join(map(str, key)): v for key, v in samples.items()}
     # The targets are on the database's CPU per join (its cost); the wall clock, which other
     # processes on the machine stretch, is shown beside it. Without /proc, the wall clock.
-    targeted = CPU if (CPU, CURRENT, SIZES[0]) in samples else WALL
+    targeted = CPU if (CPU, CURRENT, shape(SIZES[0], 1)) in samples else WALL
     for measured in (CPU, WALL):
-        if (measured, CURRENT, SIZES[0]) in samples:
+        if (measured, CURRENT, shape(SIZES[0], 1)) in samples:
             _figures(h, samples, measured, with_targets=measured == targeted)
 
 
 def _figures(h: Harness, samples: Samples, measured: str, *, with_targets: bool) -> None:
     median = {key: statistics.median(values) for key, values in samples.items()}
-    small, large = SIZES
+    small, large = (shape(size, 1) for size in SIZES)
+    shapes = [small, large, shape(*SPREAD)]
     for label, function in (("0006, one by one", BEFORE), ("current, as sets", CURRENT)):
         targeted = with_targets and function == CURRENT
-        for size in SIZES:
-            values = samples[(measured, function, size)]
-            value = median[(measured, function, size)]
+        for each in shapes:
+            values = samples[(measured, function, each)]
+            value = median[(measured, function, each)]
             h.figure(
                 "joinbatch",
-                f"{measured} per join, batch of {size}, {label}",
+                f"{measured} per join, {each}, {label}",
                 value,
                 "µs",
-                f"<= {TARGET_US:.0f}" if targeted and size == large else "",
-                value <= TARGET_US if targeted and size == large else None,
+                f"<= {TARGET_US:.0f}" if targeted and each == large else "",
+                value <= TARGET_US if targeted and each == large else None,
                 f"median of {len(values)}; {min(values):.0f}-{max(values):.0f}",
             )
         ratio = median[(measured, function, large)] / median[(measured, function, small)]
         h.figure(
             "joinbatch",
-            f"  {large} over {small}, {label}",
+            f"  {SIZES[1]} over {SIZES[0]}, one event, {label}",
             ratio,
             "x",
             f"<= {TARGET_RATIO}" if targeted else "",
             ratio <= TARGET_RATIO if targeted else None,
         )
-    for size in SIZES:
+    for each in shapes:
         h.figure(
             "joinbatch",
-            f"  current over 0006, batch of {size}",
-            median[(measured, CURRENT, size)] / median[(measured, BEFORE, size)],
+            f"  current over 0006, {each}",
+            median[(measured, CURRENT, each)] / median[(measured, BEFORE, each)],
             "x",
         )
+
+
+def shape(size: int, events: int) -> str:
+    return f"{size} into one event" if events == 1 else f"{size} over {events} events"
