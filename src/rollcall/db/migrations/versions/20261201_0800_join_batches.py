@@ -180,6 +180,7 @@ DECLARE
     v_event_id uuid := p_event.id;
     v_check_now text;
     v_check_before text;
+    v_ids uuid[];
 BEGIN
     -- The joins p_ords (positions in the p_ arrays) into one event the caller has locked, as
     -- sets, with the outcome rollcall_join_one would give each in turn. The caller makes sure
@@ -192,13 +193,18 @@ BEGIN
         v_check_before := rollcall_room_check(p_event.hmac_key,
             floor(extract(epoch FROM now()) / p_room_check_s)::bigint - 1);
     END IF;
+    -- The id a new participant of each join would get: known before the insert, so that an
+    -- inserted row finds its join by array_position, without a join between the two (planned
+    -- for a few rows, a nested loop over the inserted rows, which grows as the square).
+    v_ids := ARRAY(SELECT gen_random_uuid() FROM unnest(p_ords));
 
     RETURN QUERY
     WITH item AS (
-        SELECT i.ord, p_device_ids[i.ord] AS device_id, p_token_hashes[i.ord] AS token_hash,
+        SELECT i.ord, i.k, p_device_ids[i.ord] AS device_id,
+            p_token_hashes[i.ord] AS token_hash,
             (SELECT p.status FROM event_participants AS p
              WHERE p.event_id = v_event_id AND p.device_id = p_device_ids[i.ord]) AS known
-        FROM unnest(p_ords) AS i(ord)
+        FROM unnest(p_ords) WITH ORDINALITY AS i(ord, k)
     ), rejoined AS (
         -- A device the event knows rejoins (a waiting one keeps waiting).
         UPDATE event_participants AS p
@@ -210,7 +216,7 @@ BEGIN
         RETURNING item.ord, p AS participant
     ), ruled AS (
         -- A device the event does not know: the rules in their order, up to the name.
-        SELECT item.ord, item.device_id, item.token_hash, gen_random_uuid() AS id,
+        SELECT item.ord, item.k, item.device_id, item.token_hash, v_ids[item.k] AS id,
             p_display_names[item.ord] AS display_name, p_name_keys[item.ord] AS name_key,
             p_name_skeletons[item.ord] AS name_skeleton,
             CASE WHEN item.known IS NOT NULL THEN 'banned'
@@ -247,22 +253,26 @@ BEGIN
                      (r.participant).recovery_generation) END AS number
         FROM rejoined AS r
         UNION ALL
+        SELECT p_ords[array_position(v_ids, n.id)],
+            CASE WHEN (n.participant).status = 'pending' THEN 'pending' ELSE 'joined' END,
+            n.participant, rollcall_recovery_number(p_event.hmac_key, n.id, 0)
+        FROM inserted AS n
+        UNION ALL
         SELECT c.ord,
-            CASE WHEN n.id IS NOT NULL THEN
-                     CASE WHEN (n.participant).status = 'pending' THEN 'pending' ELSE 'joined' END
-                 -- The name was taken before the batch, or by a join ahead of this one.
-                 WHEN EXISTS (SELECT 1 FROM event_participants AS p
+            -- The name was taken before the batch, or by a join ahead of this one.
+            CASE WHEN EXISTS (SELECT 1 FROM event_participants AS p
                               WHERE p.event_id = v_event_id
                                 AND (p.name_key = c.name_key OR p.name_skeleton = c.name_skeleton))
-                   OR EXISTS (SELECT 1 FROM inserted AS e JOIN candidate AS ahead ON ahead.id = e.id
-                              WHERE ahead.ord < c.ord
+                   OR EXISTS (SELECT 1 FROM inserted AS e
+                              WHERE array_position(v_ids, e.id) < c.k
                                 AND ((e.participant).name_key = c.name_key
                                      OR (e.participant).name_skeleton = c.name_skeleton))
                      THEN 'name_taken'
                  ELSE 'retry'
             END,
-            n.participant, CASE WHEN n.id IS NOT NULL THEN c.number END
-        FROM candidate AS c LEFT JOIN inserted AS n ON n.id = c.id
+            NULL, NULL
+        FROM candidate AS c
+        WHERE c.id NOT IN (SELECT n.id FROM inserted AS n)
         UNION ALL
         SELECT r.ord, r.refused, NULL, NULL FROM ruled AS r WHERE r.refused IS NOT NULL
     )
