@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from rollcall.db import migrate
+from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import DatabaseSetupError
 from rollcall.exposure import (
@@ -34,6 +36,10 @@ METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 class StartRefused(Exception):
     """`rollcall serve` will not start as asked; the message says why and what to do."""
+
+
+WORKER_APP = "rollcall.cli:worker_app"
+"""What each worker process of a multi-process `serve` imports and calls to build its app."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -58,7 +64,8 @@ def _metrics_directory() -> Iterator[None]:
     imported, so this runs before rollcall.app (and rollcall.metrics) is. A directory named
     by the operator is used as it is; otherwise a fresh one lives as long as this command.
     """
-    if os.environ.get(METRICS_DIRECTORY_VARIABLE):
+    if named := os.environ.get(METRICS_DIRECTORY_VARIABLE):
+        _clear_metrics(Path(named))
         yield
         return
     with tempfile.TemporaryDirectory(prefix="rollcall-metrics-") as directory:
@@ -69,9 +76,35 @@ def _metrics_directory() -> Iterator[None]:
             del os.environ[METRICS_DIRECTORY_VARIABLE]
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _clear_metrics(directory: Path) -> None:
+    """Forget the files of an earlier run: their processes are gone, their counts are stale."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
 
+
+def worker_count(args: argparse.Namespace, settings: Settings) -> int:
+    """--workers, else ROLLCALL_WORKERS, else one process per core."""
+    if args.workers is not None:
+        return int(args.workers)
+    if settings.workers is not None:
+        return settings.workers
+    return os.cpu_count() or 1
+
+
+def worker_app() -> ASGIApp:
+    """A worker's app, built from the environment the parent `serve` left for it.
+
+    The parent started the database (DATABASE_URL) and set every setting given on its
+    command line as a variable, so each worker reads the same settings.
+    """
+    from rollcall.app import create_app
+    from rollcall.realtime.ws import DirectWebSocket
+
+    return DirectWebSocket(create_app(Settings()))
+
+
+def _serve(args: argparse.Namespace) -> int:
     from rollcall.app import create_app
     from rollcall.realtime.ws import DirectWebSocket
 
@@ -102,8 +135,34 @@ def _serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.flush()
     trusted = settings.trusted_proxies
+    workers = worker_count(args, settings)
+    app: ASGIApp | str
+    if workers == 1:
+        app = DirectWebSocket(create_app(settings, database_url=url))
+    else:
+        # Workers are spawned and build their app from the environment: hand them what this
+        # process decided (the database it started, the proxies the command line trusts).
+        os.environ["DATABASE_URL"] = url
+        os.environ["ROLLCALL_TRUSTED_PROXIES"] = trusted
+        app = WORKER_APP
+    try:
+        _run_uvicorn(app, args, trusted=trusted, workers=workers)
+    finally:
+        # uvicorn's supervisor returns once every worker has stopped (SIGTERM, SIGINT): the
+        # embedded database this process started stops with them.
+        stop_embedded()
+    return 0
+
+
+def _run_uvicorn(
+    app: ASGIApp | str, args: argparse.Namespace, *, trusted: str, workers: int
+) -> None:
+    import uvicorn
+
     uvicorn.run(
-        DirectWebSocket(create_app(settings, database_url=url)),
+        app,
+        factory=isinstance(app, str),
+        workers=workers if workers > 1 else None,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -116,7 +175,6 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
     )
-    return 0
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -147,6 +205,13 @@ def _cmd_event(args: argparse.Namespace) -> int:
     return create_event_command(_settings(args), title=args.title, capacity=args.capacity)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number of at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rollcall", description="Participant identity and live presence for live events."
@@ -161,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[data_dir], help="migrate, then serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="processes serving the port (default: ROLLCALL_WORKERS, else one per core)",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema first")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(

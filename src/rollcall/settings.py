@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     public_url: str | None = None
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """Processes of `rollcall serve` (its --workers); None: one per core."""
     heartbeat_interval_s: float = Field(default=10.0, gt=0, le=3600)
     presence_timeout_s: float = Field(default=30.0, gt=0, le=86400)
     heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
