@@ -30,7 +30,7 @@ from rollcall.participants import service as participants
 from rollcall.presence.service import note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow, client_address
-from rollcall.realtime.connection import Closing, Connection
+from rollcall.realtime.connection import Closing, Connection, Encoded, encode
 from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
@@ -400,7 +400,8 @@ async def _write(connection: Connection) -> None:
             if isinstance(item, Closing):
                 await _close(websocket, item.code, item.reason)
                 return
-            await websocket.send_text(json.dumps(item, separators=(",", ":")))
+            text = item.text if isinstance(item, Encoded) else encode(item)
+            await websocket.send_text(text)
         except Exception:
             # The peer is gone; the reader notices and cleans up.
             connection.closing = True
