@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     event_log_retention: int = Field(default=10_000, ge=100)
     max_sockets: int = Field(default=100_000, ge=1)
     max_sockets_per_address: int = Field(default=10_000, ge=1)
+    max_host_sockets_per_event: int = Field(default=20, ge=1, le=10_000)
+    """Host sockets of one event on one process; each welcome carries the whole roster."""
     trusted_proxies: str = "127.0.0.1,::1"
     """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
     event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)

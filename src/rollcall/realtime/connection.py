@@ -75,6 +75,7 @@ class Connection:
     messages: MessageWindow | None = None  # what the client may send; None: unlimited
     event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
     settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
+    holds_host_slot: bool = False  # counted in its event's host sockets on this process
     queue: asyncio.Queue[dict[str, Any] | Encoded | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )
