@@ -168,6 +168,10 @@ def _run_uvicorn(
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
         ws_max_size=64 * 1024,
+        # Compressing a message happens on the event loop, all at once: a host's welcome of
+        # 10,000 people (several MiB) held every other socket of the process for some 60 ms.
+        # rollcall's other messages are small. docs/decisions.md, "No WebSocket compression".
+        ws_per_message_deflate=False,
         # X-Forwarded-For and X-Forwarded-Proto count only from ROLLCALL_TRUSTED_PROXIES: the
         # client address they give is what the rate limits count by.
         proxy_headers=bool(trusted),
