@@ -61,11 +61,12 @@ def _metrics_directory() -> Iterator[None]:
     """Where every process of this `serve` writes its metrics, so that /metrics sums them all.
 
     prometheus-client's multiprocess mode reads PROMETHEUS_MULTIPROC_DIR when it is first
-    imported, so this runs before rollcall.app (and rollcall.metrics) is. A directory named
-    by the operator is used as it is; otherwise a fresh one lives as long as this command.
+    imported, so this runs before rollcall.app (and rollcall.metrics) is, and before any
+    worker is spawned. A directory named by the operator is used as it is (several commands
+    may share it; emptying it between runs is theirs to do); otherwise a fresh, empty one
+    lives as long as this command.
     """
-    if named := os.environ.get(METRICS_DIRECTORY_VARIABLE):
-        _clear_metrics(Path(named))
+    if os.environ.get(METRICS_DIRECTORY_VARIABLE):
         yield
         return
     with tempfile.TemporaryDirectory(prefix="rollcall-metrics-") as directory:
@@ -74,13 +75,6 @@ def _metrics_directory() -> Iterator[None]:
             yield
         finally:
             del os.environ[METRICS_DIRECTORY_VARIABLE]
-
-
-def _clear_metrics(directory: Path) -> None:
-    """Forget the files of an earlier run: their processes are gone, their counts are stale."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink(missing_ok=True)
 
 
 def worker_count(args: argparse.Namespace, settings: Settings) -> int:
