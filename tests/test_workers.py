@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -51,11 +52,18 @@ def _postgres_pids(data_dir: Path) -> list[int]:
     return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+def _gone(pid: int, within_s: float = 5) -> bool:
+    """Whether the process has ended, or ends within a few seconds (a helper such as
+    multiprocessing's resource tracker notices its parent is gone a moment later)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 async def test_two_workers_share_the_port_the_database_and_the_stop(tmp_path: Path) -> None:
