@@ -99,9 +99,6 @@ def worker_app() -> ASGIApp:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from rollcall.app import create_app
-    from rollcall.realtime.ws import DirectWebSocket
-
     settings = _settings(args)
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         raise StartRefused("--ssl-certfile and --ssl-keyfile go together")
@@ -132,6 +129,9 @@ def _serve(args: argparse.Namespace) -> int:
     workers = worker_count(args, settings)
     app: ASGIApp | str
     if workers == 1:
+        from rollcall.app import create_app
+        from rollcall.realtime.ws import DirectWebSocket
+
         app = DirectWebSocket(create_app(settings, database_url=url))
     else:
         # Workers are spawned and build their app from the environment: hand them what this
