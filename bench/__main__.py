@@ -1,4 +1,4 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|rejoins|profile|all|migrate`: run, print, plot, record."""
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|profile|all|migrate`: run, print, plot, record."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.cluster import REPO, raise_open_file_limit
 
-SCENARIOS = ["joins", "joinbatch", "arrival", "heartbeats", "rejoins", "profile"]
+SCENARIOS = ["joins", "joinbatch", "arrival", "heartbeats", "hostwelcome", "rejoins", "profile"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +42,16 @@ async def _main(args: argparse.Namespace) -> int:
         from bench import migrate
 
         return await migrate.run(args.rows)
-    from bench import arrival, heartbeats, joinbatch, joins, profile, rejoins, report
+    from bench import (
+        arrival,
+        heartbeats,
+        hostwelcome,
+        joinbatch,
+        joins,
+        profile,
+        rejoins,
+        report,
+    )
     from bench.harness import Harness
 
     out = REPO / "docs" / "benchmarks" if args.record else args.out
@@ -53,6 +62,7 @@ async def _main(args: argparse.Namespace) -> int:
         "joinbatch": joinbatch.run,
         "arrival": arrival.run,
         "heartbeats": heartbeats.run,
+        "hostwelcome": hostwelcome.run,
         "rejoins": rejoins.run,
         "profile": profile.run,
     }
