@@ -427,6 +427,23 @@ def test_closed_and_unknown_events(conn: Conn) -> None:
     assert [r["outcome"] for r in rows] == ["closed", "closed", "not_found"]
 
 
+def test_a_batch_of_unknown_codes_only(conn: Conn) -> None:
+    world = make_world(conn, [Setting()])
+    joins = [Join(1, "A"), Join(2, "B")]
+    columns = arguments(conn, world, joins)
+    columns[0] = ["ZZZZZZ" if world.codes[0] != "ZZZZZZ" else "YYYYYY"] * 2
+    rows = conn.execute(
+        "SELECT ord, outcome, id FROM rollcall_join_many(%s::text[], %s::uuid[], %s::text[],"
+        " %s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[],"
+        " %s::boolean[], %s) ORDER BY ord",
+        (*columns, ROOM_CHECK_S),
+    ).fetchall()
+    assert [(r["ord"], r["outcome"], r["id"]) for r in rows] == [
+        (1, "not_found", None),
+        (2, "not_found", None),
+    ]
+
+
 def test_many_events_in_one_batch_each_get_their_own_seq(conn: Conn) -> None:
     settings = [Setting(capacity=2), Setting(), Setting(admission="approval")]
     joins = [Join(n, f"P{n % 4}", event=n % 3) for n in range(1, 25)]

@@ -360,7 +360,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_event events%ROWTYPE;
-    v_refused text;  -- why every join into the current event is refused, if it is
+    v_refused text := 'not_found';  -- why every join into the current event is refused
     v_part record;
     v_single integer[];
     v_set integer[];
