@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from rollcall.db import migrate
 from rollcall.events.service import new_code
 from rollcall.participants.names import name_skeleton, normalize_display_name
 
@@ -141,12 +142,14 @@ def in_one_batch(conn: Conn, world: World, joins: Sequence[Join]) -> list[dict[s
     ).fetchall()
 
 
-def one_by_one(conn: Conn, world: World, joins: Sequence[Join]) -> list[dict[str, Any]]:
+def one_by_one(
+    conn: Conn, world: World, joins: Sequence[Join], function: str = "rollcall_join"
+) -> list[dict[str, Any]]:
     columns = arguments(conn, world, joins)
     results = []
     for position in range(len(joins)):
         row = conn.execute(
-            f"SELECT {position + 1} AS {RESULT} FROM rollcall_join("
+            f"SELECT {position + 1} AS {RESULT} FROM {function}("
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (*(column[position] for column in columns), ROOM_CHECK_S),
         ).fetchone()
@@ -463,6 +466,43 @@ def test_one_notification_per_event_with_its_last_seq(database_url: str) -> None
         heard = [n.payload for n in listener.notifies(timeout=1.0, stop_after=3)]
     got = sorted((UUID(json.loads(p)["event_id"]), json.loads(p)["seq"]) for p in heard)
     assert got == sorted([(world.ids[0], 5), (world.ids[1], 5)])
+
+
+def test_one_join_at_a_time_is_as_revision_0006_made_it(conn: Conn) -> None:
+    """rollcall_join, now written on the rules it shares with the batches, behaves as before."""
+    previous = migrate.revision_module("0006").JOIN_FUNCTION
+    conn.execute(previous.replace("FUNCTION rollcall_join(", "FUNCTION rollcall_join_0006_twin("))
+    try:
+        settings = [
+            Setting(capacity=3, before=[Join(90, "Old")]),
+            Setting(reclaim="approval", before=[Join(90, "Pat"), Join(91, "Kim")]),
+            Setting(room_check=True, admission="approval", before=[Join(90, "Pat")]),
+        ]
+        joins = [
+            Join(1, "A"),
+            Join(1, "A"),
+            Join(2, "Old"),
+            Join(90, "x"),
+            Join(3, "B", reclaim="Pat"),
+            Join(3, "B"),
+            Join(4, "C", reclaim="Nobody"),
+            Join(5, "D", room_check="right"),
+            Join(6, "E", room_check="wrong"),
+            Join(7, "F", may_join=False),
+            Join(8, "G", may_guess=False, room_check="right"),
+            Join(9, "H"),
+        ]
+        for setting in settings:
+            now_world = make_world(conn, [setting])
+            then_world = make_world(conn, [setting])
+            now = one_by_one(conn, now_world, joins)
+            then = one_by_one(conn, then_world, joins, "rollcall_join_0006_twin")
+            assert seen(conn, now_world, now) == seen(conn, then_world, then)
+    finally:
+        conn.execute(
+            "DROP FUNCTION rollcall_join_0006_twin(text, uuid, text, text, text, bytea, text,"
+            " bytea, boolean, boolean, double precision)"
+        )
 
 
 def test_a_batch_writes_each_event_row_once(database_url: str) -> None:
