@@ -3,7 +3,8 @@
 Each case runs the same joins twice, into twin events set up alike: once as one batch of
 rollcall_join_many, once one by one through rollcall_join, in the batch's order. Outcomes,
 participant rows, seats, seq and the event log must agree, including when the joins of one
-batch depend on each other (the same device twice, equal names, the last seats).
+batch depend on each other (the same device twice, equal names, the last seats). The batches
+are long enough for both of the function's ways: ordinary joins as one set, rare ones one by one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from rollcall.events.service import new_code
 from rollcall.participants.names import name_skeleton, normalize_display_name
 
 ROOM_CHECK_S = 30.0
-ADMITTED = ("joined", "pending", "rejoined", "reclaimed", "reclaim_pending")
 
 Conn = psycopg.Connection[dict[str, Any]]
 
