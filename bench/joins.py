@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
-from bench import baseline, plots
+from bench import baseline, limitcost, plots
 from bench.cluster import Sampler, Servers
 from bench.harness import (
     MAX_CAPACITY,
+    UNBINDING_LIMITS,
     Harness,
     cost_per,
     create_event,
@@ -226,6 +227,7 @@ async def run(h: Harness) -> None:
                 (f"rollcall, {shape}", result.latencies),
                 (f"pgbench, {shape}", pg.latencies_ms),
             ]
+    _limits_off(h, details)
     plots.latency_figure(
         h.out,
         "joins-latency",
@@ -234,6 +236,40 @@ async def run(h: Harness) -> None:
         latency_series,
         target_ms=TARGET_P99_MS,
     )
+
+
+def _limits_off(h: Harness, details: dict[str, Any]) -> None:
+    """The stampede as measured has its limits on; what they cost it, and so its rate without.
+
+    The rate without them is the measured rate scaled by rollcall's CPU per join less the
+    checks' (rollcall's CPU is what bounds the stampede): an estimate, labelled as one.
+    """
+    crowd = limitcost.crowd_us()
+    for count, shape in SHAPES:
+        measured = details.get(f"{count}ev", {})
+        usage, rate = measured.get("usage"), measured.get("rate")
+        cpu_ms, _ = cost_per(usage, rate) if usage and rate else (None, "ms")
+        if cpu_ms is None or rate is None:
+            continue
+        window = int(rate * 60)  # the bench's one address: a minute of its stampede
+        bench_us = limitcost.one_address_us(window, UNBINDING_LIMITS)
+        share = bench_us / (1000 * cpu_ms)
+        measured["limit_checks_us"] = {"crowd": crowd, "bench": bench_us, "window": window}
+        h.figure(
+            "joins",
+            f"  rate-limit checks per join, {shape}",
+            bench_us,
+            "µs",
+            note=f"{100 * share:.1f} % of rollcall's CPU per join; one address, {window:,} in"
+            f" its window; a crowd at the defaults: {crowd:.0f} µs",
+        )
+        h.figure(
+            "joins",
+            f"  join stampede with no limits, {shape} (estimate)",
+            rate / (1 - share),
+            "joins/s",
+            note=f"{rate:,.0f} with them: {100 * share:.1f} % apart",
+        )
 
 
 def _setup(servers: Servers, count: int, tag: str) -> tuple[list[str], list[str]]:
