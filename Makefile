@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 help: ## list the targets and what each does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000) with its embedded PostgreSQL
+run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000), a process per core, with its embedded PostgreSQL
 	$(BIN)/rollcall serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) ## lint, then every test (API, realtime, Chromium) on embedded and external PostgreSQL

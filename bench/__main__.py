@@ -1,4 +1,4 @@
-"""`python -m bench joins|arrival|heartbeats|rejoins|profile|all|migrate`: run, print, plot, record."""
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|profile|all|migrate`: run, print, plot, record."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.cluster import REPO, raise_open_file_limit
 
-SCENARIOS = ["joins", "arrival", "heartbeats", "rejoins", "profile"]
+SCENARIOS = ["joins", "joinbatch", "arrival", "heartbeats", "hostwelcome", "rejoins", "profile"]
 ALL_MINUTES = 15
 ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
 
@@ -50,7 +50,16 @@ async def _main(args: argparse.Namespace) -> int:
         from bench import migrate
 
         return await migrate.run(args.rows)
-    from bench import arrival, heartbeats, joins, profile, rejoins, report
+    from bench import (
+        arrival,
+        heartbeats,
+        hostwelcome,
+        joinbatch,
+        joins,
+        profile,
+        rejoins,
+        report,
+    )
     from bench.harness import Harness
 
     out = REPO / "docs" / "benchmarks" if args.record else args.out
@@ -59,8 +68,10 @@ async def _main(args: argparse.Namespace) -> int:
     chosen = SCENARIOS if args.scenario == "all" else [args.scenario]
     runners = {
         "joins": joins.run,
+        "joinbatch": joinbatch.run,
         "arrival": arrival.run,
         "heartbeats": heartbeats.run,
+        "hostwelcome": hostwelcome.run,
         "rejoins": rejoins.run,
         "profile": profile.run,
     }

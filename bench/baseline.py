@@ -203,6 +203,35 @@ async def record_join_sql(database_url: str, event_code: str, title_prefix: str)
     )
 
 
+PLAIN_INSERT_EVENTS = 100
+PLAIN_INSERT_TITLE = "plain insert"
+
+
+def plain_event_id(number: str) -> str:
+    """The id of plain-insert event `number` (an SQL expression): known, so never looked up.
+
+    The event titled PLAIN_INSERT_TITLE + " " + number has it (the bench makes them so).
+    """
+    return f"md5('{PLAIN_INSERT_TITLE} ' || {number})::uuid"
+
+
+def plain_insert_script() -> JoinScript:
+    """The database's limit for the row a join must write: that row alone, nothing else.
+
+    One INSERT of a participant row (the columns a join writes, with their indexes and
+    constraints) into one of PLAIN_INSERT_EVENTS events drawn at random each transaction,
+    ON CONFLICT (event_id, device_id) DO NOTHING: no event lock, no seq, no log row, no NOTIFY.
+    """
+    insert = (
+        "INSERT INTO event_participants (event_id, device_id, display_name, name_key,"
+        " name_skeleton, status, session_token_hash, reported_presence, recovery_digest)"
+        f" VALUES ({plain_event_id(':k')}, {_DEVICE}, {_NAME}, {_NAME}, {_NAME}, 'active',"
+        f" {_DIGEST}, 'online', sha256({_DIGEST})) ON CONFLICT (event_id, device_id) DO NOTHING;"
+    )
+    text = f"\\set n :n + 1\n\\set k random(0, :events - 1)\n{insert}\n"
+    return JoinScript(text=text, defines={}, statements=1, recorded=[insert], transactional=False)
+
+
 _ARRAY_TYPES: dict[type, str] = {UUID: "uuid", str: "text", bytes: "bytea", int: "bigint"}
 
 

@@ -253,6 +253,9 @@ class Servers:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
         env["DATABASE_URL"] = self.database_url
         env["PYTHONUNBUFFERED"] = "1"
+        # One process a port, so that each server's CPU is its pid's (a rollcall from before
+        # --workers ignores the variable).
+        env["ROLLCALL_WORKERS"] = "1"
         src, _ = rollcall_source()
         if src is not None:
             env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")

@@ -8,6 +8,7 @@ count the answers that completed inside the measured window (after a warm-up).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from array import array
 from collections import Counter
@@ -15,9 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
-from bench import baseline, plots
+from bench import baseline, limitcost, plots
 from bench.cluster import Sampler, Servers
-from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
+from bench.harness import (
+    MAX_CAPACITY,
+    UNBINDING_LIMITS,
+    Harness,
+    cost_per,
+    create_event,
+    percentile,
+    pg_cost,
+    usage_note,
+)
 from bench.wire import Wire, connect
 from bench.workers import Channel, Job, run_slots
 
@@ -25,6 +35,8 @@ IN_FLIGHT = 200
 TARGET_RATE = 2500
 TARGET_RATIO = 40.0
 TARGET_P99_MS = 250
+TARGET_PLAIN_SHARE = 0.40
+"""The join rate over the plain-insert baseline's rate, at least."""
 PGBENCH_CLIENTS = 16
 
 
@@ -193,17 +205,29 @@ async def run(h: Harness) -> None:
     )
     details = h.details.setdefault("joins", {"processes": plan.processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
+    plain = await _plain_insert(h, plan, details)
     with h.servers(plan.processes) as servers:
         for count, shape in SHAPES:
             tag = f"{count}ev"
             pg_codes, rc_codes = _setup(servers, count, tag)
             script, pg = await _baseline(h, plan, pg_codes[0], count, tag, shape)
             result, meters = await _load(h, plan, servers, rc_codes, shape)
-            _report(h, plan, shape, tag, script, result, pg, meters, details.setdefault(tag, {}))
+            _report(
+                h,
+                plan,
+                shape,
+                tag,
+                script,
+                result,
+                (pg, plain),
+                meters,
+                details.setdefault(tag, {}),
+            )
             latency_series += [
                 (f"rollcall, {shape}", result.latencies),
                 (f"pgbench, {shape}", pg.latencies_ms),
             ]
+    _limits_off(h, details)
     plots.latency_figure(
         h.out,
         "joins-latency",
@@ -212,6 +236,40 @@ async def run(h: Harness) -> None:
         latency_series,
         target_ms=TARGET_P99_MS,
     )
+
+
+def _limits_off(h: Harness, details: dict[str, Any]) -> None:
+    """The stampede as measured has its limits on; what they cost it, and so its rate without.
+
+    The rate without them is the measured rate scaled by rollcall's CPU per join less the
+    checks' (rollcall's CPU is what bounds the stampede): an estimate, labelled as one.
+    """
+    crowd = limitcost.crowd_us()
+    for count, shape in SHAPES:
+        measured = details.get(f"{count}ev", {})
+        usage, rate = measured.get("usage"), measured.get("rate")
+        cpu_ms, _ = cost_per(usage, rate) if usage and rate else (None, "ms")
+        if cpu_ms is None or rate is None:
+            continue
+        window = int(rate * 60)  # the bench's one address: a minute of its stampede
+        bench_us = limitcost.one_address_us(window, UNBINDING_LIMITS)
+        share = bench_us / (1000 * cpu_ms)
+        measured["limit_checks_us"] = {"crowd": crowd, "bench": bench_us, "window": window}
+        h.figure(
+            "joins",
+            f"  rate-limit checks per join, {shape}",
+            bench_us,
+            "µs",
+            note=f"{100 * share:.1f} % of rollcall's CPU per join; one address, {window:,} in"
+            f" its window; a crowd at the defaults: {crowd:.0f} µs",
+        )
+        h.figure(
+            "joins",
+            f"  join stampede with no limits, {shape} (estimate)",
+            rate / (1 - share),
+            "joins/s",
+            note=f"{rate:,.0f} with them: {100 * share:.1f} % apart",
+        )
 
 
 def _setup(servers: Servers, count: int, tag: str) -> tuple[list[str], list[str]]:
@@ -245,6 +303,54 @@ async def _baseline(
     return script, pg
 
 
+async def _plain_insert(h: Harness, plan: Plan, details: dict[str, Any]) -> baseline.PgbenchResult:
+    """pgbench inserting bare participant rows over many events: the database's limit for the
+    row a join must write, without anything else a join does."""
+    from rollcall.events.service import new_code
+
+    with h.db.connect() as conn:
+        for k in range(baseline.PLAIN_INSERT_EVENTS):
+            title = f"{baseline.PLAIN_INSERT_TITLE} {k}"
+            conn.execute(
+                "INSERT INTO events (id, code, title, capacity, host_token_hash)"
+                " VALUES (md5(%s)::uuid, %s, %s, %s, %s)",
+                (title, new_code(), title, MAX_CAPACITY, secrets.token_hex(16)),
+            )
+    print(
+        f"   pgbench: a plain INSERT of a participant row over {baseline.PLAIN_INSERT_EVENTS}"
+        f" events with {PGBENCH_CLIENTS} clients for {plan.pg_seconds} s",
+        flush=True,
+    )
+    plain = await asyncio.to_thread(
+        baseline.run_pgbench,
+        pgbench=h.db.pgbench,
+        env=h.db.pgbench_env(),
+        script=baseline.plain_insert_script(),
+        clients=PGBENCH_CLIENTS,
+        seconds=plan.pg_seconds,
+        events=baseline.PLAIN_INSERT_EVENTS,
+        work_dir=h.work / "pgbench" / "plain-insert",
+    )
+    h.forget_participants()
+    details["plain_insert"] = {
+        "clients": plain.clients,
+        "events": baseline.PLAIN_INSERT_EVENTS,
+        "tps": plain.tps,
+        "failed": plain.failed,
+        "p50_ms": percentile(plain.latencies_ms, 50),
+        "p99_ms": percentile(plain.latencies_ms, 99),
+        "script": baseline.plain_insert_script().text,
+    }
+    h.figure(
+        "joins",
+        f"pgbench, plain participant INSERT, {baseline.PLAIN_INSERT_EVENTS} events",
+        plain.tps,
+        "tx/s",
+        note=f"{plain.clients} clients, p99 {percentile(plain.latencies_ms, 99) or 0:.0f} ms",
+    )
+    return plain
+
+
 async def _load(
     h: Harness, plan: Plan, servers: Servers, codes: list[str], shape: str
 ) -> tuple[Stampede, Sampler]:
@@ -267,12 +373,24 @@ def _report(
     tag: str,
     script: baseline.JoinScript,
     result: Stampede,
-    pg: baseline.PgbenchResult,
+    baselines: tuple[baseline.PgbenchResult, baseline.PgbenchResult],
     meters: Sampler,
     details: dict[str, Any],
 ) -> None:
     """The figures of one shape, its details and its throughput plot."""
+    pg, plain = baselines
     _figures(h, shape, plan.processes, result, pg, meters, details)
+    share = result.rate / plain.tps if plain.tps else None
+    details["share_of_plain_insert"] = share
+    h.figure(
+        "joins",
+        f"  as share of plain INSERT, {shape}",
+        share,
+        "x",
+        f">= {TARGET_PLAIN_SHARE:.2f}",
+        share is not None and share >= TARGET_PLAIN_SHARE,
+        f"plain INSERT {plain.tps:,.0f} tx/s",
+    )
     details["script"] = script.text
     plots.throughput(
         h.out,

@@ -250,6 +250,7 @@ async def arrive_all(
     limit_s: float,
     beat_s: float | None = None,
     reconnect: bool = False,
+    phone: type[Phone] = Phone,
 ) -> Crowd:
     """Join `count` new phones and open their sockets, `concurrency` at a time, in `limit_s`.
 
@@ -276,15 +277,15 @@ async def arrive_all(
                         failures[f"join {status}"] += 1
                         await asyncio.sleep(0.5 * 2**attempt)
                         continue
-                    phone = Phone(
+                    arriving = phone(
                         port, body["session_token"], stats, beat_s=beat_s, reconnect=reconnect
                     )
-                    await phone.connect(limit_s=30)
+                    await arriving.connect(limit_s=30)
                 except (OSError, ConnectionError, TimeoutError) as exc:
                     failures[type(exc).__name__] += 1
                     await asyncio.sleep(0.5 * 2**attempt)
                     continue
-                arrived.append((body["participant"]["id"], phone))
+                arrived.append((body["participant"]["id"], arriving))
                 channel.done += 1
                 break
 

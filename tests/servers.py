@@ -98,6 +98,7 @@ def rollcall_server(
     env.update(environment or {})
     env["DATABASE_URL"] = database_url
     env["PYTHONUNBUFFERED"] = "1"
+    env["ROLLCALL_WORKERS"] = "1"  # one process a port: tests start several servers instead
     for name, value in {**UNLIMITED, **settings}.items():
         env[f"ROLLCALL_{name.upper()}"] = str(value)
     log_path = log_dir / f"rollcall-{port}.log"

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from rollcall.db import migrate
+from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import DatabaseSetupError
 from rollcall.exposure import (
@@ -36,6 +38,10 @@ class StartRefused(Exception):
     """`rollcall serve` will not start as asked; the message says why and what to do."""
 
 
+WORKER_APP = "rollcall.cli:worker_app"
+"""What each worker process of a multi-process `serve` imports and calls to build its app."""
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None) is not None:
@@ -55,8 +61,10 @@ def _metrics_directory() -> Iterator[None]:
     """Where every process of this `serve` writes its metrics, so that /metrics sums them all.
 
     prometheus-client's multiprocess mode reads PROMETHEUS_MULTIPROC_DIR when it is first
-    imported, so this runs before rollcall.app (and rollcall.metrics) is. A directory named
-    by the operator is used as it is; otherwise a fresh one lives as long as this command.
+    imported, so this runs before rollcall.app (and rollcall.metrics) is, and before any
+    worker is spawned. A directory named by the operator is used as it is (several commands
+    may share it; emptying it between runs is theirs to do); otherwise a fresh, empty one
+    lives as long as this command.
     """
     if os.environ.get(METRICS_DIRECTORY_VARIABLE):
         yield
@@ -69,12 +77,28 @@ def _metrics_directory() -> Iterator[None]:
             del os.environ[METRICS_DIRECTORY_VARIABLE]
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def worker_count(args: argparse.Namespace, settings: Settings) -> int:
+    """--workers, else ROLLCALL_WORKERS, else one process per core."""
+    if args.workers is not None:
+        return int(args.workers)
+    if settings.workers is not None:
+        return settings.workers
+    return os.cpu_count() or 1
 
+
+def worker_app() -> ASGIApp:
+    """A worker's app, built from the environment the parent `serve` left for it.
+
+    The parent started the database (DATABASE_URL) and set every setting given on its
+    command line as a variable, so each worker reads the same settings.
+    """
     from rollcall.app import create_app
     from rollcall.realtime.ws import DirectWebSocket
 
+    return DirectWebSocket(create_app(Settings()))
+
+
+def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         raise StartRefused("--ssl-certfile and --ssl-keyfile go together")
@@ -102,13 +126,46 @@ def _serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     sys.stdout.flush()
     trusted = settings.trusted_proxies
+    workers = worker_count(args, settings)
+    app: ASGIApp | str
+    if workers == 1:
+        from rollcall.app import create_app
+        from rollcall.realtime.ws import DirectWebSocket
+
+        app = DirectWebSocket(create_app(settings, database_url=url))
+    else:
+        # Workers are spawned and build their app from the environment: hand them what this
+        # process decided (the database it started, the proxies the command line trusts).
+        os.environ["DATABASE_URL"] = url
+        os.environ["ROLLCALL_TRUSTED_PROXIES"] = trusted
+        app = WORKER_APP
+    try:
+        _run_uvicorn(app, args, trusted=trusted, workers=workers)
+    finally:
+        # uvicorn's supervisor returns once every worker has stopped (SIGTERM, SIGINT): the
+        # embedded database this process started stops with them.
+        stop_embedded()
+    return 0
+
+
+def _run_uvicorn(
+    app: ASGIApp | str, args: argparse.Namespace, *, trusted: str, workers: int
+) -> None:
+    import uvicorn
+
     uvicorn.run(
-        DirectWebSocket(create_app(settings, database_url=url)),
+        app,
+        factory=isinstance(app, str),
+        workers=workers if workers > 1 else None,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
         ws_max_size=64 * 1024,
+        # Compressing a message happens on the event loop, all at once: a host's welcome of
+        # 10,000 people (several MiB) held every other socket of the process for some 60 ms.
+        # rollcall's other messages are small. docs/decisions.md, "No WebSocket compression".
+        ws_per_message_deflate=False,
         # X-Forwarded-For and X-Forwarded-Proto count only from ROLLCALL_TRUSTED_PROXIES: the
         # client address they give is what the rate limits count by.
         proxy_headers=bool(trusted),
@@ -116,7 +173,6 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
     )
-    return 0
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -147,6 +203,13 @@ def _cmd_event(args: argparse.Namespace) -> int:
     return create_event_command(_settings(args), title=args.title, capacity=args.capacity)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number of at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rollcall", description="Participant identity and live presence for live events."
@@ -161,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[data_dir], help="migrate, then serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="processes serving the port (default: ROLLCALL_WORKERS, else one per core)",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema first")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     public_url: str | None = None
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """Processes of `rollcall serve` (its --workers); None: one per core."""
     heartbeat_interval_s: float = Field(default=10.0, gt=0, le=3600)
     presence_timeout_s: float = Field(default=30.0, gt=0, le=86400)
     heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     event_log_retention: int = Field(default=10_000, ge=100)
     max_sockets: int = Field(default=100_000, ge=1)
     max_sockets_per_address: int = Field(default=10_000, ge=1)
+    max_host_sockets_per_event: int = Field(default=20, ge=1, le=10_000)
+    """Host sockets of one event on one process; each welcome carries the whole roster."""
     trusted_proxies: str = "127.0.0.1,::1"
     """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
     event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)

@@ -62,3 +62,31 @@ def test_the_database_hmac_is_hmac_sha256_and_codes_read_back(database_url: str)
         assert recovery.number_of(code.lower().replace("-", "")) == number
         assert recovery.digest_of(fixed) == digest
     assert len({n for n, _, _ in numbers}) == len(numbers)  # 201 draws of 30^8: all distinct
+
+
+def test_the_downgrade_removes_waiting_participants_and_keeps_every_other_row(
+    pg: PgServer,
+) -> None:
+    with pg.fresh_database() as url:
+        migrate.upgrade(url, "0006")
+        with psycopg.connect(url, autocommit=True) as conn:
+            for event in range(3):
+                event_id = conn.execute(
+                    "INSERT INTO events (code, host_token_hash, title, capacity)"
+                    " VALUES (%s, %s, 'e', 100)"
+                    " RETURNING id",
+                    (f"KQXWP{event + 2}", hashlib.sha256(f"host{event}".encode()).digest()),
+                ).fetchone()
+                assert event_id is not None
+                for n, status in enumerate(["active", "pending", "left", "kicked", "pending"]):
+                    conn.execute(
+                        "INSERT INTO event_participants (event_id, device_id, display_name,"
+                        " name_key, status) VALUES (%s, gen_random_uuid(), %s, %s, %s)",
+                        (event_id[0], f"P{n}", f"p{n}", status),
+                    )
+        migrate.downgrade(url, "0005")
+        with psycopg.connect(url) as conn:
+            left = conn.execute(
+                "SELECT status, count(*) FROM event_participants GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+    assert left == [("active", 3), ("kicked", 3), ("left", 3)]

@@ -45,4 +45,5 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "0005",
         "0006",
         "webhooks",
+        "join_batches",
     ]

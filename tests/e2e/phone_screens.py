@@ -1,7 +1,6 @@
 """Each screen of the join page, reached the way a person gets there, for the tests that walk them.
 
-The steps use ids and roles, not English words, so that they work in any language. A screen that
-the server cannot produce yet (waiting, moved) gets an entry here once it can.
+The steps use ids and roles, not English words, so that they work in any language.
 """
 
 from __future__ import annotations
@@ -169,8 +168,32 @@ class ScreenMaker:
         expect(phone.page.locator("[data-screen='replaced']")).to_be_visible()
         return Reached(phone, "replaced", {TITLE, event.code, NAME})
 
+    def waiting(self, phone: Phone) -> Reached:
+        """The host lets people in one by one: a new phone waits on a screen that says so."""
+        event = create_event(self.api, title=TITLE)
+        host_patch(self.api, event, {"admission": "approval"})
+        open_screen(phone, f"/j/{event.code}", "name")
+        type_name(phone.page, NAME)
+        expect(phone.page.locator("[data-screen='waiting']")).to_be_visible()
+        return Reached(phone, "waiting", {TITLE, event.code, NAME})
 
-# Every screen a person can meet on the join page today, in the order a walk visits them.
+    def moved(self, phone: Phone) -> Reached:
+        """Joined, then the seat moves to another phone with the recovery code shown here."""
+        event = create_event(self.api, title=TITLE)
+        join(phone, event)
+        page = phone.page
+        page.locator("[data-screen='joined'] details summary").click()
+        recovery_code = page.get_by_test_id("recovery-code").inner_text()
+        response = self.api.post(
+            f"/api/events/{event.code}/join",
+            json={"device_id": new_device(), "display_name": NAME, "recovery_code": recovery_code},
+        )
+        assert response.status_code == 200, response.text
+        expect(page.locator("[data-screen='moved']")).to_be_visible()
+        return Reached(phone, "moved", {TITLE, event.code, NAME})
+
+
+# Every screen a person can meet on the join page, in the order a walk visits them.
 SCREENS = [
     "name",
     "name_taken",
@@ -183,4 +206,6 @@ SCREENS = [
     "ended",
     "unknown",
     "replaced",
+    "waiting",
+    "moved",
 ]

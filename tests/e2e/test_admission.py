@@ -247,3 +247,33 @@ def test_with_reclaim_approval_the_host_approves_the_move_on_the_dashboard(
     expect(waiting).to_be_hidden()
     expect(dashboard.cards).to_have_count(1)
     expect(dashboard.presence("Maya")).to_have_text("Online")
+
+
+@pytest.mark.parametrize("refusal", ["locked", "full"])
+def test_a_new_phone_continues_a_seat_in_an_event_that_takes_no_one_new(
+    api: httpx.Client,
+    event: HostedEvent,
+    phone: Callable[..., Phone],
+    refusal: str,
+) -> None:
+    old = phone()
+    old.join_as(event.code, "Maya")
+    old.page.get_by_text("Changing phones?").click()
+    recovery_code = old.page.get_by_test_id("recovery-code").inner_text()
+    if refusal == "locked":
+        switch(api, event, status="locked")
+    else:
+        switch(api, event, capacity=1)
+
+    new = phone()
+    new.open(event.code)
+    title = "This event is locked" if refusal == "locked" else "This event is full"
+    expect(new.heading(title)).to_be_visible()
+    new.page.get_by_role("button", name="Continue as someone already here").click()
+    expect(new.page.locator("#name")).to_be_hidden()  # no new names here, only a seat moved
+    code_field = new.page.get_by_label("Recovery code")
+    expect(code_field).to_be_focused()
+    code_field.fill(recovery_code)
+    new.page.get_by_role("button", name="Continue", exact=True).click()
+    expect(new.joined_heading("Maya")).to_be_visible()
+    expect(old.heading("You continued on another phone")).to_be_visible()

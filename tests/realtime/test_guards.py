@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rollcall.protocol import Close
 from tests.factories import create_event, join
@@ -120,3 +120,35 @@ async def test_deeply_nested_json_closes_only_that_socket_with_4400(
     async with httpx.AsyncClient(base_url=server_a.base_url) as http:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get(f"/api/events/{uuid.uuid4().hex[:6]}")).status_code == 404
+
+
+async def test_host_sockets_past_the_cap_are_closed_4429_and_a_freed_slot_is_reused(
+    realtime_db: str, logs: Path
+) -> None:
+    with rollcall_server(realtime_db, logs, max_host_sockets_per_event=2, **FAST) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            event, other = await create_event(http), await create_event(http)
+        hello = {"type": "hello", "role": "host", "event": event.code, "token": event.host_token}
+        first = await Socket.open(server.ws_url, hello)
+        second = await Socket.open(server.ws_url, hello)
+        for host in (first, second):
+            assert (await host.next())["type"] == "welcome"
+        third = await Socket.open(server.ws_url, hello)
+        assert await third.closed() == Close.RATE_LIMITED
+        other_host = await Socket.open(
+            server.ws_url,
+            {"type": "hello", "role": "host", "event": other.code, "token": other.host_token},
+        )
+        assert (await other_host.next())["type"] == "welcome", "the cap is per event"
+        await first.close()
+        again = None
+        for _ in range(50):  # the server notices the close a moment later
+            again = await Socket.open(server.ws_url, hello)
+            try:
+                await again.next()
+                break
+            except ConnectionClosed:
+                await asyncio.sleep(0.05)
+        assert again is not None and again.seen[-1]["type"] == "welcome"
+        for host in (second, again, other_host):
+            await host.close()

@@ -265,3 +265,34 @@ async def test_an_away_page_with_an_open_socket_stays_away_though_its_timers_sle
     assert (await host.until(of_type("participant.presence")))["presence"] == "online"
     await phone.close()
     await host.close()
+
+
+async def test_the_host_welcome_roster_is_the_apis_roster(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    """Built by the database for the welcome, entry for entry what the API's roster says."""
+    from datetime import datetime
+
+    event = await create_event(http_a)
+    for name in ("Ana", "Bea", "Cy"):
+        await join(http_a, event.code, name=name)
+    kicked = (await join(http_a, event.code, name="Dee")).json()["participant"]["id"]
+    await http_a.patch(
+        f"/api/events/{event.code}/participants/{kicked}",
+        json={"state": {"score": 3, "team": "é"}},
+        headers=event.host_headers,
+    )
+    await http_a.post(
+        f"/api/events/{event.code}/participants/{kicked}/kick", headers=event.host_headers
+    )
+    host = await host_socket(server_a, event.code, event.host_token)
+    welcomed = host.seen[-1]["participants"]
+    roster = await http_a.get(f"/api/events/{event.code}/participants", headers=event.host_headers)
+    entries = roster.json()["participants"]
+    assert [e["display_name"] for e in welcomed] == ["Ana", "Bea", "Cy", "Dee"]
+    for got, want in zip(welcomed, entries, strict=True):
+        assert got.keys() == want.keys()
+        for key in ("joined_at", "last_heartbeat"):
+            assert datetime.fromisoformat(got.pop(key)) == datetime.fromisoformat(want.pop(key))
+        assert got == want
+    await host.close()

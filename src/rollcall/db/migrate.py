@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -52,6 +53,16 @@ def head() -> str:
 
     heads = ScriptDirectory.from_config(alembic_config(None)).get_heads()
     return ", ".join(heads)
+
+
+def revision_module(revision: str) -> ModuleType:
+    """A revision's module as written: a later one's downgrade puts back the SQL it made."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(None)).get_revision(revision)
+    if script is None:
+        raise LookupError(f"no revision {revision!r}")
+    return script.module
 
 
 SchemaSnapshot = dict[str, list[tuple[object, ...]]]

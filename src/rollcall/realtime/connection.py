@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -16,6 +18,38 @@ from rollcall.protocol import Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow
 
 SEND_QUEUE_LIMIT = 5_000
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """A message as the JSON text a socket sends."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+class Encoded:
+    """A message on its way to one or many sockets, encoded to JSON text at most once.
+
+    A broadcast (a log message to every host of an event, an event change to every phone)
+    is the same text for all its sockets: each socket's writer takes `text`, and only the
+    first encodes it. A large message whose text was built elsewhere (the host's roster,
+    built by PostgreSQL) comes with its text.
+    """
+
+    __slots__ = ("_message", "_text")
+
+    def __init__(
+        self, message: Mapping[str, Any] | None = None, *, text: str | None = None
+    ) -> None:
+        if (message is None) == (text is None):
+            raise ValueError("an Encoded message has a message or a text")
+        self._message = message
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            assert self._message is not None
+            self._text = encode(self._message)
+        return self._text
 
 
 @dataclass(frozen=True)
@@ -43,11 +77,12 @@ class Connection:
     messages: MessageWindow | None = None  # what the client may send; None: unlimited
     event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
     settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
-    queue: asyncio.Queue[dict[str, Any] | Closing] = field(
+    holds_host_slot: bool = False  # counted in its event's host sockets on this process
+    queue: asyncio.Queue[dict[str, Any] | Encoded | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any] | Encoded) -> None:
         if self.closing:
             return
         try:

@@ -31,7 +31,7 @@ import asyncpg
 from rollcall import event_log
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.protocol import Close, HostMessage, Role, ServerMessage
-from rollcall.realtime.connection import Connection, move
+from rollcall.realtime.connection import Connection, Encoded, move
 from rollcall.realtime.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -233,10 +233,11 @@ class Fanout:
 
     def _deliver_read(self, event_id: UUID, messages: list[dict[str, Any]]) -> None:
         for message in messages:
+            outgoing = Outgoing(message)
             for connection in self._recipients(event_id, message):
                 if message["seq"] > connection.last_seq:
                     connection.last_seq = message["seq"]
-                    deliver(connection, message, self._registry)
+                    deliver(connection, outgoing, self._registry)
         if messages and self._registry.has_event(event_id):
             self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
 
@@ -255,16 +256,39 @@ class Fanout:
         return hosts
 
 
-def deliver(connection: Connection, message: dict[str, Any], registry: Registry) -> None:
+class Outgoing:
+    """One log message on its way to this process's sockets.
+
+    What every host gets, and what every phone gets of an event change, is the same for all
+    of them: each is encoded once, by the first socket's writer, not once a socket.
+    """
+
+    __slots__ = ("_for_phones", "for_hosts", "message")
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+        self.for_hosts = Encoded(message)
+        self._for_phones: Encoded | None = None
+
+    @property
+    def event_for_phones(self) -> Encoded:
+        if self._for_phones is None:
+            event = self.message["event"]
+            self._for_phones = Encoded({"type": ServerMessage.EVENT, "event": event})
+        return self._for_phones
+
+
+def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> None:
     """Send a log message the way this connection's role sees it.
 
     A socket only gets messages newer than its hello, so one that sees its own participant
     join was waiting (admitted), and one that sees its seat reclaimed is on the old device.
     """
+    message = outgoing.message
     kind = message["type"]
     closed = kind == HostMessage.EVENT_UPDATED and message["event"]["status"] == "closed"
     if connection.role == Role.HOST:
-        connection.send(message)
+        connection.send(outgoing.for_hosts)
         if kind == HostMessage.EVENT_UPDATED:
             connection.event_changed.set()
         if closed:
@@ -291,6 +315,6 @@ def deliver(connection: Connection, message: dict[str, Any], registry: Registry)
     elif kind == HostMessage.LEFT and mine:
         connection.close(Close.INVALID_TOKEN, "left")
     elif kind == HostMessage.EVENT_UPDATED:
-        connection.send({"type": ServerMessage.EVENT, "event": message["event"]})
+        connection.send(outgoing.event_for_phones)
         if closed:
             connection.close(Close.EVENT_CLOSED, "event closed")

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,23 @@ class Registry:
         self._by_event: dict[UUID, set[Connection]] = defaultdict(set)
         self._hosts: dict[UUID, set[Connection]] = defaultdict(set)
         self._participants: dict[UUID, Connection] = {}
+        self._host_slots: Counter[UUID] = Counter()
+
+    def take_host_slot(self, event_id: UUID, limit: int) -> bool:
+        """Count one more host socket of the event, unless `limit` are here already.
+
+        Taken before the welcome is built (each carries the whole roster) and given back
+        when the socket ends, so that welcomes in the making count too.
+        """
+        if self._host_slots[event_id] >= limit:
+            return False
+        self._host_slots[event_id] += 1
+        return True
+
+    def give_host_slot(self, event_id: UUID) -> None:
+        self._host_slots[event_id] -= 1
+        if self._host_slots[event_id] <= 0:
+            del self._host_slots[event_id]
 
     def add(self, connection: Connection) -> None:
         self._by_event[connection.event_id].add(connection)
@@ -74,6 +91,9 @@ class Registry:
         self._participants[connection.participant_id] = connection
 
     def remove(self, connection: Connection) -> None:
+        if connection.holds_host_slot:
+            connection.holds_host_slot = False
+            self.give_host_slot(connection.event_id)
         connections = self._by_event.get(connection.event_id)
         if connections is not None:
             connections.discard(connection)

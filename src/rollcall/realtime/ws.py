@@ -25,15 +25,17 @@ from rollcall.auth import cookie_token
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import EventNotFound, InvalidToken
 from rollcall.events import service as events
+from rollcall.events.service import EventRow
 from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
 from rollcall.presence.service import PresenceRow, note_away, set_presence
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow, client_address
-from rollcall.realtime.connection import Closing, Connection
+from rollcall.realtime.connection import Closing, Connection, Encoded, encode
 from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
+from rollcall.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
     try:
         hello = await _receive_hello(websocket)
         if hello.get("role") == Role.HOST:
-            connection = await _open_host(websocket, hello, runtime, gate)
+            connection = await _open_host(websocket, hello, hub, gate)
         else:
             connection = await _open_participant(websocket, hello, runtime, gate)
         connection.messages = MessageWindow.of(runtime.limits.ws_messages)
@@ -256,13 +258,14 @@ async def _open_participant(
 
 
 async def _open_host(
-    websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
+    websocket: WebSocket, hello: dict[str, Any], hub: Hub, gate: SocketGate
 ) -> Connection:
     code, token, since = hello.get("event"), hello.get("token"), hello.get("since")
     if not isinstance(code, str):
         raise Refused(Close.BAD_MESSAGE, "a host hello names its event")
     if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
         raise Refused(Close.BAD_MESSAGE, "since is a whole number")
+    runtime = hub.runtime
     settings = runtime.settings
     async with (
         _hello_lookup(gate) as conn,
@@ -278,36 +281,57 @@ async def _open_host(
             raise Refused(Close.INVALID_TOKEN, "not this event's host token") from exc
         if event.status == "closed":
             raise Refused(Close.EVENT_CLOSED, "event closed")
-        seq = await event_log.current_seq(conn, event_id=event.id)
-        described = await events.describe(
-            conn, event=event, presence_timeout_s=settings.presence_timeout_s
-        )
-        resumed = False
-        if since is not None and 0 <= since <= seq:
-            oldest = await event_log.oldest_kept(conn, event_id=event.id)
-            resumed = since == seq or (oldest is not None and oldest <= since + 1)
-        welcome: dict[str, Any] = {
-            "type": ServerMessage.WELCOME,
-            "role": Role.HOST,
-            "resumed": resumed,
-            "seq": seq,
-            "event": described.model_dump(mode="json"),
-            "heartbeat_interval_s": settings.heartbeat_interval_s,
-            "presence_timeout_s": settings.presence_timeout_s,
-        }
-        if not resumed:
-            roster = await participants.roster(
-                conn, event=event, presence_timeout_s=settings.presence_timeout_s
-            )
-            welcome["participants"] = [entry.model_dump(mode="json") for entry in roster]
+        if not hub.registry.take_host_slot(event.id, settings.max_host_sockets_per_event):
+            raise Refused(Close.RATE_LIMITED, "too many host sockets for this event")
+        try:
+            welcome, seq, resumed = await _host_welcome(conn, event, since, settings)
+        except BaseException:
+            hub.registry.give_host_slot(event.id)
+            raise
     connection = Connection(
         websocket=websocket,
         role=Role.HOST,
         event_id=event.id,
         last_seq=since if resumed and since is not None else seq,
+        holds_host_slot=True,
     )
     connection.send(welcome)
     return connection
+
+
+async def _host_welcome(
+    conn: DB, event: EventRow, since: int | None, settings: Settings
+) -> tuple[Encoded, int, bool]:
+    """The host's welcome as text, the seq it is current to, and whether it resumes `since`.
+
+    A welcome that does not resume carries the whole roster; its JSON comes built by
+    PostgreSQL and is put in as it is, so that a large roster is never turned into objects
+    and back to text here, where every other socket of the process would wait for it.
+    """
+    seq = await event_log.current_seq(conn, event_id=event.id)
+    described = await events.describe(
+        conn, event=event, presence_timeout_s=settings.presence_timeout_s
+    )
+    resumed = False
+    if since is not None and 0 <= since <= seq:
+        oldest = await event_log.oldest_kept(conn, event_id=event.id)
+        resumed = since == seq or (oldest is not None and oldest <= since + 1)
+    welcome: dict[str, Any] = {
+        "type": ServerMessage.WELCOME,
+        "role": Role.HOST,
+        "resumed": resumed,
+        "seq": seq,
+        "event": described.model_dump(mode="json"),
+        "heartbeat_interval_s": settings.heartbeat_interval_s,
+        "presence_timeout_s": settings.presence_timeout_s,
+    }
+    if resumed:
+        return Encoded(welcome), seq, resumed
+    roster = await participants.roster_json(
+        conn, event=event, presence_timeout_s=settings.presence_timeout_s
+    )
+    head = encode(welcome)
+    return Encoded(text=f'{head[:-1]},"participants":{roster}}}'), seq, resumed
 
 
 async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) -> None:
@@ -417,7 +441,8 @@ async def _write(connection: Connection) -> None:
             if isinstance(item, Closing):
                 await _close(websocket, item.code, item.reason)
                 return
-            await websocket.send_text(json.dumps(item, separators=(",", ":")))
+            text = item.text if isinstance(item, Encoded) else encode(item)
+            await websocket.send_text(text)
         except Exception:
             # The peer is gone; the reader notices and cleans up.
             connection.closing = True

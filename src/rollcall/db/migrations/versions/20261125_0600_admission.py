@@ -559,6 +559,15 @@ WHERE p.id = later.id AND e.id = p.event_id
 """
 
 
+# Returns the rows of the events walked (the snapshot is the one before the delete).
+DELETE_PENDING = f"""
+WITH gone AS (
+    DELETE FROM {TABLE} WHERE event_id = ANY(%(events)s) AND status = 'pending' RETURNING 1
+)
+SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s)
+"""
+
+
 def _keys_and_codes(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: list[UUID]) -> int:
     """The events' secrets, then their participants' recovery codes; returns the rows walked."""
     walk.run(conn, HMAC_KEYS, {"events": events})
@@ -644,9 +653,15 @@ def downgrade() -> None:
 
     op.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS unique_name_skeleton_per_event")
     op.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS unique_recovery_code_per_event")
+    ops.commit()  # the drops above lock the table: release it before a pass over its rows
     # Waiting participants and seat requests have no place in the older schema: they held no
-    # seat and were never let in, so they go.
-    op.execute(f"DELETE FROM {TABLE} WHERE status = 'pending'")
+    # seat and were never let in, so they go, a few events at a time.
+    ops.backfill_by_event(
+        label="waiting participants removed",
+        table=TABLE,
+        batch=ops.one_statement(DELETE_PENDING),
+        describe=DELETE_PENDING,
+    )
     ops.add_check_not_valid(
         table=TABLE,
         name="event_participants_status_check",

@@ -79,8 +79,11 @@ export class WindowedList {
     });
     this.resize = new ResizeObserver(() => {
       this.rowHeight = 0;
+      // A list that grows or shrinks under a row the keyboard is on keeps that row in sight.
+      if (this.list.contains(document.activeElement)) this.keepInSight = true;
       this.redrawSoon();
     });
+    this.keepInSight = false;
     this.resize.observe(this.node);
   }
 
@@ -108,9 +111,12 @@ export class WindowedList {
   draw() {
     if (!this.node.isConnected) return;
     const { rows } = this;
-    const height = this.measure();
-    const total = `${rows.length * height}px`;
-    if (this.list.style.height !== total) this.list.style.height = total;
+    const height = this.size();
+    if (this.keepInSight) {
+      this.keepInSight = false;
+      const active = this.activeId ? this.index(this.activeId) : -1;
+      if (active >= 0) this.scrollTo(active);
+    }
     const top = this.node.scrollTop;
     // What can be seen: the list's own box, never more than the window (whatever the layout).
     const seen = Math.min(this.node.clientHeight, innerHeight) || innerHeight;
@@ -165,6 +171,25 @@ export class WindowedList {
     return card;
   }
 
+  /** Size the list for its rows; returns the height of one row. */
+  size() {
+    const height = this.measure();
+    const total = `${this.rows.length * height}px`;
+    if (this.list.style.height !== total) this.list.style.height = total;
+    return height;
+  }
+
+  /** Scroll the least that brings row `index` wholly into sight. */
+  scrollTo(index) {
+    const height = this.size();
+    const top = index * height;
+    const view = this.node;
+    if (top < view.scrollTop) view.scrollTop = top;
+    else if (top + height > view.scrollTop + view.clientHeight) {
+      view.scrollTop = top + height - view.clientHeight;
+    }
+  }
+
   /** The height of one row, read from the page once (and again when the list is resized). */
   measure() {
     if (this.rowHeight) return this.rowHeight;
@@ -204,7 +229,7 @@ export class WindowedList {
     const row = event.target.closest("[data-participant-id]");
     if (!row || event.altKey || event.ctrlKey || event.metaKey) return;
     const index = this.index(row.dataset.participantId);
-    const page = Math.max(1, Math.floor(this.node.clientHeight / this.rowHeight) - 1);
+    const page = Math.max(1, Math.floor(this.node.clientHeight / this.measure()) - 1);
     const target = {
       ArrowDown: index + 1,
       ArrowUp: index - 1,
@@ -223,12 +248,7 @@ export class WindowedList {
   moveTo(index, action) {
     const entry = this.rows[index];
     if (!entry) return;
-    const top = index * this.rowHeight;
-    const view = this.node;
-    if (top < view.scrollTop) view.scrollTop = top;
-    else if (top + this.rowHeight > view.scrollTop + view.clientHeight) {
-      view.scrollTop = top + this.rowHeight - view.clientHeight;
-    }
+    this.scrollTo(index);
     this.activeId = entry.id;
     this.draw();
     const node = this.cards.get(entry.id)?.node;

@@ -92,10 +92,10 @@ export class JoinPage {
     }
     this.retry.reset();
     if (this.event.status === "closed") return this.showScreen("closed");
-    if (this.event.status === "locked")
-      return this.showScreen("locked", { retry: () => this.start() });
+    const refused = { retry: () => this.start(), reclaim: () => this.showReclaimForm() };
+    if (this.event.status === "locked") return this.showScreen("locked", refused);
     if (this.event.counts.seats_taken >= this.event.capacity) {
-      return this.showScreen("full", { retry: () => this.start() });
+      return this.showScreen("full", refused);
     }
     this.showNameForm({ name: lastName(this.code) || "" });
   }
@@ -224,7 +224,7 @@ export class JoinPage {
     this.participant?.close();
     this.pill.hidden = true;
     const screen = REFUSAL_SCREENS[error.code];
-    if (screen) return this.showScreen(screen, { retry });
+    if (screen) return this.showScreen(screen, { retry, reclaim: () => this.showReclaimForm() });
     if (!error.transient) return this.showScreen("error", { retry });
     this.retry.schedule(error, retry);
     return this.showScreen("unreachable", { retry });
@@ -246,6 +246,13 @@ export class JoinPage {
 
   showScreen(name, actions = {}) {
     this.shown = { name, actions };
+    this.draw();
+  }
+
+  /** Only "continue as someone already here": the event takes no new names just now. */
+  showReclaimForm() {
+    this.shown = "reclaim";
+    this.form = null;
     this.draw();
   }
 
@@ -280,7 +287,8 @@ export class JoinPage {
     this.joined = null;
     if (this.shown === "loading") {
       show(this.main, loadingScreen(t("loading")), { focus: false });
-    } else if (this.shown === "name") {
+    } else if (this.shown === "name" || this.shown === "reclaim") {
+      const reclaimOnly = this.shown === "reclaim";
       this.form = new NameForm({
         t,
         title: this.event ? this.event.title : this.code,
@@ -288,10 +296,13 @@ export class JoinPage {
         problem,
         onJoin: (value) => this.joinAs(value),
         onReclaim: (value) => this.reclaim(value),
+        reclaimOnly,
       });
       // The name form's purpose is its field: focus goes there (typing can start at once).
       show(this.main, this.form.screen, { focus: false });
-      if (focus) {
+      if (focus && reclaimOnly) {
+        this.form.codeInput.focus();
+      } else if (focus) {
         this.form.input.focus();
         if (problem) this.form.input.select();
       }

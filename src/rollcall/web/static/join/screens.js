@@ -20,6 +20,11 @@ function tryAgain(t, retry) {
   return button(t("retry"), retry);
 }
 
+/** Someone already in can still move here from a dead phone: no new seat is taken. */
+function moveHere(t, reclaim) {
+  return reclaim ? button(t("reclaim.open"), reclaim, "btn btn-secondary btn-lg btn-block") : null;
+}
+
 export const SCREENS = {
   kicked: ({ t }) =>
     messageScreen({
@@ -39,24 +44,24 @@ export const SCREENS = {
       lines: [event ? t("closed.text", { title: event.title }) : t("closed.textNoTitle")],
     }),
 
-  locked: ({ t }, { retry }) =>
+  locked: ({ t }, { retry, reclaim }) =>
     messageScreen({
       id: "locked",
       iconName: "lock",
       tone: "warn",
       title: t("locked.title"),
       lines: [t("locked.text")],
-      actions: [tryAgain(t, retry)],
+      actions: [tryAgain(t, retry), moveHere(t, reclaim)],
     }),
 
-  full: ({ t, event }, { retry }) =>
+  full: ({ t, event }, { retry, reclaim }) =>
     messageScreen({
       id: "full",
       iconName: "users",
       tone: "warn",
       title: t("full.title"),
       lines: [event ? t("full.text", { count: event.capacity }) : t("full.textNoCount")],
-      actions: [tryAgain(t, retry)],
+      actions: [tryAgain(t, retry), moveHere(t, reclaim)],
     }),
 
   replaced: ({ t }, { takeOver }) =>

@@ -37,7 +37,7 @@ function fieldForm({ input, label, hint, error, submit }) {
  * (`problem`: a catalog key and its values, or null).
  */
 export class NameForm {
-  constructor({ t, title, name, problem = null, onJoin, onReclaim = null }) {
+  constructor({ t, title, name, problem = null, onJoin, onReclaim = null, reclaimOnly = false }) {
     this.t = t;
     this.problem = null;
     this.input = el("input", {
@@ -79,8 +79,9 @@ export class NameForm {
       "section",
       { "data-screen": "name", "aria-labelledby": "event-title" },
       intro(t("name.kicker"), title),
-      el("div", { class: "card join-card" }, form),
-      onReclaim ? this.reclaimForm(onReclaim) : null,
+      // A locked or full event takes no new names, but a seat can still move to this phone.
+      reclaimOnly ? null : el("div", { class: "card join-card" }, form),
+      onReclaim ? this.reclaimForm(onReclaim, { open: reclaimOnly }) : null,
       el("p", { class: "phone-note", text: t("name.note") }),
     );
     if (problem) this.refuse(problem, { focus: false });
@@ -91,7 +92,7 @@ export class NameForm {
   }
 
   /** "Continue as someone already here": the recovery code from another phone moves a seat here. */
-  reclaimForm(onReclaim) {
+  reclaimForm(onReclaim, { open = false } = {}) {
     const { t } = this;
     this.codeInput = el("input", {
       class: "input input-code",
@@ -132,7 +133,7 @@ export class NameForm {
     });
     return el(
       "details",
-      { class: "card reclaim" },
+      { class: "card reclaim", open },
       el("summary", { text: t("reclaim.open") }),
       form,
     );

@@ -1,0 +1,57 @@
+"""What the rate limits cost a join: the checks the join route makes, timed in this process.
+
+The stampede runs with the limits checked on every request but set so high that none refuses
+(harness.UNBINDING_LIMITS), so its figures are "limits on". Their cost cannot be read off the
+stampede alone, so it is measured here, apart and exactly: the two reservations and the two
+releases the join route makes per request (participants/routes.py), through rollcall's own
+RateLimits, in the two cases that matter:
+
+- a crowd at the defaults: joins from many addresses, each with a few joins in its window;
+- the bench's own load: one address whose moving window holds a minute of the stampede (the
+  `limits` package keeps a window as a list of its hits, so a long one costs more per hit).
+
+Set beside the rollcall CPU per join of the same run, it says how much faster the stampede
+would be with no limits at all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rollcall.ratelimits import RateLimits
+from rollcall.settings import Settings
+
+CHECKS = 20_000
+CROWD_ADDRESSES = 10_000
+
+
+def _join_checks(limits: RateLimits, address: str) -> None:
+    """What one join attempt asks of the limits: reserve both, then spend the join."""
+    may_join = limits.joins.reserve(address)
+    may_guess = limits.guesses.reserve(address)
+    if may_join:
+        limits.joins.release(address, spend=True)
+    if may_guess:
+        limits.guesses.release(address, spend=False)
+
+
+def crowd_us() -> float:
+    """µs per join at the default limits, joins spread over many addresses."""
+    limits = RateLimits(Settings())
+    addresses = [f"198.51.{n // 256}.{n % 256}" for n in range(CROWD_ADDRESSES)]
+    started = time.perf_counter()
+    for n in range(CHECKS):
+        _join_checks(limits, addresses[n % CROWD_ADDRESSES])
+    return (time.perf_counter() - started) / CHECKS * 1e6
+
+
+def one_address_us(window: int, unbinding: dict[str, str]) -> float:
+    """µs per join from one address whose join window already holds `window` joins."""
+    limits = RateLimits(Settings(**unbinding))  # type: ignore[arg-type]
+    address = "192.0.2.1"
+    for _ in range(window):
+        limits.joins.hit(address)
+    started = time.perf_counter()
+    for _ in range(CHECKS):
+        _join_checks(limits, address)
+    return (time.perf_counter() - started) / CHECKS * 1e6
