@@ -274,6 +274,11 @@ async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> So
     )
 
 
+RAMP_REPORT_S = 90.0
+"""Beyond its ramp limit, how long a load generator may take to stop its late phones and
+report: the bench waits that much longer than the generators' own limit."""
+
+
 def ramp_limit(phones: int) -> float:
     """How long the phones may take to get in: at least 100 a second."""
     return max(240.0, phones / 100)
@@ -285,7 +290,7 @@ async def _ramp(pool: Workers[SoakJob], plan: Plan) -> tuple[list[Ramped], float
     ramped = await pool.gather(
         "ramped",
         Ramped,
-        limit_s=ramp_limit(plan.phones) + 20,
+        limit_s=ramp_limit(plan.phones) + RAMP_REPORT_S,
         progress=lambda n: f"{time.monotonic() - began:.0f} s: {n:,} sockets open",
     )
     ramp_s = time.monotonic() - began
