@@ -274,6 +274,7 @@ async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> So
     )
 
 
+ROSTER_ATTEMPTS = 3
 RAMP_REPORT_S = 90.0
 """Beyond its ramp limit, how long a load generator may take to stop its late phones and
 report: the bench waits that much longer than the generators' own limit."""
@@ -467,11 +468,16 @@ class RosterEntry(TypedDict):
 
 
 async def roster_of(base: str, code: str, host_token: str) -> list[RosterEntry]:
-    """The host's roster, through the API."""
+    """The host's roster, through the API; asked again after a 503, as a dashboard would."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        answer = await client.get(
-            f"/api/events/{code}/participants", headers={"Authorization": f"Bearer {host_token}"}
-        )
+        for _ in range(ROSTER_ATTEMPTS):
+            answer = await client.get(
+                f"/api/events/{code}/participants",
+                headers={"Authorization": f"Bearer {host_token}"},
+            )
+            if answer.status_code != httpx.codes.SERVICE_UNAVAILABLE:
+                break
+            await asyncio.sleep(1.0)
     answer.raise_for_status()
     participants: list[RosterEntry] = answer.json()["participants"]
     return participants
