@@ -190,7 +190,7 @@ class Fanout:
             except BaseException:
                 self._give_back(event_id, since)
                 raise
-            self._deliver_read(event_id, messages)
+            self._deliver_read(event_id, since, messages)
             if len(messages) < FETCH_LIMIT:
                 return
 
@@ -211,7 +211,7 @@ class Fanout:
                 more.update(events)  # each event's own loop retries
                 return
             for event_id, messages in found.items():
-                self._deliver_read(event_id, messages)
+                self._deliver_read(event_id, since[event_id], messages)
                 if len(messages) >= FETCH_LIMIT:
                     more.add(event_id)
         finally:
@@ -231,15 +231,28 @@ class Fanout:
         """A read failed: the next one starts where it would have."""
         self._floor[event_id] = min(self._floor.get(event_id, since), since)
 
-    def _deliver_read(self, event_id: UUID, messages: list[dict[str, Any]]) -> None:
+    def _deliver_read(self, event_id: UUID, since: int, messages: list[dict[str, Any]]) -> None:
+        """Deliver a read of the log after `since`.
+
+        Only to sockets that have seen everything through `since`: one added while the read was
+        under way, behind it, would otherwise get its newest messages before the ones it missed,
+        and never those (its floor's read comes next and gives it all of them, in order).
+        """
+        behind: list[int] = []
         for message in messages:
             outgoing = Outgoing(message)
             for connection in self._recipients(event_id, message):
+                if connection.last_seq < since:
+                    behind.append(connection.last_seq)
+                    continue
                 if message["seq"] > connection.last_seq:
                     connection.last_seq = message["seq"]
                     deliver(connection, outgoing, self._registry)
         if messages and self._registry.has_event(event_id):
             self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
+        if behind:  # read again from the oldest of them, once this pass ends
+            self._floor[event_id] = min(self._floor.get(event_id, since), *behind)
+            self._dispatching[event_id] = True
 
     def _recipients(self, event_id: UUID, message: dict[str, Any]) -> list[Connection]:
         """The sockets here a message concerns: every host, and the participants it names."""
