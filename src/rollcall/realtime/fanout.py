@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +60,7 @@ class Fanout:
         self._registry = registry
         self._cursor: dict[UUID, int] = {}
         self._floor: dict[UUID, int] = {}  # a socket added behind the cursor reads from here
+        self._behind: weakref.WeakSet[Connection] = weakref.WeakSet()  # such sockets, until then
         self._dispatching: dict[UUID, bool] = {}
         self._lazy: set[UUID] = set()  # events to read in the next gathered query
         self._lazy_timer: asyncio.TimerHandle | None = None
@@ -71,12 +73,21 @@ class Fanout:
         cursor = self._cursor.get(event_id)
         if cursor is None:
             self._cursor[event_id] = connection.last_seq
+            if event_id in self._dispatching:  # a read from before may still be out
+                self._add_behind(connection)
         elif connection.last_seq < cursor:
-            self._floor[event_id] = min(self._floor.get(event_id, cursor), connection.last_seq)
+            self._add_behind(connection)
         if connection.role == Role.HOST:
             self.schedule(event_id)
         else:
             self.schedule_lazy(event_id)
+
+    def _add_behind(self, connection: Connection) -> None:
+        """A socket that has not seen what this process has read of its event: it is read
+        again from its last_seq, and gets nothing of a read that starts after that."""
+        event_id, seen = connection.event_id, connection.last_seq
+        self._floor[event_id] = min(self._floor.get(event_id, seen), seen)
+        self._behind.add(connection)
 
     def forget(self, event_id: UUID) -> None:
         """The event's last socket here is gone."""
@@ -234,16 +245,19 @@ class Fanout:
     def _deliver_read(self, event_id: UUID, since: int, messages: list[dict[str, Any]]) -> None:
         """Deliver a read of the log after `since`.
 
-        Only to sockets that have seen everything through `since`: one added while the read was
-        under way, behind it, would otherwise get its newest messages before the ones it missed,
-        and never those (its floor's read comes next and gives it all of them, in order).
+        Not to a socket added behind it (with an older last_seq than the read starts from, while
+        the read was under way): it would get its newest messages before the ones it missed, and
+        never those. Its own read, from its last_seq, comes next and gives it all, in order.
         """
-        behind: list[int] = []
+        waiting = [c for c in self._behind if c.event_id == event_id]
+        behind = [c.last_seq for c in waiting if c.last_seq < since]
+        for connection in waiting:
+            if connection.last_seq >= since:  # this read starts where it stands: caught up
+                self._behind.discard(connection)
         for message in messages:
             outgoing = Outgoing(message)
             for connection in self._recipients(event_id, message):
-                if connection.last_seq < since:
-                    behind.append(connection.last_seq)
+                if connection.last_seq < since and connection in self._behind:
                     continue
                 if message["seq"] > connection.last_seq:
                     connection.last_seq = message["seq"]
@@ -252,7 +266,10 @@ class Fanout:
             self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
         if behind:  # read again from the oldest of them, once this pass ends
             self._floor[event_id] = min(self._floor.get(event_id, since), *behind)
-            self._dispatching[event_id] = True
+            if event_id in self._dispatching:
+                self._dispatching[event_id] = True
+            else:
+                self.schedule(event_id)
 
     def _recipients(self, event_id: UUID, message: dict[str, Any]) -> list[Connection]:
         """The sockets here a message concerns: every host, and the participants it names."""

@@ -145,13 +145,13 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
-            if room_checks is not None:
-                room_checks.cancel()
             if connection.settling is not None:
                 connection.settling.cancel()
             hub.unregister(connection)
             metrics.OPEN_SOCKETS.labels(role=connection.role).dec()
             connection.close(Close.NORMAL)
+            if room_checks is not None:
+                await _end_room_checks(connection, room_checks)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=2)
             writer.cancel()
@@ -395,6 +395,9 @@ async def _settle(runtime: Runtime, connection: Connection, wait_s: float) -> No
         await _mark_here(runtime, connection, away=connection.away)
 
 
+ROOM_CHECK_END_S = 5.0
+"""How long a closing host socket waits for its room check task to end (it then ends alone)."""
+
 ROOM_CHECK_MARGIN_S = 0.05
 """Ask for the next code this long after the current one expires, so it is surely the next."""
 
@@ -431,6 +434,18 @@ async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
             wait = now.remaining_s + ROOM_CHECK_MARGIN_S
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(connection.event_changed.wait(), timeout=wait)
+
+
+async def _end_room_checks(connection: Connection, task: asyncio.Task[None]) -> None:
+    """Let a closing host's room check task end by itself: never cancel it in a query.
+
+    A query cancelled mid-way can leave its pooled connection inside a transaction on the
+    server's side while asyncpg believes it idle; the next hello to borrow it then fails at
+    its BEGIN. Woken, the task sees the socket closing and returns after any query it is in.
+    """
+    connection.event_changed.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(task), timeout=ROOM_CHECK_END_S)
 
 
 async def _write(connection: Connection) -> None:
