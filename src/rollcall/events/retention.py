@@ -5,7 +5,7 @@ An event is *idle* when nothing has happened in it for ROLLCALL_EVENT_IDLE_HOURS
 (every join, rejoin, leave, kick, presence change and state change writes one) and the newest
 heartbeat of its participants are all older than that. An idle event is closed exactly as a
 host closes it (events.service.update_event): hosts get `event.updated`, and every socket of
-the event closes with 4410.
+the event closes with Close.EVENT_CLOSED.
 
 A closed event is deleted, with its participants and its log, ROLLCALL_EVENT_RETENTION_DAYS
 after it closed (its `updated_at`: a closed event never changes again).

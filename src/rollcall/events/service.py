@@ -157,7 +157,7 @@ async def update_event(
     """Apply the changes and tell the hosts.
 
     Closing ends every session: no route accepts a token of a closed event, and its sockets
-    close with 4410.
+    close with Close.EVENT_CLOSED.
     """
     if changes.capacity is not None:
         check_capacity(changes.capacity, max_capacity=max_capacity)

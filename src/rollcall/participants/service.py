@@ -273,7 +273,7 @@ async def kick(conn: DB, *, event: EventRow, participant_id: UUID, ban: bool = T
     """Remove a participant: the session ends at once and the name is free for others.
 
     With `ban` (the default) the device is refused from now on and the seat is freed; the
-    token's digest stays, so that a socket that says hello with it learns it was kicked (4403)
+    token's digest stays, so that a socket that says hello with it learns it was kicked (Close.KICKED)
     rather than merely refused, and no route accepts it. Without, the participant is left (a
     waiting one is forgotten) and its device may come back as the same participant.
     """
