@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test faults lint bench clean
+.PHONY: help run test slow faults lint bench clean
 
 # The test and bench extras both: mypy checks bench/ too, so it needs the bench's packages.
 $(STAMP): pyproject.toml Makefile
@@ -27,6 +27,11 @@ run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000), a process
 
 test: $(STAMP) ## lint, then every test (API, realtime, Chromium) on embedded and external PostgreSQL
 	bash scripts/test
+
+slow: $(STAMP) ## the slow drills (a thousand phones, soaks, outages) on the embedded PostgreSQL
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m "slow and not e2e and not faults"
+	# browser drills in a process of their own (Playwright's loop); pytest's 5 is "none marked"
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m "slow and e2e" || test $$? -eq 5
 
 faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed
 	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults

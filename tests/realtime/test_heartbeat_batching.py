@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from tests.factories import create_event, join
 from tests.pg import PgServer
@@ -39,6 +40,7 @@ def _statements(url: str) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 async def test_a_thousand_phones_beating_each_second_make_one_update_per_flush(
     pg: PgServer, tmp_path: Path
 ) -> None:

@@ -89,6 +89,7 @@ def everything_in(log: dict[int, dict[str, Any]]) -> Callable[[list[Received]], 
     return lambda got: wanted <= {request.payload()["message"]["seq"] for request in got}
 
 
+@pytest.mark.slow
 async def test_a_receiver_down_for_20_s_then_up_gets_every_message_in_order(
     webhook_db: str, logs: Path, receivers: Callable[..., Receiver]
 ) -> None:
