@@ -9,6 +9,7 @@ This module imports nothing of rollcall, so the HTTP routes and /ws can share it
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 MAX_DEPTH = 32
@@ -43,6 +44,37 @@ def check_depth(value: Any) -> Any:
     if depth(value) > MAX_DEPTH:
         raise BadJSON(f"JSON nested more than {MAX_DEPTH} levels deep")
     return value
+
+
+def unstorable(value: Any) -> str | None:
+    """Why PostgreSQL's jsonb could not store this parsed value, or None when it can.
+
+    Nested deeper than MAX_DEPTH, a NUL character in a key or a string (jsonb refuses
+    \\u0000), or a number that is not finite (Python reads NaN, Infinity and 1e999; JSON has
+    none of them). Said before a query is made, so that a client's value is never a 500.
+    """
+    if depth(value) > MAX_DEPTH:
+        return f"it must not nest more than {MAX_DEPTH} levels deep"
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "keys and strings must not contain the NUL character"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "numbers must be finite (no NaN or Infinity)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def size(value: Any) -> int:
+    """The bytes of a value as compact JSON in UTF-8: what the size limits count."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def loads(text: str | bytes) -> Any:

@@ -129,6 +129,22 @@ async def test_bad_state_patches(
     assert after.json()["participants"][0]["state"] == {}, "a refused patch stores nothing"
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+async def test_a_number_json_has_not_is_refused_in_a_state(
+    client: httpx.AsyncClient, number: str
+) -> None:
+    """Python reads NaN, Infinity and 1e999 (as inf); PostgreSQL's jsonb stores none of them."""
+    event = await create_event(client)
+    joined = (await join(client, event.code)).json()
+    path = f"/api/events/{event.code}/participants/{joined['participant']['id']}"
+    answer = await client.patch(
+        path,
+        content=f'{{"state": {{"score": {number}}}}}',
+        headers={**event.host_headers, "content-type": "application/json"},
+    )
+    assert_problem(answer, 422, "validation_error")
+
+
 async def test_a_state_patch_that_would_grow_past_16_kib_keeps_the_old_state(
     client: httpx.AsyncClient,
 ) -> None:

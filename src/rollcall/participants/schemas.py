@@ -164,23 +164,7 @@ class StatePatch(BaseModel):
     @classmethod
     def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Refuse what PostgreSQL's jsonb or a later json.dumps could not take: say so now."""
-        if jsonbody.depth(value) > jsonbody.MAX_DEPTH:
-            raise ValueError(f"the state must not nest more than {jsonbody.MAX_DEPTH} levels deep")
-        if _has_nul(value):
-            raise ValueError("keys and strings in the state must not contain the NUL character")
+        why = jsonbody.unstorable(value)
+        if why is not None:
+            raise ValueError(f"the state cannot be stored: {why}")
         return value
-
-
-def _has_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
