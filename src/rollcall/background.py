@@ -1,4 +1,5 @@
-"""A task that runs a coroutine every few seconds for the app's lifetime."""
+"""Work in the background for the app's lifetime: a coroutine every few seconds, and writes
+buffered to go out in one statement each time."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+from uuid import UUID
 
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+import asyncpg
+
+from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.metrics import TASK_SECONDS
 
 log = logging.getLogger(__name__)
@@ -48,3 +54,63 @@ class Periodic:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+V = TypeVar("V")
+
+
+class WriteBuffer(ABC, Generic[V]):
+    """The newest value per participant, written in one statement every `flush_interval_s`.
+
+    A thousand phones reporting every second cost one statement a second, not a thousand.
+    A graceful stop writes what is left; a flush the database refuses is kept for the next.
+    """
+
+    def __init__(self, pool: asyncpg.Pool[Any], *, name: str, flush_interval_s: float) -> None:
+        self._pool = pool
+        self._name = name
+        self._pending: dict[UUID, V] = {}
+        self._loop = Periodic(name, self.flush, flush_interval_s)
+        self._lock = asyncio.Lock()
+
+    def put(self, participant_id: UUID, value: V) -> None:
+        old = self._pending.get(participant_id)
+        self._pending[participant_id] = value if old is None else self.merge(old, value)
+
+    def merge(self, old: V, new: V) -> V:
+        """What to keep of two values for one participant, `new` being the later one."""
+        return new
+
+    @abstractmethod
+    async def write(self, conn: DB, batch: dict[UUID, V]) -> None:
+        """Write the batch in one statement."""
+
+    async def flush(self) -> int:
+        """Write every pending value in one statement; returns how many were written."""
+        async with self._lock:
+            if not self._pending:
+                return 0
+            batch, self._pending = self._pending, {}
+            try:
+                async with self._pool.acquire() as conn:
+                    await self.write(conn, batch)
+            except UNAVAILABLE_ERRORS:
+                # Keep them for the next flush, merged with whatever came meanwhile.
+                for participant_id, value in batch.items():
+                    later = self._pending.get(participant_id)
+                    self._pending[participant_id] = (
+                        value if later is None else self.merge(value, later)
+                    )
+                raise
+            return len(batch)
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        """Stop the loop and write what is still buffered: a graceful stop loses nothing."""
+        await self._loop.stop()
+        try:
+            await self.flush()
+        except UNAVAILABLE_ERRORS:
+            log.warning("%s: %d buffered writes lost at stop", self._name, len(self._pending))

@@ -6,8 +6,6 @@ keeps only the latest beat per participant; a graceful stop flushes what is left
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,10 +13,8 @@ from uuid import UUID
 import asyncpg
 
 from rollcall import metrics
-from rollcall.background import Periodic
-from rollcall.db.pool import UNAVAILABLE_ERRORS
-
-log = logging.getLogger(__name__)
+from rollcall.background import WriteBuffer
+from rollcall.db.pool import DB
 
 FLUSH_SQL = """
 UPDATE event_participants AS p SET last_heartbeat = b.at
@@ -27,40 +23,13 @@ WHERE p.id = b.id AND p.last_heartbeat < b.at
 """
 
 
-class HeartbeatBuffer:
+class HeartbeatBuffer(WriteBuffer[datetime]):
     def __init__(self, pool: asyncpg.Pool[Any], *, flush_interval_s: float) -> None:
-        self._pool = pool
-        self._pending: dict[UUID, datetime] = {}
-        self._loop = Periodic("heartbeat flush", self.flush, flush_interval_s)
-        self._lock = asyncio.Lock()
+        super().__init__(pool, name="heartbeat flush", flush_interval_s=flush_interval_s)
 
     async def beat(self, participant_id: UUID) -> None:
-        self._pending[participant_id] = datetime.now(UTC)
+        self.put(participant_id, datetime.now(UTC))
 
-    async def flush(self) -> int:
-        """Write every pending beat in one statement; returns how many were written."""
-        async with self._lock:
-            if not self._pending:
-                return 0
-            batch, self._pending = self._pending, {}
-            try:
-                async with self._pool.acquire() as conn:
-                    await conn.execute(FLUSH_SQL, list(batch), list(batch.values()))
-                metrics.HEARTBEATS_FLUSHED.inc(len(batch))
-            except UNAVAILABLE_ERRORS:
-                # Keep the beats for the next flush, unless newer ones came meanwhile.
-                for participant_id, at in batch.items():
-                    self._pending.setdefault(participant_id, at)
-                raise
-            return len(batch)
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Stop the loop and write what is still buffered: a graceful stop loses no beat."""
-        await self._loop.stop()
-        try:
-            await self.flush()
-        except UNAVAILABLE_ERRORS:
-            log.warning("could not write %d buffered heartbeats at stop", len(self._pending))
+    async def write(self, conn: DB, batch: dict[UUID, datetime]) -> None:
+        await conn.execute(FLUSH_SQL, list(batch), list(batch.values()))
+        metrics.HEARTBEATS_FLUSHED.inc(len(batch))
