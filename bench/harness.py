@@ -38,6 +38,7 @@ UNBINDING_LIMITS = {
     "limit_guesses": "100000000/minute",
     "limit_events": "100000000/minute",
     "limit_ws_messages": "1000000/second",
+    "limit_actions": "1000000/second",
 }
 """The load comes from one address: the rate limits are checked on every request, as in
 production, but set so high that none refuses the bench."""

@@ -37,6 +37,10 @@ JobT = TypeVar("JobT", bound=Job)
 JobFn = Callable[[JobT, "Channel"], Awaitable[object]]
 
 
+FINAL_WORDS = ("result", "error")
+"""What a worker says last on its pipe (its own words, not the /ws protocol's)."""
+
+
 class WorkerError(RuntimeError):
     pass
 
@@ -202,7 +206,7 @@ class Workers(Generic[JobT]):
                     error = f"the worker's pipe closed ({exc!r}, exit code {code})"
                     loop.call_soon_threadsafe(self._deliver, index, "error", error)
                 return
-            if kind in ("result", "error"):
+            if kind in FINAL_WORDS:
                 self._finished[index] = True
             loop.call_soon_threadsafe(self._deliver, index, kind, payload)
 

@@ -19,6 +19,7 @@ UNLIMITED = {
     "limit_events": "1000000/minute",
     "limit_guesses": "1000000/minute",
     "limit_ws_messages": "1000000/second",
+    "limit_actions": "1000000/second",
 }
 """Rate limits no test reaches unless it means to: every test's requests come from loopback.
 A test of the limits themselves passes its own (or the defaults)."""

@@ -28,6 +28,7 @@ SERVICE_PACKAGES = (
     "rollcall.participants",
     "rollcall.presence",
     "rollcall.webhooks",
+    "rollcall.live",
 )
 API_MODULES = ("routes", "deps", "cli")
 UPPER = ("rollcall.realtime", "rollcall.runtime", "rollcall.app", "rollcall.cli", "rollcall.web")

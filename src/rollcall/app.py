@@ -18,6 +18,7 @@ from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
 from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
+from rollcall.live import routes as live_routes
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
 from rollcall.participants.schemas import JoinRequest, KickRequest
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(live_routes.router)
     app.include_router(webhooks_routes.router)
     app.include_router(metrics_routes.router)
     app.router.routes.append(sockets.route())

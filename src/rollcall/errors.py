@@ -124,7 +124,23 @@ class Forbidden(Problem):
 
 
 class StateTooLarge(Problem):
-    status, code, title = 413, "state_too_large", "The participant state exceeds 16 KiB"
+    status, code, title = 413, "state_too_large", "The state would exceed its size limit"
+
+
+class VersionConflict(Problem):
+    status, code, title = 412, "version_conflict", "The state is no longer at the expected version"
+
+
+class ParticipantPending(Problem):
+    status, code, title = 403, "participant_pending", "The host has not let this participant in yet"
+
+
+class ActionTooLarge(Problem):
+    status, code, title = 413, "action_too_large", "The action's data exceeds 4 KiB"
+
+
+class UnknownVersion(Problem):
+    status, code, title = 409, "unknown_version", "No such state version exists yet"
 
 
 class WebhookNotFound(Problem):

@@ -49,6 +49,15 @@ HEARTBEATS_FLUSHED = Counter(
     "rollcall_heartbeats_flushed",
     "Heartbeats written to the database by the buffered flush (the newest per participant).",
 )
+RECEIPTS_FLUSHED = Counter(
+    "rollcall_receipts_flushed",
+    "Receipts (`seen`) written to the database by the buffered flush (the newest per participant).",
+)
+ACTIONS = Counter(
+    "rollcall_actions",
+    "Actions from phones, by what the database answered: stored, duplicate, pending, closed, ended.",
+    ["outcome"],
+)
 TASK_SECONDS = Histogram(
     "rollcall_task_duration_seconds",
     "How long each run of a background task took (heartbeat_flush, presence_sweep, …).",

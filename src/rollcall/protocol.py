@@ -43,6 +43,8 @@ class HostMessage(StrEnum):
     KICKED = "participant.kicked"
     STATE = "participant.state"
     EVENT_UPDATED = "event.updated"
+    EVENT_STATE = "event.state"
+    ACTION = "participant.action"
 
 
 class ServerMessage(StrEnum):
@@ -57,6 +59,10 @@ class ServerMessage(StrEnum):
     ADMITTED = "admitted"
     MOVED = "moved"
     ROOM_CHECK = "room_check"
+    EVENT_STATE = "event_state"
+    ACTION_ACK = "action.ack"
+    RECEIPTS = "receipts"
+    ERROR = "error"
 
 
 class ClientMessage(StrEnum):
@@ -66,6 +72,8 @@ class ClientMessage(StrEnum):
     HEARTBEAT = "heartbeat"
     AWAY = "away"
     BACK = "back"
+    ACTION = "action"
+    SEEN = "seen"
 
 
 class Role(StrEnum):
@@ -79,6 +87,9 @@ event_log.append, also "type" and "about" (the participant ids the message names
 
 CONTROL_CHANNEL = "rollcall_control"
 """NOTIFY channel: a participant's newest socket; the payload is {"participant_id", "connection"}."""
+
+RECEIPTS_CHANNEL = "rollcall_receipts"
+"""NOTIFY channel: a process wrote receipts; the payload is a JSON array of the event ids."""
 
 WEBHOOKS_CHANNEL = "rollcall_webhooks"
 """NOTIFY channel: a webhook endpoint was set or removed; the payload is {"endpoint_id"}."""

@@ -68,6 +68,9 @@ class RateLimits:
         self.events = AddressLimit("events", settings.limit_events, limiter)
         self.guesses = AddressLimit("guesses", settings.limit_guesses, limiter)
         self.ws_messages = parse(settings.limit_ws_messages)
+        # Counted per participant (its id as the key), not per address: a venue's phones
+        # share one address, and each may answer at its own pace.
+        self.actions = AddressLimit("actions", settings.limit_actions, limiter)
 
 
 def client_address(connection: HTTPConnection) -> str:

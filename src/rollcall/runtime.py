@@ -18,6 +18,7 @@ from rollcall import metrics
 from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
 from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
+from rollcall.live.receipts import ReceiptBuffer
 from rollcall.participants.batch import JoinBatcher
 from rollcall.presence.heartbeats import HeartbeatBuffer
 from rollcall.presence.sweeper import PresenceSweeper
@@ -34,6 +35,7 @@ class Runtime:
     joins: JoinBatcher
     descriptions: DescriptionCache
     heartbeats: HeartbeatBuffer
+    receipts: ReceiptBuffer
     sweeper: PresenceSweeper
     retention: RetentionSweeper
     limits: RateLimits
@@ -50,6 +52,7 @@ class Runtime:
             joins=JoinBatcher(pool, room_check_s=settings.room_check_s),
             descriptions=DescriptionCache(),
             heartbeats=HeartbeatBuffer(pool, flush_interval_s=settings.heartbeat_flush_s),
+            receipts=ReceiptBuffer(pool, flush_interval_s=settings.receipt_flush_s),
             sweeper=PresenceSweeper(
                 pool,
                 interval_s=settings.presence_sweep_s,
@@ -68,17 +71,20 @@ class Runtime:
             webhooks=WebhookDeliverer(pool, database_url=database_url, settings=settings),
         )
         runtime.heartbeats.start()
+        runtime.receipts.start()
         runtime.sweeper.start()
         runtime.retention.start()
         runtime.webhooks.start()
         return runtime
 
     async def stop(self) -> None:
-        """Stop the loops, write the buffered heartbeats and webhook cursors, close the pool."""
+        """Stop the loops, write the buffered heartbeats, receipts and webhook cursors, close
+        the pool."""
         await self.webhooks.stop()
         await self.retention.stop()
         await self.sweeper.stop()
         await self.heartbeats.stop()
+        await self.receipts.stop()
         await self.pool.close()
         metrics.process_stopped()
 

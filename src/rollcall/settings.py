@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=10.0, gt=0, le=3600)
     presence_timeout_s: float = Field(default=30.0, gt=0, le=86400)
     heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
+    receipt_flush_s: float = Field(default=0.5, gt=0, le=60)
+    """How often each process writes the receipts (`seen`) it has buffered, in one statement."""
     presence_sweep_s: float = Field(default=1.0, gt=0, le=60)
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
     limit_events: str = "30/minute"
     limit_guesses: str = "30/minute"
     limit_ws_messages: str = "20/second"
+    limit_actions: str = "10/second"
+    """Actions one participant may send (over HTTP and /ws together), per process."""
     metrics_token: SecretStr | None = None
     webhook_url: str | None = Field(default=None, max_length=WEBHOOK_URL_MAX_LENGTH)
     webhook_secret: SecretStr | None = None
@@ -72,7 +76,9 @@ class Settings(BaseSettings):
     webhook_retry_max_s: float = Field(default=3600.0, gt=0, le=86400)
     webhook_retry_for_s: float = Field(default=86400.0, gt=0)
 
-    @field_validator("limit_joins", "limit_events", "limit_guesses", "limit_ws_messages")
+    @field_validator(
+        "limit_joins", "limit_events", "limit_guesses", "limit_ws_messages", "limit_actions"
+    )
     @classmethod
     def _limit_notation(cls, value: str) -> str:
         """One limit in the `limits` notation ("600/minute", "20/second")."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -74,6 +74,10 @@ class Event(BaseModel):
     created_at: datetime
     updated_at: datetime
     counts: EventCounts
+    state: dict[str, Any] = Field(
+        description="the event state every phone is shown (PATCH /api/events/{code}/state)"
+    )
+    state_version: int = Field(description="0 at creation, +1 on each change of state")
 
 
 class EventCreated(BaseModel):

@@ -195,31 +195,32 @@ async def update_event(
     return described
 
 
-async def event_counts(conn: DB, *, event_id: UUID, presence_timeout_s: float) -> EventCounts:
-    record = await conn.fetchrow(
-        f"""
-        SELECT
-            (SELECT seats_taken FROM events WHERE id = $1) AS seats_taken,
-            count(*) FILTER (WHERE p.status = 'pending') AS pending,
-            count(*) FILTER (WHERE p.status = 'active') AS active,
-            count(*) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
-            count(*) FILTER (WHERE presence = 'away' AND p.status <> 'pending') AS away,
-            count(*) FILTER (WHERE presence = 'offline' AND p.status <> 'pending') AS offline,
-            count(*) FILTER (WHERE presence = 'left') AS left,
-            count(*) FILTER (WHERE presence = 'kicked') AS kicked
-        FROM event_participants AS p,
-             LATERAL (SELECT {presence_sql("p", "$2")} AS presence) AS computed
-        WHERE p.event_id = $1
-        """,
-        event_id,
-        presence_timeout_s,
-    )
-    assert record is not None
+_COUNTS_SQL = f"""
+    SELECT
+        e.seats_taken, e.state, e.state_version,
+        count(p.id) FILTER (WHERE p.status = 'pending') AS pending,
+        count(p.id) FILTER (WHERE p.status = 'active') AS active,
+        count(p.id) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
+        count(p.id) FILTER (WHERE presence = 'away' AND p.status <> 'pending') AS away,
+        count(p.id) FILTER (WHERE presence = 'offline' AND p.status <> 'pending') AS offline,
+        count(p.id) FILTER (WHERE presence = 'left') AS left,
+        count(p.id) FILTER (WHERE presence = 'kicked') AS kicked
+    FROM events AS e
+    LEFT JOIN event_participants AS p ON p.event_id = e.id
+    LEFT JOIN LATERAL (SELECT {presence_sql("p", "$2")} AS presence) AS computed ON true
+    WHERE e.id = $1
+    GROUP BY e.id
+"""
+
+
+def _counts(record: asyncpg.Record) -> EventCounts:
     return EventCounts(**{key: record[key] or 0 for key in EventCounts.model_fields})
 
 
 async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> Event:
-    counts = await event_counts(conn, event_id=event.id, presence_timeout_s=presence_timeout_s)
+    """The event as the API shows it: its fields, its counts and its state, in one read."""
+    record = await conn.fetchrow(_COUNTS_SQL, event.id, presence_timeout_s)
+    assert record is not None
     return Event(
         code=event.code,
         title=event.title,
@@ -230,7 +231,9 @@ async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> E
         reclaim=event.reclaim,  # type: ignore[arg-type]
         created_at=event.created_at,
         updated_at=event.updated_at,
-        counts=counts,
+        counts=_counts(record),
+        state=record["state"],
+        state_version=record["state_version"],
     )
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
 from rollcall.errors import (
@@ -31,6 +30,7 @@ from rollcall.errors import (
 from rollcall.events import service as events
 from rollcall.events.deps import HostEvent
 from rollcall.participants import admission, service
+from rollcall.participants.deps import ParticipantSession
 from rollcall.participants.schemas import (
     AdmitRequest,
     Admitted,
@@ -53,13 +53,6 @@ from rollcall.ratelimits import RateLimits, client_address
 from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
-
-
-async def _session(request: Request, conn: Conn) -> service.Session:
-    return await service.session_for_token(conn, token=session_token(request))
-
-
-ParticipantSession = Annotated[service.Session, Depends(_session)]
 
 
 JOIN_STATUS = {"joined": 201, "pending": 202, "reclaim_pending": 202}

@@ -71,6 +71,12 @@ class Participant(BaseModel):
 class RosterEntry(Participant):
     presence: Presence
     last_heartbeat: datetime | None
+    seen_event_version: int = Field(
+        description="the event state version this participant's phone last said it has shown"
+    )
+    seen_version: int = Field(
+        description="the version of its own state this participant's phone last said it has shown"
+    )
 
 
 class Roster(BaseModel):

@@ -7,14 +7,13 @@ PostgreSQL, never by a check-then-insert here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from rollcall import event_log, metrics
+from rollcall import event_log, jsonbody, metrics
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import (
@@ -372,7 +371,7 @@ async def patch_state(
         if current is None:
             raise ParticipantNotFound()
         merged = merge_patch(current, patch)
-        size = len(json.dumps(merged, separators=(",", ":"), ensure_ascii=False).encode())
+        size = jsonbody.size(merged)
         if size > MAX_STATE_BYTES:
             raise StateTooLarge(f"the state would be {size} bytes; the limit is {MAX_STATE_BYTES}")
         record = await conn.fetchrow(
@@ -398,10 +397,19 @@ async def patch_state(
     return to_participant(record)
 
 
+async def state_version(conn: DB, *, participant_id: UUID) -> int:
+    """The participant's state version now (0 for one that is gone)."""
+    version: int | None = await conn.fetchval(
+        "SELECT state_version FROM event_participants WHERE id = $1", participant_id
+    )
+    return version or 0
+
+
 async def roster(conn: DB, *, event: EventRow, presence_timeout_s: float) -> list[RosterEntry]:
     records = await conn.fetch(
         f"""
-        SELECT {PARTICIPANT_COLUMNS}, p.last_heartbeat, {presence_sql("p", "$2")} AS presence
+        SELECT {PARTICIPANT_COLUMNS}, p.last_heartbeat, {presence_sql("p", "$2")} AS presence,
+            p.seen_event_version, p.seen_version
         FROM event_participants AS p
         WHERE p.event_id = $1
         ORDER BY p.join_timestamp, p.id
@@ -414,6 +422,8 @@ async def roster(conn: DB, *, event: EventRow, presence_timeout_s: float) -> lis
             **to_participant(record).model_dump(),
             presence=record["presence"],
             last_heartbeat=record["last_heartbeat"],
+            seen_event_version=record["seen_event_version"],
+            seen_version=record["seen_version"],
         )
         for record in records
     ]
@@ -451,6 +461,8 @@ class SocketSession:
     device_id: UUID
     event: EventRow
     seq: int
+    event_state: dict[str, Any]  # the event's state and version as of `seq`
+    event_state_version: int
     present: bool  # online and not away: the hello changes nothing the hosts see
     presence: PresenceRow  # for the presence change the hello makes otherwise
 
@@ -460,11 +472,13 @@ async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
 
     Unlike session_for_token, a kicked or left participant is found too, so that the socket
     can say why it is refused. It reads the participant's presence row too, for the presence
-    change the hello makes (set_presence's `known`).
+    change the hello makes (set_presence's `known`), and the event state with the seq it is
+    current to, for the welcome: whatever changes after that seq reaches the socket in order.
     """
     record = await conn.fetchrow(
         f"""
         SELECT {PARTICIPANT_COLUMNS}, {event_columns("e", "event_")}, e.seq, p.device_id,
+            e.state AS event_state, e.state_version AS event_state_version,
             p.reported_presence = 'online' AND NOT p.away AS present, {PRESENCE_ROW_COLUMNS}
         FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
         WHERE p.session_token_hash = $1
@@ -479,6 +493,8 @@ async def socket_session(conn: DB, *, token: str) -> SocketSession | None:
         device_id=record["device_id"],
         event=event_from(record, "event_"),
         seq=record["seq"],
+        event_state=record["event_state"],
+        event_state_version=record["event_state_version"],
         present=record["present"],
         presence=PresenceRow.of(record),
     )

@@ -34,6 +34,8 @@ export const HostMessage = Object.freeze({
   KICKED: "participant.kicked",
   STATE: "participant.state",
   EVENT_UPDATED: "event.updated",
+  EVENT_STATE: "event.state",
+  ACTION: "participant.action",
 });
 
 /** Messages the server sends that are not log rows. */
@@ -47,6 +49,10 @@ export const ServerMessage = Object.freeze({
   ADMITTED: "admitted",
   MOVED: "moved",
   ROOM_CHECK: "room_check",
+  EVENT_STATE: "event_state",
+  ACTION_ACK: "action.ack",
+  RECEIPTS: "receipts",
+  ERROR: "error",
 });
 
 /** Messages a client sends. */
@@ -55,6 +61,8 @@ export const ClientMessage = Object.freeze({
   HEARTBEAT: "heartbeat",
   AWAY: "away",
   BACK: "back",
+  ACTION: "action",
+  SEEN: "seen",
 });
 
 export const Role = Object.freeze({

@@ -1,0 +1,1 @@
+"""The live channel: the event state every phone is shown, actions back, and receipts."""
