@@ -218,3 +218,39 @@ async def test_a_restart_during_delivery_loses_nothing(
     duplicates = len(received) - len(first_of_each(received))
     if stop == "graceful":
         assert duplicates <= 1, "a graceful stop stores how far delivery got"
+
+
+async def test_event_state_and_actions_reach_the_webhook_in_seq_order(
+    webhook_db: str, logs: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers("ok")
+    with rollcall_server(webhook_db, logs, **FAST) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+            event = await create_event(http)
+            secret = await put_webhook(http, event, receiver.url)
+            token = (await join(http, event.code, name="Ana")).json()["session_token"]
+            changed = await http.patch(
+                f"/api/events/{event.code}/state",
+                json={"question": "q1"},
+                headers=event.host_headers,
+            )
+            assert changed.status_code == 200
+            for _ in range(2):  # a double tap: one action
+                await http.post(
+                    "/api/session/actions",
+                    json={"id": "q1", "name": "answer", "data": "B"},
+                    headers=bearer(token),
+                )
+            log = await event_log_of(webhook_db, event.code)
+            received = await receiver.until(everything_in(log), timeout=10, what="every message")
+
+    assert_in_order_and_signed(received, secret=secret, code=event.code, log=log)
+    messages = [request.payload()["message"] for request in first_of_each(received)]
+    messages = [m for m in messages if m["type"] != HostMessage.PRESENCE]  # Ana goes offline
+    assert [m["type"] for m in messages] == [
+        HostMessage.JOINED,
+        HostMessage.EVENT_STATE,
+        HostMessage.ACTION,
+    ]
+    assert (messages[1]["state"], messages[1]["version"]) == ({"question": "q1"}, 1)
+    assert (messages[2]["id"], messages[2]["name"], messages[2]["data"]) == ("q1", "answer", "B")

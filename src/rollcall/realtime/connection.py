@@ -68,6 +68,8 @@ class Connection:
     participant_id: UUID | None = None
     device_id: UUID | None = None  # a participant's device: another device's socket is a move
     last_seq: int = 0
+    event_version: int = 0  # the newest event state version sent to this socket
+    state_version: int = 0  # a participant's: the newest version of its own state sent
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     confirmed: bool = False  # its own newest-socket announcement came back
     closing: bool = False
@@ -78,6 +80,7 @@ class Connection:
     event_changed: asyncio.Event = field(default_factory=asyncio.Event)  # for a host's room check
     settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
     holds_host_slot: bool = False  # counted in its event's host sockets on this process
+    receipts: object = None  # a host's: the receipts it was last sent (welcome included)
     queue: asyncio.Queue[dict[str, Any] | Encoded | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )

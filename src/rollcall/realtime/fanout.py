@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -53,11 +54,22 @@ PARTICIPANT_KINDS = frozenset(
 )
 """Besides an event update, the messages deliver() acts on for the participants they name."""
 
+EVENT_WIDE = frozenset({HostMessage.EVENT_UPDATED, HostMessage.EVENT_STATE})
+"""Messages for every socket of the event: its changes and its state reach every phone."""
+
 
 class Fanout:
-    def __init__(self, pool: asyncpg.Pool[Any], registry: Registry) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        registry: Registry,
+        on_host_event: Callable[[UUID, object], None] | None = None,
+    ) -> None:
+        """`on_host_event(event_id, type)` hears of each notification of an event with a host
+        here (type None when the notification says none)."""
         self._pool = pool
         self._registry = registry
+        self._on_host_event = on_host_event
         self._cursor: dict[UUID, int] = {}
         self._floor: dict[UUID, int] = {}  # a socket added behind the cursor reads from here
         self._behind: weakref.WeakSet[Connection] = weakref.WeakSet()  # such sockets, until then
@@ -106,6 +118,8 @@ class Fanout:
             return
         kind, about = data.get("type"), data.get("about")
         if self._registry.has_host(event_id):
+            if self._on_host_event is not None:
+                self._on_host_event(event_id, kind)
             self.schedule(event_id)
         elif not isinstance(kind, str) or not isinstance(about, list):
             self.schedule_lazy(event_id)
@@ -165,7 +179,7 @@ class Fanout:
             task.cancel()
 
     def _concerns_a_socket_here(self, event_id: UUID, kind: str, about: list[Any]) -> bool:
-        if kind == HostMessage.EVENT_UPDATED:
+        if kind in EVENT_WIDE:
             return True
         if kind not in PARTICIPANT_KINDS:
             return False
@@ -274,7 +288,7 @@ class Fanout:
     def _recipients(self, event_id: UUID, message: dict[str, Any]) -> list[Connection]:
         """The sockets here a message concerns: every host, and the participants it names."""
         kind = message["type"]
-        if kind == HostMessage.EVENT_UPDATED:
+        if kind in EVENT_WIDE:
             return self._registry.of_event(event_id)
         hosts = self._registry.hosts_of(event_id)
         if kind not in PARTICIPANT_KINDS:
@@ -289,8 +303,9 @@ class Fanout:
 class Outgoing:
     """One log message on its way to this process's sockets.
 
-    What every host gets, and what every phone gets of an event change, is the same for all
-    of them: each is encoded once, by the first socket's writer, not once a socket.
+    What every host gets, and what every phone gets of an event change or of the event state,
+    is the same for all of them: each is encoded once, by the first socket's writer, not once
+    a socket.
     """
 
     __slots__ = ("_for_phones", "for_hosts", "message")
@@ -301,10 +316,19 @@ class Outgoing:
         self._for_phones: Encoded | None = None
 
     @property
-    def event_for_phones(self) -> Encoded:
+    def for_phones(self) -> Encoded:
+        """An event update (`event`) or the event state (`event_state`), as phones get it."""
         if self._for_phones is None:
-            event = self.message["event"]
-            self._for_phones = Encoded({"type": ServerMessage.EVENT, "event": event})
+            message = self.message
+            if message["type"] == HostMessage.EVENT_STATE:
+                phones = {
+                    "type": ServerMessage.EVENT_STATE,
+                    "state": message["state"],
+                    "version": message["version"],
+                }
+            else:
+                phones = {"type": ServerMessage.EVENT, "event": message["event"]}
+            self._for_phones = Encoded(phones)
         return self._for_phones
 
 
@@ -335,7 +359,11 @@ def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> N
             move(connection)
     elif kind == HostMessage.JOINED and about_me:
         connection.send({"type": ServerMessage.ADMITTED, "participant": message["participant"]})
+    elif kind == HostMessage.EVENT_STATE:
+        connection.event_version = max(connection.event_version, message["version"])
+        connection.send(outgoing.for_phones)
     elif kind == HostMessage.STATE and mine:
+        connection.state_version = max(connection.state_version, message["version"])
         connection.send(
             {"type": ServerMessage.STATE, "state": message["state"], "version": message["version"]}
         )
@@ -345,6 +373,6 @@ def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> N
     elif kind == HostMessage.LEFT and mine:
         connection.close(Close.INVALID_TOKEN, "left")
     elif kind == HostMessage.EVENT_UPDATED:
-        connection.send(outgoing.event_for_phones)
+        connection.send(outgoing.for_phones)
         if closed:
             connection.close(Close.EVENT_CLOSED, "event closed")

@@ -1,16 +1,18 @@
 """The realtime hub of one process: its sockets, the listener that wakes them, and fan-out.
 
 It puts the pieces together: the registry (who is connected, the newest socket wins), fan-out
-of the event log, the one LISTEN connection, and the server's heartbeats for away pages.
+of the event log, the hosts' live receipts, the one LISTEN connection, and the server's
+heartbeats for away pages.
 """
 
 from __future__ import annotations
 
 from rollcall.background import Periodic
-from rollcall.protocol import CONTROL_CHANNEL, EVENTS_CHANNEL, Close
+from rollcall.protocol import CONTROL_CHANNEL, EVENTS_CHANNEL, RECEIPTS_CHANNEL, Close
 from rollcall.realtime.connection import Connection
 from rollcall.realtime.fanout import Fanout
 from rollcall.realtime.listener import Listener
+from rollcall.realtime.receipts import ReceiptsFeed
 from rollcall.realtime.registry import Registry
 from rollcall.runtime import Runtime
 
@@ -19,12 +21,14 @@ class Hub:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.registry = Registry(runtime.pool)
-        self._fanout = Fanout(runtime.pool, self.registry)
+        self.receipts = ReceiptsFeed(runtime.pool, self.registry)
+        self._fanout = Fanout(runtime.pool, self.registry, on_host_event=self.receipts.on_log)
         self._listener = Listener(
             runtime.database_url,
             {
                 EVENTS_CHANNEL: self._fanout.on_notify,
                 CONTROL_CHANNEL: self.registry.on_announcement,
+                RECEIPTS_CHANNEL: self.receipts.on_receipts,
             },
             on_reconnect=self._fanout.catch_up,
         )
@@ -47,6 +51,7 @@ class Hub:
             connection.close(code, "server stopping")
         await self._listener.stop()
         self._fanout.stop()
+        await self.receipts.stop()
         await self.registry.stop()
 
     def register(self, connection: Connection) -> None:
@@ -56,10 +61,13 @@ class Hub:
         self._fanout.register(connection)
         if connection.participant_id is not None:
             self.registry.announce(connection)
+        else:
+            self.receipts.host_arrived(connection.event_id)
 
     def unregister(self, connection: Connection) -> None:
         self.registry.remove(connection)
         self._fanout.forget(connection.event_id)
+        self.receipts.forget(connection.event_id)
 
     async def _beat_for_away(self) -> None:
         for pid, connection in self.registry.participants():

@@ -11,10 +11,12 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import WebSocket
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -23,12 +25,22 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from rollcall import event_log, metrics
 from rollcall.auth import cookie_token
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
-from rollcall.errors import EventNotFound, InvalidToken
+from rollcall.errors import (
+    EventNotFound,
+    InvalidToken,
+    Problem,
+    RateLimited,
+    UnknownVersion,
+    ValidationFailed,
+)
 from rollcall.events import service as events
 from rollcall.events.service import EventRow
+from rollcall.live import actions, receipts, state
+from rollcall.live.schemas import ActionRequest, Receipts
 from rollcall.origins import origin_allowed
 from rollcall.participants import service as participants
 from rollcall.presence.service import PresenceRow, note_away, set_presence
+from rollcall.problems import field_errors
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow, client_address
 from rollcall.realtime.connection import Closing, Connection, Encoded, encode
@@ -243,14 +255,21 @@ async def _open_participant(
         participant_id=session.participant.id,
         device_id=session.device_id,
         last_seq=session.seq,
+        event_version=session.event_state_version,
+        state_version=session.participant.version,
         present=session.present,
         known=session.presence,
     )
+    # The event state as of the seq the socket starts from (the described event may be a
+    # moment older): every change after it follows in order.
+    now = {"state": session.event_state, "state_version": session.event_state_version}
     connection.send(
         {
             "type": ServerMessage.WELCOME,
             "participant": session.participant.model_dump(mode="json"),
-            "event": described.model_dump(mode="json"),
+            "event": described.model_copy(update=now).model_dump(mode="json"),
+            "event_state": session.event_state,
+            "event_state_version": session.event_state_version,
             "heartbeat_interval_s": runtime.settings.heartbeat_interval_s,
         }
     )
@@ -284,7 +303,7 @@ async def _open_host(
         if not hub.registry.take_host_slot(event.id, settings.max_host_sockets_per_event):
             raise Refused(Close.RATE_LIMITED, "too many host sockets for this event")
         try:
-            welcome, seq, resumed = await _host_welcome(conn, event, since, settings)
+            welcome = await _host_welcome(conn, event, since, settings)
         except BaseException:
             hub.registry.give_host_slot(event.id)
             raise
@@ -292,17 +311,29 @@ async def _open_host(
         websocket=websocket,
         role=Role.HOST,
         event_id=event.id,
-        last_seq=since if resumed and since is not None else seq,
+        last_seq=since if welcome.resumed and since is not None else welcome.seq,
         holds_host_slot=True,
+        receipts=welcome.receipts,
     )
-    connection.send(welcome)
+    connection.send(welcome.message)
     return connection
+
+
+@dataclass(frozen=True)
+class HostWelcome:
+    """A host's welcome as text, the seq it is current to, whether it resumes `since`, and
+    the receipts it carries."""
+
+    message: Encoded
+    seq: int
+    resumed: bool
+    receipts: Receipts
 
 
 async def _host_welcome(
     conn: DB, event: EventRow, since: int | None, settings: Settings
-) -> tuple[Encoded, int, bool]:
-    """The host's welcome as text, the seq it is current to, and whether it resumes `since`.
+) -> HostWelcome:
+    """The host's welcome, read in the caller's snapshot.
 
     A welcome that does not resume carries the whole roster; its JSON comes built by
     PostgreSQL and is put in as it is, so that a large roster is never turned into objects
@@ -316,22 +347,25 @@ async def _host_welcome(
     if since is not None and 0 <= since <= seq:
         oldest = await event_log.oldest_kept(conn, event_id=event.id)
         resumed = since == seq or (oldest is not None and oldest <= since + 1)
+    counted = await receipts.summary(conn, event_id=event.id)
     welcome: dict[str, Any] = {
         "type": ServerMessage.WELCOME,
         "role": Role.HOST,
         "resumed": resumed,
         "seq": seq,
         "event": described.model_dump(mode="json"),
+        "receipts": counted.model_dump(),
         "heartbeat_interval_s": settings.heartbeat_interval_s,
         "presence_timeout_s": settings.presence_timeout_s,
     }
     if resumed:
-        return Encoded(welcome), seq, resumed
+        return HostWelcome(Encoded(welcome), seq, resumed, counted)
     roster = await participants.roster_json(
         conn, event=event, presence_timeout_s=settings.presence_timeout_s
     )
     head = encode(welcome)
-    return Encoded(text=f'{head[:-1]},"participants":{roster}}}'), seq, resumed
+    text = f'{head[:-1]},"participants":{roster}}}'
+    return HostWelcome(Encoded(text=text), seq, resumed, counted)
 
 
 async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) -> None:
@@ -349,6 +383,10 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
         await heartbeats.beat(connection.participant_id)
         if kind == ClientMessage.HEARTBEAT:
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
+        elif kind == ClientMessage.ACTION:
+            await _act(runtime, connection, message)
+        elif kind == ClientMessage.SEEN:
+            await _seen(runtime, connection, message)
         elif kind in (ClientMessage.AWAY, ClientMessage.BACK):
             connection.away = kind == ClientMessage.AWAY
             if connection.settling is None:
@@ -360,6 +398,101 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
                     )
         else:
             raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
+
+
+def _refuse(connection: Connection, problem: Problem, **about: Any) -> None:
+    """An `error` message: the problem's code and detail; the socket stays open."""
+    message: dict[str, Any] = {
+        "type": ServerMessage.ERROR,
+        "code": problem.code,
+        "detail": problem.detail,
+        **about,
+    }
+    if isinstance(problem, RateLimited):
+        message["retry_after_s"] = problem.retry_after_s
+    if "errors" in problem.extra:
+        message["errors"] = problem.extra["errors"]
+    connection.send(message)
+
+
+async def _act(runtime: Runtime, connection: Connection, message: dict[str, Any]) -> None:
+    """An action: stored once per id, acknowledged with its seq; any refusal is an `error`
+    naming the action's id, and the socket stays open."""
+    assert connection.participant_id is not None
+    given = message.get("id")
+    about = {"id": given if isinstance(given, str) else None}
+    fields = {key: value for key, value in message.items() if key != "type"}
+    try:
+        action = ActionRequest.model_validate(fields)
+    except ValidationError as exc:
+        _refuse(connection, field_errors(exc.errors()), **about)
+        return
+    limit, key = runtime.limits.actions, str(connection.participant_id)
+    if not limit.hit(key):
+        refusal = RateLimited(
+            "too many actions from this participant; slow down",
+            retry_after_s=limit.retry_after_s(key),
+        )
+        _refuse(connection, refusal, **about)
+        return
+    try:
+        async with runtime.pool.acquire() as conn:
+            ack = await actions.act(conn, participant_id=connection.participant_id, action=action)
+    except Problem as problem:
+        _refuse(connection, problem, **about)
+        return
+    connection.send({"type": ServerMessage.ACTION_ACK, **ack.model_dump()})
+
+
+def _version(message: dict[str, Any], field: str) -> int | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationFailed(
+            f"{field}: a whole number, 0 or more",
+            errors=[{"field": field, "message": "a whole number, 0 or more", "type": "int"}],
+        )
+    return value
+
+
+async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any]) -> None:
+    """A receipt: the event state version (and the participant's own) its app has shown.
+
+    A version this socket has not been sent is looked up once: it may be on its way (read
+    over HTTP first); one that does not exist yet is an `error`. Buffered, written in bulk.
+    """
+    assert connection.participant_id is not None
+    try:
+        event_version = _version(message, "event_version")
+        version = _version(message, "version")
+        if event_version is None and version is None:
+            raise ValidationFailed(
+                "seen: give event_version, version or both",
+                errors=[{"field": "event_version", "message": "missing", "type": "missing"}],
+            )
+    except ValidationFailed as problem:
+        _refuse(connection, problem)
+        return
+    if (event_version or 0) > connection.event_version or (version or 0) > connection.state_version:
+        async with runtime.pool.acquire() as conn:
+            connection.event_version = max(
+                connection.event_version,
+                await state.current_version(conn, event_id=connection.event_id),
+            )
+            connection.state_version = max(
+                connection.state_version,
+                await participants.state_version(conn, participant_id=connection.participant_id),
+            )
+        if (event_version or 0) > connection.event_version:
+            _refuse(connection, UnknownVersion(f"the event state has no version {event_version}"))
+            return
+        if (version or 0) > connection.state_version:
+            _refuse(connection, UnknownVersion(f"the state has no version {version}"))
+            return
+    runtime.receipts.seen(
+        connection.participant_id, event_version=event_version or 0, version=version or 0
+    )
 
 
 async def _mark_here(
