@@ -176,6 +176,14 @@ async def test_closed_events_are_deleted_after_the_retention_with_everything_the
         old_id,
         crowd,
     )
+    await conn.execute(
+        """INSERT INTO actions (event_id, seq, participant_id, action_id, name)
+        SELECT $1, 1000 + i, p.id, 'tap' || i, 'tap'
+        FROM generate_series(1, $2) AS i,
+            LATERAL (SELECT id FROM event_participants WHERE event_id = $1 LIMIT 1) AS p""",
+        old_id,
+        crowd,
+    )
     await age(conn, old.code, hours=31 * 24)
     await age(conn, recent.code, hours=29 * 24)
     await age(conn, still_open.code, hours=40 * 24, messages=False, heartbeats=False)
@@ -186,7 +194,7 @@ async def test_closed_events_are_deleted_after_the_retention_with_everything_the
     assert deleted.participants == 3 + crowd and deleted.status == "closed"
     assert old.code not in {e.code for e in done.deleted if e is not deleted}
     assert await status(conn, old.code) is None
-    for table in ("event_participants", "event_log"):
+    for table in ("event_participants", "event_log", "actions"):
         left = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE event_id = $1", old_id)
         assert left == 0, table
     assert await status(conn, recent.code) == "closed"

@@ -147,7 +147,7 @@ async def close_idle_batch(
 
 
 async def delete_expired_batch(conn: DB, *, retention_s: float) -> list[Expiring] | None:
-    """Delete up to BATCH_SIZE long-closed events with their participants and log.
+    """Delete up to BATCH_SIZE long-closed events with their participants, actions and log.
 
     The rows go ROW_CHUNK at a time, so that no statement runs into the pool's command
     timeout however large the events were. None when another process is at it.
@@ -161,7 +161,7 @@ async def delete_expired_batch(conn: DB, *, retention_s: float) -> list[Expiring
         if not records:
             return []
         ids = [record["id"] for record in records]
-        for table in ("event_log", "event_participants"):
+        for table in ("actions", "event_log", "event_participants"):
             while True:
                 status = await conn.execute(
                     f"""
