@@ -18,10 +18,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Route,
+    WebSocketRoute,
+    expect,
+)
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.pages import PHONE, PROJECTOR, HostedEvent, roster
+from tests.e2e.pages import PHONE, PROJECTOR, HostedEvent, roster, set_event_state
 from tests.e2e.phone_screens import join_over_http
 from tests.servers import RollcallServer
 
@@ -65,6 +73,9 @@ def example(contexts: Callable[..., BrowserContext], server: RollcallServer) -> 
     return open_example
 
 
+QUESTION = {"id": "q1", "number": 1, "text": "What is 6 × 7?", "choices": ["42", "36"]}
+
+
 def set_state(api: httpx.Client, event: HostedEvent, participant_id: str, state: object) -> None:
     api.patch(
         f"/api/events/{event.code}/participants/{participant_id}",
@@ -82,14 +93,16 @@ def test_the_quiz_example_joins_reloads_and_rejoins_as_the_same_player(
     expect(quiz.get_by_role("heading", name="Playing as Ana")).to_be_visible()
     expect(quiz.locator("#status")).to_have_text("Connected")
     [ana] = roster(api, event)
-    set_state(api, event, ana["id"], {"score": 2, "question": "What is 6 × 7?"})
+    set_state(api, event, ana["id"], {"score": 2})
+    set_event_state(api, event, {"question": QUESTION, "phase": "asking"})
     expect(quiz.locator("#score")).to_have_text("2")
-    expect(quiz.get_by_text("What is 6 × 7?")).to_be_visible()
+    expect(quiz.get_by_text("Question 1: What is 6 × 7?")).to_be_visible()
 
     quiz.reload()
     expect(quiz.get_by_role("heading", name="Playing as Ana")).to_be_visible()
     expect(quiz.get_by_label("Your name")).to_be_hidden()
     expect(quiz.locator("#score")).to_have_text("2")
+    expect(quiz.get_by_text("Question 1: What is 6 × 7?")).to_be_visible()
     expect(quiz.locator("#status")).to_have_text("Connected")
     [again] = roster(api, event)
     assert again["id"] == ana["id"]
@@ -206,3 +219,129 @@ def test_host_is_refused_with_a_wrong_token(
 ) -> None:
     board = example(f"scoreboard.html?code={event.code}#host_token=wrong")
     expect(board.get_by_role("status")).to_have_text(f"Can't follow {event.code}: invalid_token")
+
+
+class Flaky:
+    """A phone's connection to rollcall that the test can cut, the way a network drops it.
+
+    While `holding`, new connections wait (their messages kept) until `release()`; with
+    `drop_next_ack`, the next action.ack never reaches the page: the connection is cut instead.
+    """
+
+    def __init__(self) -> None:
+        self.current: tuple[WebSocketRoute, WebSocketRoute] | None = None
+        self.holding = False
+        self.held: list[tuple[WebSocketRoute, list[str | bytes]]] = []
+        self.drop_next_ack = False
+        self.connections = 0
+
+    def route(self, page: WebSocketRoute) -> None:
+        self.connections += 1
+        if self.holding:
+            kept: list[str | bytes] = []
+            page.on_message(lambda message: kept.append(message))
+            self.held.append((page, kept))
+            return
+        self._connect(page, [])
+
+    def _connect(self, page: WebSocketRoute, kept: list[str | bytes]) -> None:
+        server = page.connect_to_server()
+        for message in kept:
+            server.send(message)
+        page.on_message(lambda message: server.send(message))
+        server.on_message(lambda message: self._to_page(page, server, message))
+        self.current = (page, server)
+
+    def _to_page(self, page: WebSocketRoute, server: WebSocketRoute, message: str | bytes) -> None:
+        if self.drop_next_ack and '"action.ack"' in str(message):
+            self.drop_next_ack = False
+            self.cut(page, server)
+            return
+        page.send(message)
+
+    def cut(self, page: WebSocketRoute | None = None, server: WebSocketRoute | None = None) -> None:
+        if page is None or server is None:
+            assert self.current is not None
+            page, server = self.current
+        page.close(code=1001, reason="the network dropped")
+        server.close()
+
+    def release(self) -> None:
+        self.holding = False
+        held, self.held = self.held, []
+        for page, kept in held:
+            self._connect(page, kept)
+
+
+def answer_counts(api: httpx.Client, event: HostedEvent, question: str) -> dict[str, int]:
+    """How many answers rollcall stored for the question, per participant."""
+    listed = api.get(
+        f"/api/events/{event.code}/actions",
+        params={"name": "answer", "limit": 1000},
+        headers=event.host_headers,
+    ).json()["actions"]
+    counts: dict[str, int] = {}
+    for action in listed:
+        if action["id"] == question:
+            counts[action["participant_id"]] = counts.get(action["participant_id"], 0) + 1
+    return counts
+
+
+@pytest.mark.slow
+def test_a_quiz_round_with_20_phones_one_of_which_loses_its_socket_mid_question(
+    example: Callable[..., Page], event: HostedEvent, api: httpx.Client
+) -> None:
+    board = example(f"quizhost.html?code={event.code}#host_token={event.host_token}", **PROJECTOR)
+    expect(board.locator("#status")).to_have_text("Live")
+    flaky = Flaky()
+    phones = []
+    for n in range(20):
+        phone = example(f"quiz.html?code={event.code}")
+        if n == 19:
+            phone.route_web_socket("**/ws", flaky.route)
+            phone.reload()
+        phones.append(phone)
+    for n, phone in enumerate(phones):
+        phone.get_by_label("Your name").fill(f"Player {n + 1}")
+        phone.get_by_role("button", name="Join").click()
+    for phone in phones:
+        expect(phone.locator("#status")).to_have_text("Connected")
+    lost = phones[19]
+
+    board.get_by_role("button", name="First question").click()
+    for phone in phones:
+        expect(phone.get_by_text("Question 1: What is 6 × 7?")).to_be_visible()
+    expect(board.get_by_test_id("receipts")).to_have_text("20 of 20 phones show the question")
+
+    # Mid-question the last phone's socket drops, and stays down while the next one goes out.
+    flaky.holding = True
+    flaky.cut()
+    expect(lost.locator("#status")).to_have_text("Reconnecting…")
+    board.get_by_role("button", name="Next question").click()
+    for phone in phones[:19]:
+        expect(phone.get_by_text("Question 2: Which planet is largest?")).to_be_visible()
+    expect(board.get_by_test_id("receipts")).to_have_text("19 of 20 phones show the question")
+    expect(lost.get_by_text("Question 1: What is 6 × 7?")).to_be_visible()  # still the old one
+    for n, phone in enumerate(phones[:19]):
+        phone.get_by_role("button", name="B: Jupiter" if n % 3 else "A: Mars").click()
+    expect(board.get_by_test_id("answers")).to_have_text("19 answers")
+
+    # Back: the welcome brings the question it missed; its answer's ack is lost with another
+    # dropped socket, so the phone sends it again after reconnecting. It counts once.
+    flaky.release()
+    expect(lost.get_by_text("Question 2: Which planet is largest?")).to_be_visible()
+    expect(lost.locator("#status")).to_have_text("Connected")
+    connections = flaky.connections
+    flaky.drop_next_ack = True
+    lost.get_by_role("button", name="B: Jupiter").click()
+    expect(lost.locator("#answered")).to_have_text("Answer received.")
+    assert flaky.connections > connections, "the ack was dropped with the socket"
+    expect(board.get_by_test_id("answers")).to_have_text("20 answers")
+    expect(board.locator("#counts li")).to_have_text(["Mars: 7", "Jupiter: 13", "Venus: 0"])
+    expect(board.get_by_test_id("receipts")).to_have_text("20 of 20 phones show the question")
+    counts = answer_counts(api, event, "q2")
+    assert len(counts) == 20 and set(counts.values()) == {1}, "one answer each, stored once"
+
+    board.get_by_role("button", name="Reveal the answer").click()
+    expect(lost.locator("#answered")).to_have_text("The answer was B. Well done!")
+    expect(board.locator("#counts li").nth(1)).to_have_text("Jupiter: 13 ✓")

@@ -401,10 +401,12 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
 
 
 def _refuse(connection: Connection, problem: Problem, **about: Any) -> None:
-    """An `error` message: the problem's code and detail; the socket stays open."""
+    """An `error` message: the problem's code, status and detail, as HTTP would give them; the
+    socket stays open."""
     message: dict[str, Any] = {
         "type": ServerMessage.ERROR,
         "code": problem.code,
+        "status": problem.status,
         "detail": problem.detail,
         **about,
     }

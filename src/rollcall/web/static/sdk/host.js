@@ -1,6 +1,8 @@
 // The host's side of the SDK: an event's roster and every change to it, from the host's stream on
 // /ws. The first welcome brings the whole roster; each change after it comes with the next `seq`;
 // a reconnect asks for what it missed with `since`, and a gap asks again from the last one seen.
+// The live channel too: the event state (set here, seen in the stream), the phones' actions, and
+// the receipts (how many have shown the current state), live.
 
 import { ApiError, api } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
@@ -21,6 +23,8 @@ const EVENT_NAMES = Object.freeze({
   [HostMessage.KICKED]: "kicked",
   [HostMessage.STATE]: "state",
   [HostMessage.EVENT_UPDATED]: "event",
+  [HostMessage.EVENT_STATE]: "event_state",
+  [HostMessage.ACTION]: "action",
 });
 
 /**
@@ -55,6 +59,9 @@ export class Host extends Emitter {
     this.code = code;
     this.#token = token;
     this.event = null;
+    this.eventState = {}; // the event state every phone is shown, and its version
+    this.eventStateVersion = 0;
+    this.receipts = null; // { event_version, seen, of }: how many have shown the event state
     this.seq = since; // the last message applied: `since` on the next reconnect
     this.participants = new Map(participants.map((entry) => [entry.id, { ...entry }]));
     this.connection = "connecting";
@@ -93,6 +100,30 @@ export class Host extends Emitter {
     return this.#call("", "PATCH", fields);
   }
 
+  /**
+   * Change the event state by a JSON merge patch (keys set to null are removed); every phone
+   * gets it. With `expectVersion`, only if the state is still at that version: otherwise it
+   * rejects with `version_conflict` (another host changed it first). Resolves to
+   * `{ state, version }`.
+   */
+  async setEventState(patch, { expectVersion = null } = {}) {
+    const changed = await this.#call("/state", "PATCH", { patch, expect_version: expectVersion });
+    this.#takeEventState(changed.state, changed.version);
+    return changed;
+  }
+
+  /** The phones' actions in `seq` order: `{ actions, next_since }` (`since`, `name`, `limit`). */
+  listActions({ since = 0, name = null, limit = 100 } = {}) {
+    const query = new URLSearchParams({ since: String(since), limit: String(limit) });
+    if (name) query.set("name", name);
+    return this.#call(`/actions?${query}`, "GET");
+  }
+
+  /** The receipts now, with who is behind (online first): `{ event_version, seen, of, behind }`. */
+  fetchReceipts() {
+    return this.#call("/receipts", "GET");
+  }
+
   /** Drop the connection and make a new one at once, resuming from the last `seq`. */
   reconnect() {
     this.#live.reconnectNow();
@@ -121,6 +152,7 @@ export class Host extends Emitter {
   #onMessage(message) {
     if (message.type === ServerMessage.WELCOME) {
       this.event = message.event ?? this.event;
+      if (this.event) this.#takeEventState(this.event.state ?? {}, this.event.state_version ?? 0);
       if (!message.resumed) {
         this.participants = new Map(
           (message.participants ?? []).map((entry) => [entry.id, withPresence(entry)]),
@@ -129,11 +161,13 @@ export class Host extends Emitter {
       }
       // Resumed: every message after `since` follows, and moves seq along.
       this.emit("roster", { participants: this.participants, resumed: Boolean(message.resumed) });
+      if (message.receipts) this.#takeReceipts(message.receipts);
       this.#settle.resolve(this);
       return;
     }
     if (typeof message.seq !== "number") {
       if (message.type === ServerMessage.ROOM_CHECK) this.emit("room_check", message);
+      if (message.type === ServerMessage.RECEIPTS) this.#takeReceipts(message);
       return;
     }
     if (this.seq !== null && message.seq <= this.seq) return; // had it already
@@ -178,9 +212,23 @@ export class Host extends Emitter {
         this.event = message.event;
         if (message.event.status === "closed") this.#stop(...REFUSALS[Close.EVENT_CLOSED]);
         break;
+      case HostMessage.EVENT_STATE:
+        this.#takeEventState(message.state, message.version);
+        break;
       default:
         break;
     }
+  }
+
+  #takeEventState(state, version) {
+    if (version < this.eventStateVersion) return; // the stream already brought a newer one
+    this.eventState = state;
+    this.eventStateVersion = version;
+  }
+
+  #takeReceipts({ event_version, seen, of }) {
+    this.receipts = { event_version, seen, of };
+    this.emit("receipts", this.receipts);
   }
 
   #onFinal(closeCode) {

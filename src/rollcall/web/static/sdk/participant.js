@@ -1,10 +1,12 @@
 // The phone's side of the SDK: one participant of one event. Joins over HTTP, then stays live on
 // /ws: heartbeats, away while the page is hidden, a beacon when it goes, reconnects with backoff
 // and jitter, and the stale-socket rules (docs/protocol.md: 4409 is final, so are 4401, 4403,
-// 4410 and 4412). What happens is told as DOM events on the Participant (an EventTarget).
+// 4410 and 4412). The live channel rides on it: the event state (and a receipt once the page's
+// handlers have shown it), and actions kept until rollcall acknowledges them. What happens is
+// told as DOM events on the Participant (an EventTarget).
 
 import { ApiError, api } from "/static/shared/api.js";
-import { device } from "/static/shared/device.js";
+import { device, newUuid } from "/static/shared/device.js";
 import { backoffDelay, LiveSocket } from "/static/shared/live.js";
 import { ClientMessage, Close, ServerMessage } from "/static/shared/protocol.js";
 import { Emitter } from "./emitter.js";
@@ -13,6 +15,8 @@ import { rememberedName, rememberLeft, rememberMoved, rememberName } from "./mem
 
 // Why a revoked token was revoked is asked at most this many times while rollcall is unreachable.
 const REVOKED_CHECKS = 4;
+// An action refused for its pace is sent again after what rollcall asked, and a little jitter.
+const RETRY_JITTER_MS = 250;
 
 /** Why a participant's session is over (the `end` event's `reason`). */
 export const EndReason = Object.freeze({
@@ -64,6 +68,9 @@ export class Participant extends Emitter {
   #roomCheck;
   #recoveryCode;
   #lifecycle = null;
+  #actions = new Map(); // id -> an action not yet acknowledged: { message, resolve, reject, timer }
+  #shown = { event_version: 0, version: 0 }; // what this page's handlers showed
+  #reported = { event_version: 0, version: 0 }; // what the last receipt said
 
   /** Use join(); `options`: `roomCheck` (the 4 digits of a room check), `recoveryCode`. */
   constructor(code, { roomCheck = null, recoveryCode = null } = {}) {
@@ -72,6 +79,8 @@ export class Participant extends Emitter {
     this.device = device(); // { id, isNew }
     this.participant = null; // as rollcall last described it: id, display_name, status, state, version
     this.event = null;
+    this.eventState = {}; // the event state every phone is shown, and its version
+    this.eventStateVersion = 0;
     this.recoveryCode = null;
     this.rejoined = false; // the last join found this browser's participant already there
     this.connection = "stopped"; // connecting, connected, reconnecting, offline or stopped
@@ -145,6 +154,33 @@ export class Participant extends Emitter {
     this.#stopLive();
   }
 
+  /**
+   * Send the host an action: `name` (1-32 of a-z 0-9 _ . -) and any JSON `data` up to 4 KiB.
+   * `id` (1-64 of A-Z a-z 0-9 _ . : -; a random one by default) makes it count once: the same
+   * id again, from a double tap or a retry, is the same action. Kept and sent again after each
+   * reconnect until rollcall acknowledges it; resolves to `{ id, seq, duplicate }`, or rejects
+   * with a RollcallError (`validation_error`, `action_too_large`, `participant_pending`, …).
+   */
+  act(name, data = null, { id = newUuid() } = {}) {
+    const waiting = this.#actions.get(id);
+    if (waiting) return waiting.promise;
+    const action = { message: { type: ClientMessage.ACTION, id, name, data }, timer: null };
+    action.promise = new Promise((resolve, reject) => {
+      Object.assign(action, { resolve, reject });
+    });
+    if (this.ended) {
+      this.#settleAction(action, null, this.#endedError());
+      return action.promise;
+    }
+    this.#actions.set(id, action);
+    this.#live?.send(action.message); // else the next welcome sends it
+    return action.promise;
+  }
+
+  /** The actions not yet acknowledged, by id. */
+  get pendingActions() {
+    return [...this.#actions.keys()];
+  }
   // --- the live connection
 
   #connect(heartbeatS) {
@@ -187,12 +223,33 @@ export class Participant extends Emitter {
         if (document.visibilityState === "hidden") this.#say(ClientMessage.AWAY, "away");
         else this.#setPresence("online");
         this.emit("participant", { participant: this.participant });
+        this.#showOwnState("participant");
         if (this.event) this.emit("event", { event: this.event });
+        this.#setEventState(message.event_state ?? {}, message.event_state_version ?? 0);
+        // A receipt sent just before a connection died may never have arrived: say it again.
+        this.#reported = { event_version: 0, version: 0 };
+        this.#report();
+        for (const action of this.#actions.values()) this.#live.send(action.message);
         break;
       case ServerMessage.STATE:
         if (!this.participant || message.version < this.participant.version) break;
         this.participant = { ...this.participant, state: message.state, version: message.version };
         this.emit("state", { state: message.state, version: message.version });
+        this.#showOwnState("state");
+        this.#report();
+        break;
+      case ServerMessage.EVENT_STATE:
+        if (message.version <= this.eventStateVersion) break;
+        this.#setEventState(message.state, message.version);
+        this.#report();
+        break;
+      case ServerMessage.ACTION_ACK: {
+        const { id, seq, duplicate } = message;
+        this.#settleAction(this.#actions.get(id), { id, seq, duplicate });
+        break;
+      }
+      case ServerMessage.ERROR:
+        this.#onError(message);
         break;
       case ServerMessage.EVENT:
         this.event = message.event;
@@ -217,6 +274,60 @@ export class Participant extends Emitter {
       default:
         break;
     }
+  }
+
+  // --- the live channel: event state, receipts, actions
+
+  #setEventState(state, version) {
+    this.eventState = state;
+    this.eventStateVersion = version;
+    this.emit("event_state", { state, version });
+    // The handlers have run: a page that listens has shown it.
+    if (this.listens("event_state")) this.#shown.event_version = version;
+  }
+
+  #showOwnState(type) {
+    if (this.listens(type) && this.participant) this.#shown.version = this.participant.version;
+  }
+
+  /** Tell rollcall what this page has shown, when that moved on. */
+  #report() {
+    const shown = this.#shown;
+    const reported = this.#reported;
+    if (shown.event_version <= reported.event_version && shown.version <= reported.version) return;
+    if (this.#live?.send({ type: ClientMessage.SEEN, ...shown })) this.#reported = { ...shown };
+  }
+
+  #onError(message) {
+    const action = message.id == null ? null : this.#actions.get(message.id);
+    if (!action) {
+      this.emit("error", { code: message.code, detail: message.detail });
+      return;
+    }
+    if (message.code === "rate_limited") {
+      // Not refused, only too fast: the same action again, once rollcall allows it.
+      const delay = (message.retry_after_s ?? 1) * 1000 + Math.random() * RETRY_JITTER_MS;
+      clearTimeout(action.timer);
+      action.timer = setTimeout(() => this.#live?.send(action.message), delay);
+      return;
+    }
+    const problem = { code: message.code, detail: message.detail, errors: message.errors };
+    this.#settleAction(action, null, new ApiError(message.status ?? 400, problem));
+  }
+
+  #settleAction(action, ack, error = null) {
+    if (!action) return;
+    clearTimeout(action.timer);
+    this.#actions.delete(action.message.id);
+    if (error) action.reject(error);
+    else action.resolve(ack);
+  }
+
+  #endedError() {
+    return new ApiError(0, {
+      code: "session_ended",
+      detail: `The session is over (${this.ended}): rollcall takes no more actions from it.`,
+    });
   }
 
   #onFinal(closeCode) {
@@ -256,6 +367,9 @@ export class Participant extends Emitter {
     this.ended = reason;
     if (reason === EndReason.MOVED) rememberMoved(this.code); // a stranger to the event from now on
     if (reason === EndReason.KICKED) this.emit("kicked", {});
+    for (const action of [...this.#actions.values()]) {
+      this.#settleAction(action, null, this.#endedError());
+    }
     this.emit("end", { reason });
   }
 
