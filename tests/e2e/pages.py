@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import BrowserContext, Locator, Page, expect
+from websockets.sync.client import connect
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}}
@@ -279,3 +281,27 @@ def join_crowd(base_url: str, code: str, names: list[str], *, workers: int = 8) 
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         return list(pool.map(lambda name: join(client, name), names))
+
+
+def set_event_state(api: httpx.Client, event: HostedEvent, patch: dict[str, Any]) -> int:
+    """The host changes the event state; returns its new version."""
+    response = api.patch(f"/api/events/{event.code}/state", json=patch, headers=event.host_headers)
+    assert response.status_code == 200, response.text
+    version: int = response.json()["version"]
+    return version
+
+
+def report_seen(base_url: str, token: str, event_version: int) -> None:
+    """A phone says it has shown this event-state version, as the SDK does, then hangs up.
+
+    Its heartbeat's ack comes after the server has taken the receipt (one socket's messages are
+    read in order), so the receipt is in the server's buffer when this returns.
+    """
+    with connect(base_url.replace("http", "ws", 1) + "/ws", open_timeout=5) as socket:
+        socket.send(json.dumps({"type": "hello", "token": token}))
+        while json.loads(socket.recv(timeout=5))["type"] != "welcome":
+            pass
+        socket.send(json.dumps({"type": "seen", "event_version": event_version}))
+        socket.send(json.dumps({"type": "heartbeat"}))
+        while json.loads(socket.recv(timeout=5))["type"] != "ack":
+            pass

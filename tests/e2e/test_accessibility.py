@@ -14,7 +14,16 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.pages import PHONE, PROJECTOR, HostedEvent, create_event, crowd_names, join_crowd
+from tests.e2e.pages import (
+    PHONE,
+    PROJECTOR,
+    HostedEvent,
+    create_event,
+    crowd_names,
+    join_crowd,
+    report_seen,
+    set_event_state,
+)
 from tests.servers import RollcallServer
 
 pytestmark = pytest.mark.e2e
@@ -117,6 +126,18 @@ def test_every_dashboard_screen_has_no_serious_violation(
     phone_host = page(**PHONE)
     _open(phone_host, base, small)
     check("dashboard on a phone", phone_host)
+
+    # The event state's receipts: how many have it, who is behind, and the roster of only them.
+    version = set_event_state(api, small, {"question": "q1"})
+    for person in people[1:4]:
+        report_seen(base, person.token, version)
+    host = page()
+    _open(host, base, small)
+    expect(host.get_by_test_id("receipts")).to_have_text("3 of 5 have version 1", timeout=5_000)
+    check("dashboard with receipts", host)
+    host.get_by_test_id("behind-filter").click()
+    expect(host.get_by_test_id("roster").locator("[data-participant-id]")).to_have_count(2)
+    check("dashboard, only who is behind", host)
 
     large = create_event(api, title="Large room", capacity=300)
     join_crowd(base, large.code, crowd_names(250))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, WebSocket, expect
 
-from tests.e2e.pages import Host, HostedEvent, Phone
+from tests.e2e.pages import Host, HostedEvent, Phone, join_crowd, report_seen, set_event_state
 from tests.servers import RollcallServer
 
 pytestmark = pytest.mark.e2e
@@ -291,3 +291,47 @@ def test_joining_and_removing_work_from_the_keyboard(
     page.keyboard.press("Enter")
     expect(dashboard.presence("Ana")).to_have_text("Removed")
     expect(ana.heading("You were removed from this event")).to_be_visible()
+
+
+def test_the_dashboard_shows_who_has_the_event_state_live_and_filters_who_is_behind(
+    host: Callable[..., Host], api: httpx.Client, server: RollcallServer, event: HostedEvent
+) -> None:
+    people = join_crowd(server.base_url, event.code, ["Ana", "Bo", "Cy", "Dee", "Eve"])
+    dashboard = host(event)
+    page = dashboard.page
+    expect(dashboard.cards).to_have_count(5)
+    receipts = page.get_by_test_id("receipts")
+    expect(receipts).to_be_hidden()  # no event state yet: nothing to have seen
+
+    version = set_event_state(api, event, {"question": "q1"})
+    for person in people[:3]:
+        report_seen(server.base_url, person.token, version)
+    expect(receipts).to_have_text("3 of 5 have version 1", timeout=5_000)
+    behind = page.get_by_test_id("behind")
+    expect(behind.get_by_role("listitem")).to_have_count(2)
+    expect(behind).to_contain_text("Dee")
+    expect(behind).to_contain_text("Eve")
+    expect(page.get_by_role("heading", name="2 people behind")).to_be_visible()
+
+    only_behind = page.get_by_test_id("behind-filter")
+    only_behind.click()
+    expect(only_behind).to_have_attribute("aria-pressed", "true")
+    expect(dashboard.cards).to_have_count(2)
+    expect(dashboard.card("Dee")).to_be_visible()
+    expect(page.get_by_test_id("shown")).to_have_text("2 shown of 5 people")
+    only_behind.click()
+    expect(dashboard.cards).to_have_count(5)
+
+    # A new version: nobody has it until their phone shows it, and the page follows live.
+    version = set_event_state(api, event, {"question": "q2"})
+    expect(receipts).to_have_text("0 of 5 have version 2", timeout=5_000)
+    report_seen(server.base_url, people[4].token, version)
+    expect(receipts).to_have_text("1 of 5 has version 2", timeout=5_000)
+    expect(behind.get_by_role("listitem")).to_have_count(4)
+    only_behind.click()
+    expect(dashboard.cards).to_have_count(4)
+    for person in people[:4]:
+        report_seen(server.base_url, person.token, version)
+    expect(receipts).to_have_text("5 of 5 have version 2", timeout=5_000)
+    expect(behind).to_be_hidden()
+    expect(page.get_by_test_id("empty")).to_be_visible()  # the filter is on; nobody is behind

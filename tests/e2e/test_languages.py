@@ -16,7 +16,14 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.pages import PROJECTOR, HostedEvent, create_event, join_crowd
+from tests.e2e.pages import (
+    PROJECTOR,
+    HostedEvent,
+    create_event,
+    join_crowd,
+    report_seen,
+    set_event_state,
+)
 from tests.servers import RollcallServer
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +94,7 @@ def _dashboard_screens(page: Page, base_url: str, event: HostedEvent) -> set[str
     page.goto(f"{base_url}/host/{event.code}#host_token={event.host_token}")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-status", "connected")
     expect(page.get_by_test_id("roster").locator("[data-participant-id]")).to_have_count(5)
+    expect(page.get_by_test_id("behind").get_by_role("listitem")).to_have_count(2)
     texts = _texts(page)
     page.locator("#roster-view").select_option("list")
     expect(page.locator("main")).to_have_attribute("data-layout", "list")
@@ -138,6 +146,10 @@ def test_no_english_is_left_on_the_host_pages_in_any_language(
         f"/api/events/{event.code}/participants/{joined[1].participant_id}/kick",
         headers=event.host_headers,
     ).raise_for_status()
+    # An event state two of them have shown: the receipts and who is behind show too.
+    version = set_event_state(api, event, {"question": "q1"})
+    for person in joined[2:4]:
+        report_seen(server.base_url, person.token, version)
 
     def screens(locale: str) -> dict[str, set[str]]:
         page = contexts(**PROJECTOR, locale=locale).new_page()
@@ -154,6 +166,8 @@ def test_no_english_is_left_on_the_host_pages_in_any_language(
     english = screens("en")
     assert "Scan to join" in english["dashboard"]  # the walk sees what it should
     assert "Give Ana Silva a point" in english["dashboard"]
+    assert "2 of 4 have version 1" in english["dashboard"]
+    assert "Show only them in the roster" in english["dashboard"]
     failures = []
     for locale in LOCALES:
         for screen, texts in screens(locale).items():

@@ -1,5 +1,6 @@
 // What part of the roster the dashboard shows, and in what order: a search by name, filters by
-// group, a sort. `select` answers with the rows and the counts, which always match each other.
+// group, only who is behind on the event state, a sort. `select` answers with the rows and the
+// counts, which always match each other.
 
 import { CATEGORIES, searchKey, shownScore } from "./roster.js";
 
@@ -11,6 +12,8 @@ export class RosterQuery {
   text = ""; // the search as typed
   #key = ""; // the search as compared
   filters = new Set(); // categories to show; empty: all
+  behindOnly = false; // only who has not shown the current event state
+  #behind = new Set(); // their ids, as rollcall last listed them
   sort = "name";
   descending = false;
 
@@ -47,6 +50,11 @@ export class RosterQuery {
     this.#key = searchKey(text);
   }
 
+  /** Who has not shown the current event state (the receipts' `behind`). */
+  setBehind(ids) {
+    this.#behind = new Set(ids);
+  }
+
   toggleFilter(category) {
     if (this.filters.has(category)) this.filters.delete(category);
     else this.filters.add(category);
@@ -71,12 +79,13 @@ export class RosterQuery {
 
   /** Whether a search or a filter hides anyone. */
   get narrowed() {
-    return this.#key !== "" || this.filters.size > 0;
+    return this.#key !== "" || this.filters.size > 0 || this.behindOnly;
   }
 
   clear() {
     this.setText("");
     this.filters.clear();
+    this.behindOnly = false;
   }
 
   /**
@@ -94,6 +103,7 @@ export class RosterQuery {
       totals[entry.category] += 1;
       if (this.#key && !entry.key.includes(this.#key)) continue;
       counts[entry.category] += 1;
+      if (this.behindOnly && !this.#behind.has(entry.id)) continue;
       if (this.filters.size === 0 || this.filters.has(entry.category)) rows.push(entry);
     }
     const compare = this.#compare();

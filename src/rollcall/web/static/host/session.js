@@ -21,6 +21,7 @@ import { Announcer } from "./announcer.js";
 import { Dashboard } from "./dashboard.js";
 import { HostLinkActions, hostLinkDialog, hostLinkNotice } from "./hostlink.js";
 import { RosterQuery } from "./query.js";
+import { Receipts } from "./receipts.js";
 import { Roster } from "./roster.js";
 import { badTokenScreen, noTokenScreen, unknownScreen } from "./screens.js";
 
@@ -60,6 +61,7 @@ export class HostSession {
     this.toast = new Toast();
     this.announcer = new Announcer(tr);
     this.admission = new Admission(this);
+    this.receipts = new Receipts(this);
   }
 
   get eventPath() {
@@ -173,11 +175,13 @@ export class HostSession {
         this.roster.replace(message.participants || []);
         this.seq = message.seq;
       }
+      if (message.receipts) this.receipts.update(message.receipts);
       // Resumed: every message after `since` follows; seq moves with them.
       this.render();
       return;
     }
     if (message.type === ServerMessage.ROOM_CHECK) return this.admission.onRoomCheck(message);
+    if (message.type === ServerMessage.RECEIPTS) return this.receipts.update(message);
     if (typeof message.seq !== "number") return;
     if (this.seq !== null && message.seq <= this.seq) return; // seen already
     if (this.seq !== null && message.seq > this.seq + 1) {
@@ -191,6 +195,11 @@ export class HostSession {
   apply(message) {
     if (message.type === HostMessage.EVENT_UPDATED) {
       this.setEvent(message.event);
+      return;
+    }
+    if (message.type === HostMessage.EVENT_STATE) {
+      this.event = { ...this.event, state: message.state, state_version: message.version };
+      this.render();
       return;
     }
     const id = message.participant_id ?? message.participant?.id;
@@ -245,6 +254,7 @@ export class HostSession {
     if (!this.dashboard) this.dashboard = this.buildDashboard();
     this.dashboard.render(this.event, this.roster);
     this.admission.render(this.dashboard, this.event, this.roster);
+    this.receipts.render(this.dashboard, this.event);
     if (this.focusDashboard) {
       this.focusDashboard = false;
       this.dashboard.focusHeading();
