@@ -1,4 +1,5 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|profile|all|migrate`: run, print, plot, record."""
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|broadcast|profile|all|migrate`:
+run, print, plot, record."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ from pathlib import Path
 
 from bench.cluster import REPO, raise_open_file_limit
 
-SCENARIOS = ["joins", "joinbatch", "arrival", "heartbeats", "hostwelcome", "rejoins", "profile"]
+SCENARIOS = [
+    "joins",
+    "joinbatch",
+    "arrival",
+    "heartbeats",
+    "hostwelcome",
+    "rejoins",
+    "broadcast",
+    "profile",
+]
 ALL_MINUTES = 15
 ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
 
@@ -32,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         "--phones",
         type=int,
         default=None,
-        help="heartbeats: phones in the soak (default 50,000 alone, 20,000 within all)",
+        help="heartbeats: phones in the soak (default 50,000 alone, 20,000 within all);"
+        " broadcast: its phones (default 10,000)",
     )
     parser.add_argument(
         "--out", type=Path, default=REPO / "artifacts" / "bench", help="results and plots"
@@ -52,6 +63,7 @@ async def _main(args: argparse.Namespace) -> int:
         return await migrate.run(args.rows)
     from bench import (
         arrival,
+        broadcast,
         heartbeats,
         hostwelcome,
         joinbatch,
@@ -73,6 +85,7 @@ async def _main(args: argparse.Namespace) -> int:
         "heartbeats": heartbeats.run,
         "hostwelcome": hostwelcome.run,
         "rejoins": rejoins.run,
+        "broadcast": lambda h: broadcast.run(h, phones=args.phones),
         "profile": profile.run,
     }
     started = time.monotonic()
