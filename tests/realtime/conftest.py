@@ -16,6 +16,7 @@ FAST = {
     "presence_timeout_s": 2,
     "heartbeat_flush_s": 0.2,
     "presence_sweep_s": 0.2,
+    "receipt_flush_s": 0.2,
 }
 
 

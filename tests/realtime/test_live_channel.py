@@ -332,6 +332,37 @@ async def test_receipts_count_and_list_who_is_behind_online_first(
     await host.close()
 
 
+async def test_a_new_versions_count_is_not_held_back_by_the_last_count_of_the_one_before(
+    server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    joined = [(await join(http_a, event.code)).json() for _ in range(2)]
+    host = await host_socket(server_a, event.code, event.host_token)
+    phones = [
+        (await participant_socket(server, j["session_token"]))[0]
+        for server, j in zip((server_a, server_b), joined, strict=True)
+    ]
+    for version in (1, 2):
+        await set_state(http_a, event, {"question": f"q{version}"})
+        for phone in phones:
+            await phone.until(of_type("event_state"), timeout=2)
+            await phone.send({"type": "seen", "event_version": version})
+        await host.until(
+            lambda m, v=version: (
+                m["type"] == "receipts" and m == {**m, "event_version": v, "seen": 2}
+            ),
+            timeout=5,
+        )
+        if version == 1:
+            counted_at = time.monotonic()
+    # One change a second needs each version's "everyone" within the second: the pace (a
+    # message a second) holds for one version, not across them.
+    assert time.monotonic() - counted_at < 0.9
+    for phone in phones:
+        await phone.close()
+    await host.close()
+
+
 async def test_a_seen_for_a_version_that_does_not_exist_is_an_error_and_stores_nothing(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:

@@ -21,7 +21,9 @@ class Hub:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.registry = Registry(runtime.pool)
-        self.receipts = ReceiptsFeed(runtime.pool, self.registry)
+        self.receipts = ReceiptsFeed(
+            runtime.pool, self.registry, receipt_flush_s=runtime.settings.receipt_flush_s
+        )
         self._fanout = Fanout(runtime.pool, self.registry, on_host_event=self.receipts.on_log)
         self._listener = Listener(
             runtime.database_url,

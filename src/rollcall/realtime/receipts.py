@@ -1,12 +1,20 @@
-"""Receipts for the hosts of this process: how many have shown the event state, at most once a second.
+"""Receipts for the hosts of this process: how many have shown the event state, live.
 
 What may change an event's receipts: a process wrote `seen` reports (its receipt flush NOTIFYs
 the events it touched, on RECEIPTS_CHANNEL), the event state changed, or someone joined,
-left or was removed (the event log's notifications). Each marks the event; at most once every
-RECEIPTS_EVERY_S, one query counts every marked event that has a host here, and each host
-gets `{"type":"receipts","event_version","seen","of"}` when the count differs from the last
-one it got (once the event has a state: before its first version there is nothing to have
-seen). It is not logged and not replayed: a host's welcome carries the current one.
+left or was removed (the event log's notifications). Each marks the event, and a round counts
+every marked event that is due, in one query; each host gets
+`{"type":"receipts","event_version","seen","of"}` when the count differs from the last one it
+got (once the event has a state: before its first version there is nothing to have seen). It
+is not logged and not replayed: a host's welcome carries the current one.
+
+When an event is due: a mark waits GATHER_S for the marks close behind it (every process
+writes the receipts of one change about one flush interval after it, within moments of each
+other), and a new event state waits for the first flush of its receipts, so that each message
+says as much as it can; never more than MAX_WAIT_S after the first mark. An event's hosts get
+at most one message a second for one event-state version; the first count of a new version
+is not held back by the one before (with a change every second, each version's count would
+otherwise always land after the next change).
 """
 
 from __future__ import annotations
@@ -29,7 +37,13 @@ from rollcall.realtime.registry import Registry
 log = logging.getLogger(__name__)
 
 RECEIPTS_EVERY_S = 1.0
-"""A host gets its event's receipts at most this often."""
+"""A host gets its event's receipts for one event-state version at most this often."""
+
+GATHER_S = 0.1
+"""How long a count waits for further marks after one (each pushes it back, to MAX_WAIT_S)."""
+
+MAX_WAIT_S = 1.0
+"""An event is counted at most this long after its first mark since it was last counted."""
 
 STOP_WAIT_S = 5.0
 """How long stopping waits for a count under way (never cancelled in its query)."""
@@ -47,13 +61,19 @@ CHANGES_RECEIPTS = frozenset(
 
 
 class ReceiptsFeed:
-    def __init__(self, pool: asyncpg.Pool[Any], registry: Registry) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[Any], registry: Registry, *, receipt_flush_s: float
+    ) -> None:
         self._pool = pool
         self._registry = registry
-        self._dirty: set[UUID] = set()
+        self._settle_s = receipt_flush_s + GATHER_S  # a new state's first receipts are written
+        self._due: dict[UUID, float] = {}  # marked events: when to count them (loop time)
+        self._first: dict[UUID, float] = {}  # each one's first mark since it was last counted
+        self._fresh: set[UUID] = set()  # marked for a new event state: not held to the pace
+        self._sent: dict[UUID, float] = {}  # when each event's hosts were last sent receipts
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
         self._round: asyncio.Task[None] | None = None
-        self._next_at = 0.0  # the loop's time before which no round starts
         self._stopped = False
 
     def on_receipts(self, payload: str) -> None:
@@ -67,7 +87,9 @@ class ReceiptsFeed:
 
     def on_log(self, event_id: UUID, kind: object) -> None:
         """A message was logged for the event (`kind` None: a notification without a type)."""
-        if kind is None or kind in CHANGES_RECEIPTS:
+        if kind == HostMessage.EVENT_STATE:
+            self.mark(event_id, wait_s=self._settle_s, fresh=True)
+        elif kind is None or kind in CHANGES_RECEIPTS:
             self.mark(event_id)
 
     def host_arrived(self, event_id: UUID) -> None:
@@ -78,30 +100,55 @@ class ReceiptsFeed:
     def forget(self, event_id: UUID) -> None:
         """A socket of the event left; when it was the last host here, nothing is due."""
         if not self._registry.has_host(event_id):
-            self._dirty.discard(event_id)
+            self._due.pop(event_id, None)
+            self._first.pop(event_id, None)
+            self._fresh.discard(event_id)
+            self._sent.pop(event_id, None)
 
-    def mark(self, event_id: UUID) -> None:
+    def mark(self, event_id: UUID, *, wait_s: float = GATHER_S, fresh: bool = False) -> None:
+        """Count the event's receipts again, no sooner than `wait_s` from now."""
         if self._stopped or not self._registry.has_host(event_id):
             return
-        self._dirty.add(event_id)
-        self._schedule()
+        now = asyncio.get_running_loop().time()
+        first = self._first.setdefault(event_id, now)
+        # A mark close behind another pushes the count back, up to MAX_WAIT_S after the first.
+        due = min(max(now + wait_s, self._due.get(event_id, 0.0)), first + MAX_WAIT_S)
+        if fresh:
+            self._fresh.add(event_id)
+        if event_id not in self._fresh and event_id in self._sent:
+            due = max(due, self._sent[event_id] + RECEIPTS_EVERY_S)
+        self._due[event_id] = due
+        self._arm()
 
-    def _schedule(self) -> None:
-        if self._timer is not None or self._round is not None:
-            return  # a round is due or under way; one under way schedules the next
+    def _arm(self) -> None:
+        """The timer for the earliest due event (a round under way arms it when it ends)."""
+        if self._round is not None or self._stopped or not self._due:
+            return
+        due = min(self._due.values())
+        if self._timer is not None:
+            if self._timer_at == due:
+                return
+            self._timer.cancel()
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, self._next_at - loop.time()), self._start_round)
+        self._timer_at = due
+        self._timer = loop.call_later(max(0.0, due - loop.time()), self._start_round)
 
     def _start_round(self) -> None:
         self._timer = None
+        self._timer_at = None
         if not self._stopped:
             self._round = asyncio.create_task(self._count(), name="receipts")
 
     async def _count(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            self._next_at = asyncio.get_running_loop().time() + RECEIPTS_EVERY_S
-            marked = [e for e in self._dirty if self._registry.has_host(e)]
-            self._dirty.clear()
+            started = loop.time()
+            ready = [event_id for event_id, due in self._due.items() if due <= started]
+            for event_id in ready:
+                del self._due[event_id]
+                self._first.pop(event_id, None)
+                self._fresh.discard(event_id)
+            marked = [event_id for event_id in ready if self._registry.has_host(event_id)]
             if not marked:
                 return
             try:
@@ -109,7 +156,8 @@ class ReceiptsFeed:
                     counted = await receipts.summaries(conn, event_ids=marked)
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("receipts not counted: %s", type(exc).__name__)
-                self._dirty.update(marked)
+                for event_id in marked:
+                    self._due.setdefault(event_id, started + RECEIPTS_EVERY_S)
                 return
             for event_id, now in counted.items():
                 if now.event_version == 0:
@@ -119,10 +167,10 @@ class ReceiptsFeed:
                     if host.receipts != now:
                         host.receipts = now
                         host.send(message)
+                        self._sent[event_id] = loop.time()
         finally:
             self._round = None
-            if self._dirty and not self._stopped:
-                self._schedule()
+            self._arm()
 
     async def stop(self) -> None:
         """No more rounds; one under way ends by itself (never cancelled in its query)."""
