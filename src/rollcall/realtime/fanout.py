@@ -348,6 +348,10 @@ def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> N
         if closed:
             connection.close(Close.EVENT_CLOSED, "event closed")
         return
+    if kind == HostMessage.EVENT_STATE:  # every phone, one text for all: the common broadcast
+        connection.event_version = max(connection.event_version, message["version"])
+        connection.send(outgoing.for_phones)
+        return
     me = str(connection.participant_id)
     mine = message.get("participant_id") == me
     about_me = message.get("participant", {}).get("id") == me
@@ -359,9 +363,6 @@ def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> N
             move(connection)
     elif kind == HostMessage.JOINED and about_me:
         connection.send({"type": ServerMessage.ADMITTED, "participant": message["participant"]})
-    elif kind == HostMessage.EVENT_STATE:
-        connection.event_version = max(connection.event_version, message["version"])
-        connection.send(outgoing.for_phones)
     elif kind == HostMessage.STATE and mine:
         connection.state_version = max(connection.state_version, message["version"])
         connection.send(
