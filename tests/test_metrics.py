@@ -232,6 +232,8 @@ async def test_the_grafana_dashboard_plots_only_what_rollcall_exports(
         "rollcall_joins_total",
         "rollcall_open_sockets",
         "rollcall_heartbeats_flushed_total",
+        "rollcall_receipts_flushed_total",
+        "rollcall_actions_total",
         "rollcall_task_duration_seconds",
         "rollcall_event_log_delivery_lag_seconds",
         "rollcall_pool_wait_seconds",

@@ -58,6 +58,8 @@ ACTIONS = Counter(
     "Actions from phones, by what the database answered: stored, duplicate, pending, closed, ended.",
     ["outcome"],
 )
+for _outcome in ("stored", "duplicate", "pending", "closed", "ended"):
+    ACTIONS.labels(outcome=_outcome)  # each at 0 from the start, so a rate has a series
 TASK_SECONDS = Histogram(
     "rollcall_task_duration_seconds",
     "How long each run of a background task took (heartbeat_flush, presence_sweep, …).",
