@@ -226,7 +226,7 @@ async def _broadcast(
         conn.execute(COUNT_UPDATES)
     sent: dict[int, float] = {}
     start = time.time()
-    async with httpx.AsyncClient(base_url=servers.url(), timeout=10) as http:
+    async with httpx.AsyncClient(base_url=servers.url(), timeout=60) as http:
         for n in range(1, changes + 1):
             due = start + (n - 1) * EVERY_S
             await asyncio.sleep(max(0.0, due - time.time()))

@@ -324,7 +324,7 @@ export class Participant extends Emitter {
   }
 
   #endedError() {
-    return new ApiError(0, {
+    return new ApiError(410, {
       code: "session_ended",
       detail: `The session is over (${this.ended}): rollcall takes no more actions from it.`,
     });
