@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 
 from rollcall.db.url import sqlalchemy_url
+from rollcall.errors import DatabaseSetupError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -46,6 +47,15 @@ def current(database_url: str) -> str:
     finally:
         engine.dispose()
     return ", ".join(heads) if heads else "base"
+
+
+def require_head(database_url: str, *, otherwise: str = "") -> None:
+    """Refuse (DatabaseSetupError) a database whose schema is not the one this code needs."""
+    if (at := current(database_url)) != (needed := head()):
+        raise DatabaseSetupError(
+            f"the database schema is at {at}, and this rollcall needs {needed}:"
+            f" run `rollcall db upgrade` first{otherwise}"
+        )
 
 
 def head() -> str:
