@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from rollcall.app import create_app
+from rollcall.attendance import service
+from rollcall.runtime import runtime_of
+from rollcall.settings import Settings
 from tests.factories import HostedEvent, bearer, create_event, join, new_device
 
 COLUMNS = [
@@ -236,3 +242,88 @@ async def test_a_closed_event_counts_up_to_its_close(client: httpx.AsyncClient) 
     ana = first["participants"][0]
     counted = timedelta(seconds=ana["online_s"] + ana["offline_s"] + ana["away_s"])
     assert at(ana["first_joined_at"]) + counted <= closed_by + timedelta(seconds=0.1)
+
+
+async def test_a_client_that_reads_slowly_holds_no_database_connection(
+    settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the answer waits for its reader, the request holds no pooled connection: neither
+    the route's own nor a page's (each page borrows one only while it is read)."""
+    monkeypatch.setattr(service, "PAGE_ROWS", 2)  # five participants: three pages
+    app = create_app(settings, database_url=database_url)
+    async with app.router.lifespan_context(app):
+        runtime = runtime_of(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rollcall.test") as c:
+            event = await create_event(c)
+            for n in range(5):
+                await join(c, event.code, name=f"Reader {n}")
+
+        # Connections the request borrowed and has not given back: its tasks (the route's,
+        # and the one that streams the answer) run in its context; the background loops not.
+        ours: contextvars.ContextVar[bool] = contextvars.ContextVar("ours", default=False)
+        held = 0
+        borrow = runtime.pool.acquire
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            inner = borrow(*args, **kwargs)
+
+            class Counted:
+                async def __aenter__(self) -> Any:
+                    nonlocal held
+                    conn = await inner.__aenter__()
+                    held += ours.get()
+                    return conn
+
+                async def __aexit__(self, *exc: Any) -> Any:
+                    nonlocal held
+                    held -= ours.get()
+                    return await inner.__aexit__(*exc)
+
+            return Counted()
+
+        monkeypatch.setattr(runtime.pool, "acquire", counted)
+        chunks: list[bytes] = []
+        while_waiting: list[int] = []
+        answered = asyncio.Event()
+
+        async def slow_reader(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                chunks.append(message["body"])
+                while_waiting.append(held)
+                await asyncio.sleep(0.05)  # the client takes its time with each chunk
+
+        requested = False
+
+        async def request() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await answered.wait()
+            return {"type": "http.disconnect"}
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/api/events/{event.code}/attendance",
+            "raw_path": f"/api/events/{event.code}/attendance".encode(),
+            "query_string": b"format=csv",
+            "headers": [
+                (b"host", b"rollcall.test"),
+                (b"authorization", f"Bearer {event.host_token}".encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("rollcall.test", 80),
+        }
+        ours.set(True)
+        await asyncio.wait_for(app(scope, request, slow_reader), 10)
+        ours.set(False)
+        answered.set()
+    text = b"".join(chunks).decode()
+    assert len(text.strip().split("\r\n")) == 1 + 5
+    assert len(while_waiting) == 3, "a chunk a page"
+    assert set(while_waiting) == {0}, f"connections held while the reader read: {while_waiting}"
