@@ -124,6 +124,12 @@ async def test_rollcall_event_report_agrees_with_the_api(
         f"/api/events/{event.code}", json={"status": "closed"}, headers=event.host_headers
     )
     assert closed.status_code == 200
+    # The event's counts come from presence now: wait until every phone's silence has passed
+    # the timeout, so that both readings see the same counts.
+    deadline = time.monotonic() + FAST["presence_timeout_s"] + 10
+    while (await http_a.get(f"/api/events/{event.code}")).json()["counts"]["online"]:
+        assert time.monotonic() < deadline, "still online long after the timeout"
+        await asyncio.sleep(0.1)
 
     api = await roll(http_a, event)
     printed = json.loads(report(realtime_db, event.code, "json"))
