@@ -98,38 +98,53 @@ def database_url(before_attendance: str) -> str:
 
 
 async def _rows(client: httpx.AsyncClient, code: str) -> dict[str, dict[str, Any]]:
+    """The roll call by name; each row also gets `since_join` and `since_seen`: the seconds
+    from its first join and from when it was last seen to the roll call's generated_at."""
     answer = await client.get(
         f"/api/events/{code}/attendance?include=pending",
         headers={"Authorization": f"Bearer {TOKEN}{code}"},
     )
     assert answer.status_code == 200, answer.text
-    return {row["display_name"]: row for row in answer.json()["participants"]}
+    generated = datetime.fromisoformat(answer.json()["generated_at"])
+    rows = {}
+    for row in answer.json()["participants"]:
+        joined = datetime.fromisoformat(row["first_joined_at"])
+        seen = datetime.fromisoformat(row["last_seen_at"])
+        row["since_join"] = (generated - joined).total_seconds()
+        row["since_seen"] = (generated - seen).total_seconds()
+        rows[row["display_name"]] = row
+    return rows
 
 
 def _figures(row: dict[str, Any]) -> tuple[float, float, float]:
     return row["online_s"], row["away_s"], row["offline_s"]
 
 
+def approx(*figures: float) -> Any:
+    return pytest.approx(figures, abs=0.1)  # the figures come to a tenth of a second
+
+
 async def test_participants_from_before_get_sensible_figures(
     client: httpx.AsyncClient,
 ) -> None:
     rows = await _rows(client, "PASTEV")
-    approx = lambda *figures: pytest.approx(figures, abs=1.0)  # noqa: E731
+    here, quiet = rows["Here"], rows["Quiet"]
+    assert here["since_join"] == pytest.approx(100, abs=30), "inserted 100 s before the join"
     # Present: present since the join. Gone quiet or gone: present until last seen.
-    assert _figures(rows["Here"]) == approx(100, 0, 0)
-    assert _figures(rows["Away"]) == approx(0, 100, 0)
-    assert _figures(rows["Never told"]) == approx(100, 0, 0)
-    assert _figures(rows["Quiet"]) == approx(40, 0, 60)
-    assert _figures(rows["Gone"]) == approx(60, 0, 0)
-    assert _figures(rows["Out"]) == approx(70, 0, 0)
+    assert _figures(here) == approx(here["since_join"], 0, 0)
+    assert _figures(rows["Away"]) == approx(0, rows["Away"]["since_join"], 0)
+    assert _figures(rows["Never told"]) == approx(rows["Never told"]["since_join"], 0, 0)
+    assert _figures(quiet) == approx(100 - 60, 0, quiet["since_seen"])
+    assert _figures(rows["Gone"]) == approx(100 - 40, 0, 0)
+    assert _figures(rows["Out"]) == approx(100 - 30, 0, 0)
     assert _figures(rows["Waiting"]) == (0, 0, 0)
     assert rows["Gone"]["left_at"] == rows["Gone"]["last_seen_at"]
     assert rows["Out"]["left_at"] == rows["Out"]["last_seen_at"]
-    assert rows["Here"]["left_at"] is None
+    assert here["left_at"] is None
     assert {row["connections"] for row in rows.values()} == {0}
 
-    # The event closed 50 s ago (before the revision): counted up to then; by then silent
-    # for 40 s, past the 30 s timeout, so offline from its last beat.
+    # The event closed 50 s before the upgrade: counted up to then; by then silent for 40 s,
+    # past the 30 s timeout, so offline from its last beat.
     [stayed] = (await _rows(client, "ENDED2")).values()
     assert _figures(stayed) == approx(10, 0, 40)
 
@@ -138,7 +153,8 @@ def test_the_previous_releases_writes_keep_the_record(before_attendance: str) ->
     """The statements a release without attendance sends still update the figures: the
     database keeps them."""
     with psycopg.connect(before_attendance, autocommit=True) as conn:
-        # 0006's sweep and leave, as written there: a legacy row goes offline, then leaves.
+        # What a release before attendance writes when a row goes offline (the sweep), then
+        # leaves: a legacy row, with no record yet.
         conn.execute(
             "UPDATE event_participants SET reported_presence = 'offline'"
             " WHERE display_name = 'Here'"
@@ -151,8 +167,8 @@ def test_the_previous_releases_writes_keep_the_record(before_attendance: str) ->
             "SELECT online_s, offline_s, presence_since, left_at, last_heartbeat"
             " FROM event_participants WHERE display_name = 'Here'"
         ).fetchone()  # type: ignore[misc]
-        assert online_s == pytest.approx(99, abs=0.5), "present from the join to the last beat"
-        assert offline_s == pytest.approx(1, abs=0.5)
+        assert online_s == pytest.approx(99, abs=0.01), "present from the join to the last beat"
+        assert offline_s == pytest.approx((since - seen).total_seconds(), abs=0.01)
         assert left_at == since and left_at > seen
         # A close from the previous release sets the close time too.
         conn.execute("UPDATE events SET status = 'closed' WHERE code = 'PASTEV'")
