@@ -94,9 +94,35 @@ async def test_a_phone_that_went_silent_and_came_back_is_one_row_with_what_happe
     assert row["reclaims"] == 0 and row["left_at"] is None
 
 
-def report(database_url: str, code: str, fmt: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "rollcall.cli", "event", "report", code, "--format", fmt],
+async def test_a_hidden_page_counts_as_away_until_it_is_shown(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    joined_at = time.monotonic()
+    joined = (await join(http_a, event.code, name="Scroller")).json()
+    phone = await Socket.open(server_a.ws_url, {"type": "hello", "token": joined["session_token"]})
+    assert (await phone.next())["type"] == "welcome"
+    await beat_for(phone, 1.2)
+    away_at = time.monotonic()
+    await phone.send({"type": "away"})
+    await beat_for(phone, 2.5)  # past the presence timeout: beats keep it away, not offline
+    back_at = time.monotonic()
+    await phone.send({"type": "back"})
+    await beat_for(phone, 0.6)
+    asked_at = time.monotonic()
+    [row] = (await roll(http_a, event))["participants"]
+    slack = time.monotonic() - asked_at
+    await phone.close()
+
+    assert row["away_s"] == pytest.approx(back_at - away_at, abs=TOLERANCE_S + slack), row
+    online = (away_at - joined_at) + (asked_at - back_at)
+    assert row["online_s"] == pytest.approx(online, abs=TOLERANCE_S + slack), row
+    assert row["offline_s"] == 0 and row["connections"] == 1
+
+
+def run_report(database_url: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "rollcall.cli", "event", "report", *args],
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")},
             "DATABASE_URL": database_url,
@@ -106,6 +132,10 @@ def report(database_url: str, code: str, fmt: str) -> str:
         timeout=120,
         check=False,
     )
+
+
+def report(database_url: str, code: str, fmt: str) -> str:
+    done = run_report(database_url, code, "--format", fmt)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode("utf-8")  # as printed: CRLF kept
 
@@ -141,3 +171,11 @@ async def test_rollcall_event_report_agrees_with_the_api(
         f"/api/events/{event.code}/attendance?format=csv", headers=event.host_headers
     )
     assert report(realtime_db, event.code, "csv") == api_csv.text
+
+
+def test_rollcall_event_report_says_what_is_wrong(realtime_db: str) -> None:
+    unknown = run_report(realtime_db, "ZZZZZZ")
+    assert unknown.returncode == 1
+    assert unknown.stderr.decode().strip() == "rollcall: no event has the code 'ZZZZZZ'"
+    wrong = run_report(realtime_db, "ZZZZZZ", "--format", "xlsx")
+    assert wrong.returncode == 2 and b"invalid choice: 'xlsx'" in wrong.stderr

@@ -41,10 +41,14 @@ def current(database_url: str) -> str:
     from sqlalchemy.pool import NullPool
 
     engine = create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    said = logging.getLogger("alembic.runtime.migration")
+    level = said.level
+    said.setLevel(logging.WARNING)  # not "Context impl PostgresqlImpl." on every look
     try:
         with engine.connect() as conn:
             heads = MigrationContext.configure(conn).get_current_heads()
     finally:
+        said.setLevel(level)
         engine.dispose()
     return ", ".join(heads) if heads else "base"
 
