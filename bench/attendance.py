@@ -14,22 +14,19 @@ them, so what the 10,000 runs add above that is what the size costs.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from statistics import median
-from uuid import uuid4
 
 import httpx
 
 from bench.cluster import CpuMeter, Sampler
 from bench.harness import Harness, NewEvent, create_event
-from bench.phones import http_join
+from bench.phones import join_silently
 
 SIZES = (1_000, 10_000)
 FORMATS = ("json", "csv")
 ROUNDS = 3
-JOINS_IN_FLIGHT = 100
 TARGET_S = 2.0
 FLAT_MB = 8.0
 SAMPLE_EVERY_S = 0.01
@@ -61,28 +58,6 @@ class Export:
     rows: int
     cpu_s: float  # the rollcall process's CPU for it
     rss_peak: int  # the rollcall process's RSS at its highest while it ran
-
-
-async def _fill(port: int, code: str, count: int) -> int:
-    """Join `count` new devices over HTTP; returns how many got in."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(count):
-        queue.put_nowait(n)
-    joined = 0
-
-    async def joiner() -> None:
-        nonlocal joined
-        while not queue.empty():
-            n = queue.get_nowait()
-            for _ in range(4):
-                status, _ = await http_join(port, code, str(uuid4()), f"Person {n}")
-                if status in (200, 201):
-                    joined += 1
-                    break
-                await asyncio.sleep(0.5)
-
-    await asyncio.gather(*(joiner() for _ in range(JOINS_IN_FLIGHT)))
-    return joined
 
 
 async def _export(
@@ -131,7 +106,7 @@ async def run(h: Harness) -> None:
         for size in SIZES:
             event = create_event(servers.url(), f"roll call of {size}", capacity=size)
             began = time.monotonic()
-            joined = await _fill(port, event.code, size)
+            joined = await join_silently(port, event.code, size, prefix="Person ")
             print(f"   {joined:,} joined in {time.monotonic() - began:.0f} s", flush=True)
             with h.db.connect() as conn:
                 conn.execute(HISTORY, {"code": event.code})
@@ -139,7 +114,7 @@ async def run(h: Harness) -> None:
         meter = CpuMeter(servers.pids, with_children=False)
         async with httpx.AsyncClient(base_url=servers.url(), timeout=60) as client:
             warm = create_event(servers.url(), "warm-up", capacity=10)
-            await _fill(port, warm.code, 10)
+            await join_silently(port, warm.code, 10, prefix="Warm ")
             for fmt in FORMATS:
                 await _export(client, warm, 10, fmt, meter)
             rest_rss = meter.rss_bytes()

@@ -20,6 +20,7 @@ import asyncpg
 
 from rollcall.attendance.schemas import AttendanceEntry
 from rollcall.db.pool import DB
+from rollcall.errors import EventNotFound
 from rollcall.events.schemas import Event
 from rollcall.events.service import EventRow, describe
 
@@ -114,7 +115,8 @@ async def roll_call(
         """,
         event.id,
     )
-    assert moments is not None  # the caller found the event
+    if moments is None:  # deleted since the caller found it
+        raise EventNotFound()
     generated_at: datetime = moments["generated_at"]
     roll = Roll(
         event=await describe(conn, event=event, presence_timeout_s=presence_timeout_s),

@@ -175,7 +175,7 @@ async def _arrive(hub: Hub, connection: Connection) -> None:
     assert connection.participant_id is not None
     runtime = hub.runtime
     await runtime.heartbeats.socket_opened(connection.participant_id)
-    if not connection.present:  # already online: the beat says so, nothing to announce
+    if not connection.present:  # (one already online needs only the beat: nothing to say)
         await _mark_here(runtime, connection, away=False, known=connection.known)
 
 
