@@ -91,10 +91,12 @@ def _start(stack: Stack) -> None:
     without waiting for `service_healthy`), so the start waits for PostgreSQL's itself, as the
     docs tell operators on such a podman to do.
     """
-    with stack.timed("stack: up, migrated, both instances healthy, Caddy's CA issued"):
+    with stack.timed("PostgreSQL up and healthy"):
         stack.compose("up", "--detach", "postgres")
         stack.wait_healthy("postgres")
+    with stack.timed("schema migrated"):
         stack.compose("--profile", "migrate", "run", "--rm", "migrate")
+    with stack.timed("both instances and Caddy up, healthy, Caddy's CA issued"):
         stack.compose("up", "--detach")
         for instance in ("rollcall-1", "rollcall-2"):
             stack.wait_healthy(instance)
