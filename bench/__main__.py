@@ -1,4 +1,4 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|broadcast|profile|all|migrate`:
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|broadcast|profile|all|migrate`:
 run, print, plot, record."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ SCENARIOS = [
     "arrival",
     "heartbeats",
     "hostwelcome",
+    "attendance",
     "rejoins",
     "broadcast",
     "profile",
@@ -63,6 +64,7 @@ async def _main(args: argparse.Namespace) -> int:
         return await migrate.run(args.rows)
     from bench import (
         arrival,
+        attendance,
         broadcast,
         heartbeats,
         hostwelcome,
@@ -84,6 +86,7 @@ async def _main(args: argparse.Namespace) -> int:
         "arrival": arrival.run,
         "heartbeats": heartbeats.run,
         "hostwelcome": hostwelcome.run,
+        "attendance": attendance.run,
         "rejoins": rejoins.run,
         "broadcast": lambda h: broadcast.run(h, phones=args.phones),
         "profile": profile.run,

@@ -13,7 +13,7 @@ Every column is added with a constant default (no rewrite, and the previous rele
 fill them); the table is new and empty.
 
 Revision ID: live_channel
-Revises: join_batches
+Revises: attendance
 Create Date: 2026-12-10 09:00:00+00:00
 """
 
@@ -23,7 +23,7 @@ from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
 
 revision = "live_channel"
-down_revision = "join_batches"
+down_revision = "attendance"
 branch_labels = None
 depends_on = None
 
