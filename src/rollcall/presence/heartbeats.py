@@ -47,7 +47,5 @@ class HeartbeatBuffer(WriteBuffer[Beat]):
 
     async def write(self, conn: DB, batch: dict[UUID, Beat]) -> None:
         beats = batch.values()
-        await conn.execute(
-            FLUSH_SQL, list(batch), [b.at for b in beats], [b.opened for b in beats]
-        )
+        await conn.execute(FLUSH_SQL, list(batch), [b.at for b in beats], [b.opened for b in beats])
         metrics.HEARTBEATS_FLUSHED.inc(len(batch))
