@@ -24,7 +24,8 @@ class Periodic:
     """Run `work` every `interval_s`; a database outage is logged and retried, never fatal.
 
     With `wake`, only when there is work: `interval_s` after the event is set (so, at most
-    once every `interval_s`). Each run's duration goes to
+    once every `interval_s`), or later when `defer` asks, but never more than one more
+    interval. Each run's duration goes to
     rollcall_task_duration_seconds{task=<name, with underscores>}.
     """
 
@@ -40,15 +41,26 @@ class Periodic:
         self._work = work
         self._interval = interval_s
         self._wake = wake
+        self._not_before = 0.0  # the loop's time before which a run waits (`defer`)
         self._task: asyncio.Task[None] | None = None
         self._duration = TASK_SECONDS.labels(task=name.replace(" ", "_"))
 
+    def defer(self) -> None:
+        """The next run comes no sooner than one interval from now (and no later than two
+        intervals after it was woken): for work that is about to arrive in a burst."""
+        self._not_before = asyncio.get_running_loop().time() + self._interval
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             if self._wake is not None:
                 await self._wake.wait()
+            woken = loop.time()
             await asyncio.sleep(self._interval)
             if self._wake is not None:
+                deferred = min(self._not_before, woken + 2 * self._interval) - loop.time()
+                if deferred > 0:
+                    await asyncio.sleep(deferred)
                 self._wake.clear()  # what comes from here on wakes the next run
             started = time.perf_counter()
             try:
@@ -96,6 +108,11 @@ class WriteBuffer(ABC, Generic[V]):
         self._arrived = asyncio.Event() if soon else None
         self._loop = Periodic(name, self.flush, flush_interval_s, wake=self._arrived)
         self._lock = asyncio.Lock()
+
+    def expect_burst(self) -> None:
+        """Values are about to come all at once (a `soon` buffer): write them together, one
+        interval from now, rather than whatever came just before them a moment earlier."""
+        self._loop.defer()
 
     def put(self, participant_id: UUID, value: V) -> None:
         old = self._pending.get(participant_id)

@@ -64,12 +64,15 @@ class Fanout:
         pool: asyncpg.Pool[Any],
         registry: Registry,
         on_host_event: Callable[[UUID, object], None] | None = None,
+        on_event_state: Callable[[], None] | None = None,
     ) -> None:
         """`on_host_event(event_id, type)` hears of each notification of an event with a host
-        here (type None when the notification says none)."""
+        here (type None when the notification says none); `on_event_state()` of each event
+        state this process sends its phones (their receipts follow)."""
         self._pool = pool
         self._registry = registry
         self._on_host_event = on_host_event
+        self._on_event_state = on_event_state
         self._cursor: dict[UUID, int] = {}
         self._floor: dict[UUID, int] = {}  # a socket added behind the cursor reads from here
         self._behind: weakref.WeakSet[Connection] = weakref.WeakSet()  # such sockets, until then
@@ -270,6 +273,8 @@ class Fanout:
                 self._behind.discard(connection)
         for message in messages:
             outgoing = Outgoing(message)
+            if message["type"] == HostMessage.EVENT_STATE and self._on_event_state is not None:
+                self._on_event_state()
             for connection in self._recipients(event_id, message):
                 if connection.last_seq < since and connection in self._behind:
                     continue

@@ -24,7 +24,12 @@ class Hub:
         self.receipts = ReceiptsFeed(
             runtime.pool, self.registry, receipt_flush_s=runtime.settings.receipt_flush_s
         )
-        self._fanout = Fanout(runtime.pool, self.registry, on_host_event=self.receipts.on_log)
+        self._fanout = Fanout(
+            runtime.pool,
+            self.registry,
+            on_host_event=self.receipts.on_log,
+            on_event_state=runtime.receipts.expect_burst,
+        )
         self._listener = Listener(
             runtime.database_url,
             {

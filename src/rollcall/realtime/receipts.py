@@ -10,11 +10,12 @@ is not logged and not replayed: a host's welcome carries the current one.
 
 When an event is due: a mark waits GATHER_S for the marks close behind it (every process
 writes the receipts of one change about one flush interval after it, within moments of each
-other), and a new event state waits for the first flush of its receipts, so that each message
-says as much as it can; never more than MAX_WAIT_S after the first mark. An event's hosts get
-at most one message a second for one event-state version; the first count of a new version
-is not held back by the one before (with a change every second, each version's count would
-otherwise always land after the next change).
+other), never more than MAX_WAIT_S after the first, so that each message says as much as it
+can. An event's hosts get at most one message a second for one event-state version. The first
+count of a new version is not held back by the one before (with a change every second, each
+version's count would otherwise always land after the next change); it goes out as soon as
+everyone has reported the version, or else SETTLE_MARGIN_S past one flush interval after the
+change, with what it says then, so that the one message of that second says as much as it can.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import asyncpg
 
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.live import receipts
+from rollcall.live.schemas import Receipts
 from rollcall.protocol import HostMessage, ServerMessage
 from rollcall.realtime.connection import Encoded
 from rollcall.realtime.registry import Registry
@@ -41,6 +43,9 @@ RECEIPTS_EVERY_S = 1.0
 
 GATHER_S = 0.1
 """How long a count waits for further marks after one (each pushes it back, to MAX_WAIT_S)."""
+
+SETTLE_MARGIN_S = 0.35
+"""How long past one flush interval a new state's count waits for receipts still coming."""
 
 MAX_WAIT_S = 1.0
 """An event is counted at most this long after its first mark since it was last counted."""
@@ -66,11 +71,14 @@ class ReceiptsFeed:
     ) -> None:
         self._pool = pool
         self._registry = registry
-        self._settle_s = receipt_flush_s + GATHER_S  # a new state's first receipts are written
-        self._due: dict[UUID, float] = {}  # marked events: when to count them (loop time)
-        self._first: dict[UUID, float] = {}  # each one's first mark since it was last counted
-        self._fresh: set[UUID] = set()  # marked for a new event state: not held to the pace
-        self._sent: dict[UUID, float] = {}  # when each event's hosts were last sent receipts
+        # A new state's count goes out by then, whatever it says: its burst of receipts is
+        # written about a flush interval after the phones got it, on every process.
+        self._settle_s = receipt_flush_s + SETTLE_MARGIN_S
+        self._due: dict[UUID, float] = {}  # events to count, and when (the loop's time)
+        self._gather: dict[UUID, float] = {}  # when the marks gathered so far are due
+        self._first: dict[UUID, float] = {}  # the first of them
+        self._fallback: dict[UUID, float] = {}  # a new state, counted by then whatever comes
+        self._sent: dict[UUID, tuple[int, float]] = {}  # the last message: version, when
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._round: asyncio.Task[None] | None = None
@@ -88,7 +96,7 @@ class ReceiptsFeed:
     def on_log(self, event_id: UUID, kind: object) -> None:
         """A message was logged for the event (`kind` None: a notification without a type)."""
         if kind == HostMessage.EVENT_STATE:
-            self.mark(event_id, wait_s=self._settle_s, fresh=True)
+            self.fall_back(event_id)
         elif kind is None or kind in CHANGES_RECEIPTS:
             self.mark(event_id)
 
@@ -100,25 +108,37 @@ class ReceiptsFeed:
     def forget(self, event_id: UUID) -> None:
         """A socket of the event left; when it was the last host here, nothing is due."""
         if not self._registry.has_host(event_id):
-            self._due.pop(event_id, None)
-            self._first.pop(event_id, None)
-            self._fresh.discard(event_id)
-            self._sent.pop(event_id, None)
+            for pending in (self._due, self._gather, self._first, self._fallback, self._sent):
+                pending.pop(event_id, None)
 
-    def mark(self, event_id: UUID, *, wait_s: float = GATHER_S, fresh: bool = False) -> None:
-        """Count the event's receipts again, no sooner than `wait_s` from now."""
+    def mark(self, event_id: UUID) -> None:
+        """Count the event's receipts again, GATHER_S after the last of the marks close together
+        (but no more than MAX_WAIT_S after the first)."""
         if self._stopped or not self._registry.has_host(event_id):
             return
         now = asyncio.get_running_loop().time()
         first = self._first.setdefault(event_id, now)
-        # A mark close behind another pushes the count back, up to MAX_WAIT_S after the first.
-        due = min(max(now + wait_s, self._due.get(event_id, 0.0)), first + MAX_WAIT_S)
-        if fresh:
-            self._fresh.add(event_id)
-        if event_id not in self._fresh and event_id in self._sent:
-            due = max(due, self._sent[event_id] + RECEIPTS_EVERY_S)
-        self._due[event_id] = due
-        self._arm()
+        gather = min(max(now + GATHER_S, self._gather.get(event_id, 0.0)), first + MAX_WAIT_S)
+        self._gather[event_id] = gather
+        self._set_due(event_id)
+
+    def fall_back(self, event_id: UUID) -> None:
+        """A new event state: its hosts hear of it once every active participant has reported
+        it, or `_settle_s` from now with whatever the count says then."""
+        if self._stopped or not self._registry.has_host(event_id):
+            return
+        self._fallback[event_id] = asyncio.get_running_loop().time() + self._settle_s
+        # Marks of the version before (a count held back by its pace) no longer matter.
+        self._gather.pop(event_id, None)
+        self._first.pop(event_id, None)
+        self._set_due(event_id)
+
+    def _set_due(self, event_id: UUID) -> None:
+        """Due at the earlier of the gathered marks' time and the new state's fallback."""
+        times = [t for t in (self._gather.get(event_id), self._fallback.get(event_id)) if t]
+        if times:
+            self._due[event_id] = min(times)
+            self._arm()
 
     def _arm(self) -> None:
         """The timer for the earliest due event (a round under way arms it when it ends)."""
@@ -146,8 +166,8 @@ class ReceiptsFeed:
             ready = [event_id for event_id, due in self._due.items() if due <= started]
             for event_id in ready:
                 del self._due[event_id]
+                self._gather.pop(event_id, None)
                 self._first.pop(event_id, None)
-                self._fresh.discard(event_id)
             marked = [event_id for event_id in ready if self._registry.has_host(event_id)]
             if not marked:
                 return
@@ -157,20 +177,35 @@ class ReceiptsFeed:
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("receipts not counted: %s", type(exc).__name__)
                 for event_id in marked:
-                    self._due.setdefault(event_id, started + RECEIPTS_EVERY_S)
+                    self._gather[event_id] = started + RECEIPTS_EVERY_S
+                    self._set_due(event_id)
                 return
             for event_id, now in counted.items():
-                if now.event_version == 0:
-                    continue  # no event state yet: nothing to have seen
-                message = Encoded({"type": ServerMessage.RECEIPTS, **now.model_dump()})
-                for host in self._registry.hosts_of(event_id):
-                    if host.receipts != now:
-                        host.receipts = now
-                        host.send(message)
-                        self._sent[event_id] = loop.time()
+                self._tell(event_id, now, loop.time())
         finally:
             self._round = None
             self._arm()
+
+    def _tell(self, event_id: UUID, now: Receipts, at: float) -> None:
+        """Send the hosts this count, unless it is too soon or says nothing yet."""
+        if now.event_version == 0:
+            return  # no event state yet: nothing to have seen
+        last = self._sent.get(event_id)
+        if last is not None and last[0] == now.event_version:
+            if at < last[1] + RECEIPTS_EVERY_S:  # one message a second for one version
+                self._gather[event_id] = last[1] + RECEIPTS_EVERY_S
+                self._set_due(event_id)
+                return
+        elif now.seen < now.of and at < self._fallback.get(event_id, at):
+            self._set_due(event_id)  # a new state not everyone has reported: more, or later
+            return
+        self._fallback.pop(event_id, None)
+        message = Encoded({"type": ServerMessage.RECEIPTS, **now.model_dump()})
+        for host in self._registry.hosts_of(event_id):
+            if host.receipts != now:
+                host.receipts = now
+                host.send(message)
+                self._sent[event_id] = (now.event_version, at)
 
     async def stop(self) -> None:
         """No more rounds; one under way ends by itself (never cancelled in its query)."""
