@@ -20,7 +20,7 @@ from rollcall.headers import SecurityHeaders
 from rollcall.limits import BodyGuard
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
-from rollcall.participants.schemas import JoinRequest, KickRequest
+from rollcall.participants.schemas import BalanceRequest, JoinRequest, KickRequest
 from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 Problem=problems.ProblemDocument,
                 JoinRequest=JoinRequest,
                 KickRequest=KickRequest,
+                BalanceRequest=BalanceRequest,
             )
             app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema

@@ -42,6 +42,8 @@ class HostMessage(StrEnum):
     LEFT = "participant.left"
     KICKED = "participant.kicked"
     STATE = "participant.state"
+    RENAMED = "participant.renamed"
+    TEAM = "participant.team"
     EVENT_UPDATED = "event.updated"
 
 
@@ -57,6 +59,8 @@ class ServerMessage(StrEnum):
     ADMITTED = "admitted"
     MOVED = "moved"
     ROOM_CHECK = "room_check"
+    RENAMED = "renamed"
+    TEAM = "team"
 
 
 class ClientMessage(StrEnum):

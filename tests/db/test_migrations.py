@@ -46,4 +46,5 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "0006",
         "webhooks",
         "join_batches",
+        "names_seats_teams",
     ]

@@ -33,6 +33,8 @@ export const HostMessage = Object.freeze({
   LEFT: "participant.left",
   KICKED: "participant.kicked",
   STATE: "participant.state",
+  RENAMED: "participant.renamed",
+  TEAM: "participant.team",
   EVENT_UPDATED: "event.updated",
 });
 
@@ -47,6 +49,8 @@ export const ServerMessage = Object.freeze({
   ADMITTED: "admitted",
   MOVED: "moved",
   ROOM_CHECK: "room_check",
+  RENAMED: "renamed",
+  TEAM: "team",
 });
 
 /** Messages a client sends. */
