@@ -63,10 +63,10 @@ def _blocked_words(words: list[str] | None) -> list[str] | None:
     if words is None:
         return None
     kept: list[str] = []
-    for word in words:
-        word = " ".join(word.split())
-        if any(unicodedata.category(ch) == "Cc" for ch in word):
+    for written in words:
+        if any(unicodedata.category(ch) == "Cc" for ch in written):
             raise ValueError("a blocked word must not contain control characters")
+        word = " ".join(written.split())
         if host_pattern(word) is None:
             raise ValueError(f"{word!r} has no letters or digits to match")
         if word not in kept:

@@ -55,10 +55,13 @@ def words(language: str) -> Words:
     )
 
 
-def draw(language: str, attempt: int = 0) -> str:
-    """A random name; from the NUMBERED_AFTER-th attempt on, with a number after it."""
+def draw(language: str, attempt: int = 0, avoid: frozenset[str] = frozenset()) -> str:
+    """A random name, of words not in `avoid` while some are left; from the NUMBERED_AFTER-th
+    attempt on, with a number after it."""
     chosen = words(language)
-    name = chosen.name(secrets.choice(chosen.adjectives), secrets.choice(chosen.nouns))
+    adjectives = [a for a in chosen.adjectives if a not in avoid] or chosen.adjectives
+    nouns = [n for n in chosen.nouns if n not in avoid] or chosen.nouns
+    name = chosen.name(secrets.choice(adjectives), secrets.choice(nouns))
     if attempt >= NUMBERED_AFTER:
         name = f"{name} {secrets.randbelow(9_000) + 1_000}"
     return name

@@ -49,6 +49,7 @@ from rollcall.protocol import HostMessage
 
 MAX_STATE_BYTES = 16 * 1024
 JOIN_ATTEMPTS = 5
+GENERATED_ATTEMPTS = 10  # a drawn name may be taken, or have a word the host blocked
 
 PARTICIPANT_COLUMNS = (
     "p.id, p.event_id, p.display_name, p.status, p.state, p.state_version, p.join_timestamp,"
@@ -160,13 +161,14 @@ class NameChoice:
     def generated(self) -> bool:
         return self.typed is None
 
-    def attempt(self, n: int) -> str:
-        """The name of the n-th attempt (a typed name is the same every time)."""
+    def attempt(self, n: int, avoid: frozenset[str] = frozenset()) -> str:
+        """The name of the n-th attempt (a typed name is the same every time); a drawn one
+        leaves out the words in `avoid` (those of names the event refused)."""
         if self.typed is not None:
             return self.typed
         if n == 0 and self.suggestion and generated.is_generated(self.suggestion, self.language):
             return self.suggestion
-        return generated.draw(self.language, n)
+        return generated.draw(self.language, n, avoid)
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,10 @@ async def join(
     recovery_digest = (
         None if recovery_code is None else recovery.digest_of(recovery.number_of(recovery_code))
     )
-    for attempt in range(JOIN_ATTEMPTS):
-        name = CheckedName.of(choice.attempt(attempt))
+    refused_words: frozenset[str] = frozenset()
+    outcome = "retry"
+    for attempt in range(GENERATED_ATTEMPTS if choice.generated else JOIN_ATTEMPTS):
+        name = CheckedName.of(choice.attempt(attempt, refused_words))
         token = new_token()
         record = await joins.join(
             BatchedJoin(
@@ -240,6 +244,8 @@ async def join(
                 to_participant(record), token, outcome, shown_code(record["recovery_number"])
             )
         if outcome in REDRAWN and choice.generated:
+            if outcome == "name_not_allowed":  # the host blocked a word of it: not again
+                refused_words |= frozenset(name.name.split())
             continue
         if outcome == "name_not_allowed":
             raise NameNotAllowed("this event does not allow this name; choose another")
@@ -257,6 +263,10 @@ async def join(
             )
         if outcome in JOIN_REFUSALS:
             raise JOIN_REFUSALS[outcome]()
+    if outcome == "name_not_allowed":
+        raise NameNotAllowed("no generated name gets past this event's word filter")
+    if outcome == "name_taken":
+        raise NameTaken("no free generated name was found; try again")
     raise RuntimeError("join did not settle after several attempts")
 
 
