@@ -459,7 +459,9 @@ def test_teams_the_word_filter_and_kinds_of_names_in_a_batch(conn: Conn) -> None
         blocked=(" badword ", "worse"),
         before=[Join(90, "Known", team="red")],
     )
-    hosted = Setting(teams=("red",), names="generated", before=[Join(91, "Gen One", generated=True)])
+    hosted = Setting(
+        teams=("red",), names="generated", before=[Join(91, "Gen One", generated=True)]
+    )
     joins = [
         Join(1, "Ana", team="red"),
         Join(2, "Bo", team="blue"),
