@@ -23,6 +23,7 @@ import { HostLinkActions, hostLinkDialog, hostLinkNotice } from "./hostlink.js";
 import { RosterQuery } from "./query.js";
 import { Roster } from "./roster.js";
 import { badTokenScreen, noTokenScreen, unknownScreen } from "./screens.js";
+import { Teams } from "./teams.js";
 
 const FINAL_CLOSES = [Close.INVALID_TOKEN, Close.KICKED, Close.EVENT_NOT_FOUND, Close.EVENT_CLOSED];
 /** Problem codes the page words itself; any other shows the server's own detail. */
@@ -35,7 +36,8 @@ const REASONS = {
 
 export class HostSession {
   /**
-   * `cardActions` has the host's onScore(id, delta) and onKick(id) for each person; `offered`
+   * `cardActions` has the host's onScore(id, delta), onKick(id) and onEdit(id) for each person;
+   * `offered`
    * is a host token from a link or the token form, not yet known to open the event.
    */
   constructor({ code, joinUrl, main, topBar, tr, offered, cardActions }) {
@@ -60,6 +62,7 @@ export class HostSession {
     this.toast = new Toast();
     this.announcer = new Announcer(tr);
     this.admission = new Admission(this);
+    this.teams = new Teams(this);
   }
 
   get eventPath() {
@@ -245,6 +248,7 @@ export class HostSession {
     if (!this.dashboard) this.dashboard = this.buildDashboard();
     this.dashboard.render(this.event, this.roster);
     this.admission.render(this.dashboard, this.event, this.roster);
+    this.teams.render(this.dashboard, this.event, this.roster);
     if (this.focusDashboard) {
       this.focusDashboard = false;
       this.dashboard.focusHeading();
