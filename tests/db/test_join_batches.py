@@ -456,7 +456,7 @@ def test_teams_the_word_filter_and_kinds_of_names_in_a_batch(conn: Conn) -> None
         teams=("red", "blue"),
         team_mode="choose",
         name_filter="default",
-        blocked=(" badword ", "worse"),
+        blocked=("% badword %", "%worse%"),
         before=[Join(90, "Known", team="red")],
     )
     hosted = Setting(

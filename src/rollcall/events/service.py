@@ -83,9 +83,11 @@ def event_from(record: asyncpg.Record, prefix: str) -> EventRow:
 
 
 def blocked_patterns(words: list[str]) -> list[str]:
-    """The host's blocked words as the database matches them (wordfilter.host_pattern)."""
+    """The host's blocked words as the database matches them: each word's pattern
+    (wordfilter.host_pattern) as a LIKE pattern, `%pattern%` (a folded pattern holds no
+    wildcard: only letters, digits and spaces)."""
     patterns = [host_pattern(word) for word in words]
-    return sorted({pattern.text for pattern in patterns if pattern is not None})
+    return sorted({f"%{pattern.text}%" for pattern in patterns if pattern is not None})
 
 
 def check_capacity(capacity: int | None, *, max_capacity: int) -> int:

@@ -17,17 +17,18 @@ A blocked word matches as a whole word, or, marked so, anywhere inside the name:
 
 Folded, a name is one string, its *forms* (name_forms), and each blocked word one *pattern*:
 " word " for a whole word, "word" for inside. A pattern matches when it occurs in the forms, in
-Python (`in`) as in SQL (`strpos`), so the database checks the host's words under the event lock
-with the same rule (rollcall_name_refused, revision names_seats_teams).
+Python (`in`) as in SQL (`LIKE '%pattern%'`), so the database checks the host's words under the
+event lock with the same rule (rollcall_name_refused, revision names_seats_teams).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 from rollcall.participants.names import name_skeleton
@@ -48,9 +49,15 @@ def _is_separator(ch: str) -> bool:
     return unicodedata.category(ch)[0] not in "LNM" and ch not in _KEPT_SYMBOLS
 
 
-def _fold_word(word: str) -> str:
-    mapped = unicodedata.normalize("NFD", name_skeleton(word).casefold())
-    plain = "".join(ch for ch in mapped if unicodedata.category(ch) != "Mn")
+@lru_cache(maxsize=16_384)
+def _fold(ch: str) -> str | None:
+    """One character folded (None: a separator). Each character folds on its own: the
+    skeleton, casefolding and decomposition all work character by character, and the marks
+    whose order decomposition could change are dropped."""
+    if _is_separator(ch):
+        return None
+    mapped = unicodedata.normalize("NFD", name_skeleton(ch).casefold())
+    plain = "".join(part for part in mapped if unicodedata.category(part) != "Mn")
     return plain.translate(_SWAPS)
 
 
@@ -59,15 +66,16 @@ def folded_words(text: str) -> list[str]:
     words: list[str] = []
     current: list[str] = []
     for ch in unicodedata.normalize("NFKC", text):
-        if _is_separator(ch):
+        folded = _fold(ch)
+        if folded is None:
             if current:
                 words.append("".join(current))
                 current = []
         else:
-            current.append(ch)
+            current.append(folded)
     if current:
         words.append("".join(current))
-    return [folded for folded in (_fold_word(word) for word in words) if folded]
+    return [word for word in words if word]
 
 
 def _groups(words: list[str]) -> list[str]:
@@ -159,13 +167,15 @@ class WordList:
         kept = set(patterns)
         self.whole = frozenset(p.text.strip() for p in kept if p.whole)
         self.inside = tuple(sorted(p.text for p in kept if not p.whole))
+        # One search for all of them (literal alternatives), not one `in` each.
+        self._inside = re.compile("|".join(map(re.escape, self.inside))) if self.inside else None
 
     def refuses(self, forms: str) -> bool:
         """The same answer as refuses(forms, every pattern's text), faster for a long list."""
         words, _, compact = forms.rpartition(_FORMS_MARK)
-        return any(word in self.whole for word in words.split()) or any(
-            pattern in compact for pattern in self.inside
-        )
+        if not self.whole.isdisjoint(words.split()):
+            return True
+        return self._inside is not None and self._inside.search(compact) is not None
 
 
 def _data(*parts: str) -> object:

@@ -2,7 +2,8 @@
 
 - events.names ('chosen' or 'generated'), events.name_filter ('off', 'default', 'custom'),
   events.blocked_words (the host's words as written) and events.blocked_patterns (the same
-  words folded, as participants.wordfilter makes them: what the database matches), events.teams
+  words folded, as participants.wordfilter makes them, as LIKE patterns: what the database
+  matches), events.teams
   (a JSON list of {"id","name"}) and events.team_mode ('host' or 'choose'). Their column
   defaults are what the previous release means: chosen names, no filter, no teams; the API
   gives a new event the default filter.
@@ -51,13 +52,13 @@ CREATE OR REPLACE FUNCTION rollcall_name_refused(p_event events, p_forms text, p
 RETURNS boolean
 LANGUAGE sql STABLE AS $$
     -- Whether the event's word filter refuses a name, given the name's folded forms and whether
-    -- the built-in list refuses it (both from rollcall.participants.wordfilter). A pattern
-    -- matches where it occurs in the forms. Without forms (a caller of the previous release)
-    -- nothing is refused.
+    -- the built-in list refuses it (both from rollcall.participants.wordfilter). The host's
+    -- words are stored as LIKE patterns ('%' || pattern || '%': a pattern matches where it
+    -- occurs in the forms). Without forms (a caller of the previous release) nothing is
+    -- refused. One expression, no subquery: the planner inlines it into the join statements.
     SELECT p_forms IS NOT NULL AND p_event.name_filter <> 'off' AND (
         (p_event.name_filter = 'default' AND coalesce(p_listed, false))
-        OR EXISTS (SELECT 1 FROM unnest(p_event.blocked_patterns) AS w(pattern)
-                   WHERE strpos(p_forms, w.pattern) > 0))
+        OR p_forms LIKE ANY (p_event.blocked_patterns))
 $$
 """
 
@@ -68,15 +69,16 @@ CREATE OR REPLACE FUNCTION rollcall_newcomer_refusal(
 LANGUAGE sql STABLE AS $$
     -- Why a new participant may not come in as asked (NULL: it may), once the seat rules have
     -- let it: the event's kind of names, its word filter, the team it chose. p_generated NULL
-    -- (a caller of the previous release) skips the kind of names.
+    -- (a caller of the previous release) skips the kind of names. One expression, no
+    -- subquery, so that it is inlined into the join statements rather than called per row.
     SELECT CASE
         WHEN p_event.names = 'generated' AND p_generated IS FALSE THEN 'names_generated'
         WHEN p_event.names = 'chosen' AND p_generated THEN 'generated_names_off'
         WHEN rollcall_name_refused(p_event, p_forms, p_listed) THEN 'name_not_allowed'
         WHEN p_team IS NOT NULL AND p_event.team_mode <> 'choose' THEN 'team_choice_off'
-        WHEN p_team IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM jsonb_array_elements(p_event.teams) AS t(team)
-            WHERE t.team ->> 'id' = p_team) THEN 'team_not_found'
+        WHEN p_team IS NOT NULL
+            AND NOT p_event.teams @> jsonb_build_array(jsonb_build_object('id', p_team))
+            THEN 'team_not_found'
     END
 $$
 """
