@@ -182,6 +182,7 @@ def _device(name: str) -> str:
 
 
 def test_the_host_renames_moves_and_seats_someone_from_the_dashboard(
+    phone: Callable[..., Phone],
     contexts: Callable[..., BrowserContext],
     server: RollcallServer,
     api: httpx.Client,
@@ -224,11 +225,20 @@ def test_the_host_renames_moves_and_seats_someone_from_the_dashboard(
     assert serious_violations(page) == []
     code = str(shown.get_by_test_id("seat-code").text_content())
     shown.get_by_role("button", name="Done").click()
-    taken = api.post(
-        f"/api/events/{hosted.code}/join",
-        json={"device_id": _device("Nana phone"), "display_name": "x", "recovery_code": code},
+    nana = (
+        page.get_by_test_id("roster")
+        .locator("[data-participant-id]")
+        .filter(has=page.get_by_text("Nana", exact=True))
     )
-    assert taken.status_code == 200 and taken.json()["participant"]["display_name"] == "Nana"
+    expect(nana.locator(".person-presence")).to_have_text("No phone")
+
+    # The QR's link: a phone opens it, is offered the seat with the code filled in, takes it.
+    grandchild = phone()
+    grandchild.page.goto(f"{server.base_url}/j/{hosted.code}?recover={code.replace('-', '')}")
+    expect(grandchild.page.locator("#recovery-code")).to_have_value(code.replace("-", ""))
+    grandchild.page.get_by_role("button", name="Continue", exact=True).click()
+    expect(grandchild.joined_heading("Nana")).to_be_visible()
+    expect(nana.locator(".person-presence")).to_have_text("Online")
 
     # The host adds a team and lets people choose theirs on joining.
     page.get_by_test_id("settings").click()
