@@ -1,6 +1,6 @@
 # rollcall: `make` lists the targets; `make run` starts it on its embedded database; `make test`
-# runs every check; `make faults` runs the fault drill. Each target bootstraps .venv on first use
-# and is safe to run again.
+# runs every check; `make faults` runs the fault drill; `make deploy-test` runs compose.yaml with
+# podman. Each target bootstraps .venv on first use and is safe to run again.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test slow faults lint bench clean
+.PHONY: help run test slow faults deploy-test lint bench clean
 
 # The test and bench extras both: mypy checks bench/ too, so it needs the bench's packages.
 $(STAMP): pyproject.toml Makefile
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 help: ## list the targets and what each does
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: $(STAMP) ## start rollcall on HOST:PORT (default 127.0.0.1:8000), a process per core, with its embedded PostgreSQL
 	$(BIN)/rollcall serve --host $(HOST) --port $(PORT)
@@ -35,6 +35,10 @@ slow: $(STAMP) ## the slow drills (a thousand phones, soaks, outages) on the emb
 
 faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed
 	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults
+
+deploy-test: $(STAMP) ## build the image, run compose.yaml with podman, a phone through Caddy over a restart
+	bash scripts/install-podman
+	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m deploy -s tests/deploy
 
 lint: $(STAMP) ## ruff, mypy (rollcall and bench) and squawk on the migrations' SQL
 	bash scripts/lint
