@@ -1,4 +1,5 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|rejoins|profile|all|migrate`: run, print, plot, record."""
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|profile|all|migrate`:
+run, print, plot, record."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ from pathlib import Path
 
 from bench.cluster import REPO, raise_open_file_limit
 
-SCENARIOS = ["joins", "joinbatch", "arrival", "heartbeats", "hostwelcome", "rejoins", "profile"]
+SCENARIOS = [
+    "joins",
+    "joinbatch",
+    "arrival",
+    "heartbeats",
+    "hostwelcome",
+    "attendance",
+    "rejoins",
+    "profile",
+]
 ALL_MINUTES = 15
 ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
 
@@ -52,6 +62,7 @@ async def _main(args: argparse.Namespace) -> int:
         return await migrate.run(args.rows)
     from bench import (
         arrival,
+        attendance,
         heartbeats,
         hostwelcome,
         joinbatch,
@@ -72,6 +83,7 @@ async def _main(args: argparse.Namespace) -> int:
         "arrival": arrival.run,
         "heartbeats": heartbeats.run,
         "hostwelcome": hostwelcome.run,
+        "attendance": attendance.run,
         "rejoins": rejoins.run,
         "profile": profile.run,
     }

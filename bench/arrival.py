@@ -12,27 +12,21 @@ same machine.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from uuid import uuid4
 
 from bench import colyseus, plots
-from bench.cluster import Sampler, Servers
+from bench.cluster import BEFORE, Sampler, Servers, rollcall_from
 from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.phones import Phone, PhoneStats, PhoneSummary, http_join
 from bench.workers import Channel, Job, run_slots
 
 IN_FLIGHT = 200
 PEER_RATIO = 1.5
-BEFORE = "ROLLCALL_BENCH_BEFORE"
-"""A src/ directory: each shape also runs on that rollcall, right before this one (a baseline
-measured minutes apart in the same run)."""
-SOURCE = "ROLLCALL_BENCH_SRC"
 MAX_ARRIVALS = 30_000
 
 
@@ -191,7 +185,7 @@ async def run(h: Harness) -> None:
             details[f"colyseus-{count}ev"] = asdict(peer)
         before = os.environ.get(BEFORE)
         if before:
-            with _source(before):
+            with rollcall_from(before):
                 earlier, earlier_meters = await _shape(h, processes, count, warmup, seconds)
             details[f"{count}ev-before"] = _report_before(h, shape, earlier, earlier_meters)
         measured, meters = await _shape(h, processes, count, warmup, seconds)
@@ -224,20 +218,6 @@ async def _shape(
             h, servers, codes, warmup=warmup, seconds=seconds
         )
     return _measure(results, start_at, (start_at + warmup, end_at), seconds), meters
-
-
-@contextlib.contextmanager
-def _source(src: str) -> Iterator[None]:
-    """Servers started meanwhile run the rollcall of this src/ directory."""
-    kept = os.environ.get(SOURCE)
-    os.environ[SOURCE] = src
-    try:
-        yield
-    finally:
-        if kept is None:
-            del os.environ[SOURCE]
-        else:
-            os.environ[SOURCE] = kept
 
 
 def _report_before(

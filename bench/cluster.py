@@ -195,9 +195,41 @@ def _to_url(info: dict[str, Any]) -> str:
     return f"postgresql://{auth}@{netloc}/{info['dbname']}"
 
 
+SOURCE = "ROLLCALL_BENCH_SRC"
+BEFORE = "ROLLCALL_BENCH_BEFORE"
+"""A src/ directory: a scenario that supports it (arrival, heartbeats) also runs on that
+rollcall, right before this one: a baseline measured minutes apart in the same run."""
+
+
+@contextlib.contextmanager
+def rollcall_from(src: str) -> Iterator[None]:
+    """Servers started meanwhile run the rollcall of this src/ directory."""
+    kept = os.environ.get(SOURCE)
+    os.environ[SOURCE] = src
+    try:
+        yield
+    finally:
+        if kept is None:
+            del os.environ[SOURCE]
+        else:
+            os.environ[SOURCE] = kept
+
+
+def schema_head(src: str) -> str:
+    """The schema revision the rollcall of this src/ directory needs."""
+    env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+    return subprocess.run(
+        [sys.executable, "-c", "from rollcall.db.migrate import head; print(head())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def rollcall_source() -> tuple[Path | None, str]:
     """Which rollcall the servers run: ROLLCALL_BENCH_SRC (a src/ dir) or the installed one."""
-    override = os.environ.get("ROLLCALL_BENCH_SRC")
+    override = os.environ.get(SOURCE)
     src = Path(override).resolve() if override else None
     tree = src.parent if src is not None else REPO
     try:
@@ -262,9 +294,10 @@ class Servers:
         env.update({f"ROLLCALL_{k.upper()}": v for k, v in self.settings.items()})
         return env
 
-    def migrate(self) -> None:
+    def migrate(self, *, to: str = "head", down: bool = False) -> None:
+        """`rollcall db upgrade` (or `downgrade`) to the revision `to`, by this rollcall."""
         subprocess.run(
-            [sys.executable, "-m", "rollcall.cli", "db", "upgrade"],
+            [sys.executable, "-m", "rollcall.cli", "db", "downgrade" if down else "upgrade", to],
             env=self.env(),
             check=True,
             capture_output=True,

@@ -34,7 +34,14 @@ import httpx
 import psycopg
 
 from bench import plots
-from bench.cluster import Sampler, Servers, raise_open_file_limit
+from bench.cluster import (
+    BEFORE,
+    Sampler,
+    Servers,
+    raise_open_file_limit,
+    rollcall_from,
+    schema_head,
+)
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
 from bench.phones import PhoneSummary, arrive_all
 from bench.wire import Wire, open_websocket, use_source_address
@@ -220,6 +227,7 @@ class Soak:
 
 
 async def run(h: Harness) -> None:
+    """The soak; with ROLLCALL_BENCH_BEFORE, on that rollcall (and its schema) first."""
     plan = plan_for(
         h.phones or (2_000 if h.quick else PHONES), h.processes, 20.0 if h.quick else SOAK_S
     )
@@ -228,11 +236,29 @@ async def run(h: Harness) -> None:
         f" {plan.soak_s:.0f} s, {plan.processes} rollcall process(es), {plan.workers} load"
         f" generators ({plan.why})"
     )
+    before = os.environ.get(BEFORE)
+    earlier = None
+    if before:
+        head = schema_head(before)
+        print(f"   before: {before}, its schema at {head}", flush=True)
+        Servers(h.db.url, 1).migrate(to=head, down=True)
+        with rollcall_from(before):
+            earlier = await _one_soak(h, plan)
+        Servers(h.db.url, 1).migrate()
+        print("   after: this rollcall, its schema at head", flush=True)
+    soak = await _one_soak(h, plan)
+    if earlier is None:
+        _report(h, plan, soak)
+        return
+    baseline = _report(h, plan, earlier, label="before: ")
+    _compare(h, baseline, _report(h, plan, soak))
+
+
+async def _one_soak(h: Harness, plan: Plan) -> Soak:
     h.forget_participants()
     with h.servers(plan.processes) as servers:
         event = create_event(servers.url(), "heartbeat soak", capacity=plan.phones)
-        soak = await _soak(h, plan, servers, event)
-    _report(h, plan, soak)
+        return await _soak(h, plan, servers, event)
 
 
 async def _soak(h: Harness, plan: Plan, servers: Servers, event: NewEvent) -> Soak:
@@ -352,8 +378,16 @@ async def _measure_window(h: Harness, pool: Workers[SoakJob], plan: Plan) -> Win
     )
 
 
-def _report(h: Harness, plan: Plan, soak: Soak) -> None:
-    """The soak's details and figures, and its resources plot."""
+def _report(h: Harness, plan: Plan, soak: Soak, *, label: str = "") -> dict[str, float | None]:
+    """The soak's details and figures, and its resources plot; returns the figures to compare.
+
+    `label` goes before each figure's name (and the details' key); a labelled soak (the
+    baseline of a before and after) has no plot.
+    """
+
+    def figure(name: str, *args: Any, **kwargs: Any) -> None:
+        h.figure("heartbeats", label + name, *args, **kwargs)
+
     phones, soak_s, host, window = plan.phones, plan.soak_s, soak.host, soak.window
     usage = soak.meters.window(window.start, window.end)
     updates = window.updates
@@ -367,7 +401,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
     closes: Counter[int] = Counter()
     for s in window.soaked:
         closes.update(s.phones.closes)
-    h.details["heartbeats"] = {
+    h.details["heartbeats" + ("-" + label.strip(" :") if label else "")] = {
         "processes": plan.processes,
         "load_generators": plan.workers,
         "why": plan.why,
@@ -387,8 +421,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
     rollcall = usage.get("rollcall", {})
     cpu = rollcall.get("cpu_cores")
     rss_mb = rollcall.get("rss_peak", 0) / 2**20 if rollcall else None
-    h.figure(
-        "heartbeats",
+    figure(
         "sockets open through the soak",
         still_open,
         "",
@@ -397,8 +430,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         f"opened in {soak.ramp_s:.0f} s; closes seen: {dict(closes) or 'none'}",
     )
     per = phones / PER
-    h.figure(
-        "heartbeats",
+    figure(
         f"server CPU (rollcall) per {PER:,} sockets",
         cpu / per if cpu is not None else None,
         "cores",
@@ -409,8 +441,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         else "",
     )
     rate = heartbeat_statements / soak_s
-    h.figure(
-        "heartbeats",
+    figure(
         "heartbeat UPDATE statements",
         rate,
         "/s",
@@ -420,8 +451,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         f" ({window.rows_updated:,} rows updated);"
         f" other UPDATEs: {sum(other_statements.values())}",
     )
-    h.figure(
-        "heartbeats",
+    figure(
         f"server RSS (rollcall) per {PER:,} sockets",
         rss_mb / per if rss_mb is not None else None,
         "MB",
@@ -430,8 +460,7 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         f"{rss_mb or 0:,.0f} MB in all, peak in the window, over {plan.processes} process(es)",
     )
     wrongly = len(host.offline) + not_online
-    h.figure(
-        "heartbeats",
+    figure(
         "participants wrongly shown offline (presence errors)",
         wrongly,
         "",
@@ -440,22 +469,44 @@ def _report(h: Harness, plan: Plan, soak: Soak) -> None:
         f"host saw {dict(host.presence) or 'no presence change'};"
         f" roster at the end: {dict(presence)}",
     )
-    h.figure(
-        "heartbeats",
+    figure(
         "  heartbeat ack p99",
         percentile(acks, 99),
         "ms",
         note=f"p50 {percentile(acks, 50) or 0:.1f} ms, {len(acks):,} acks of {beats:,} beats",
     )
-    h.figure(
-        "heartbeats",
+    figure(
         f"  host welcome with {phones:,} in the roster",
         soak.host_welcome_s,
         "s",
         note="the host connects before the window; while its roster is built, that process"
         " answers nobody",
     )
-    plots.resources(h.out, "heartbeats", soak.meters, (window.start, window.end))
+    if not label:
+        plots.resources(h.out, "heartbeats", soak.meters, (window.start, window.end))
+    postgres = usage.get("postgres", {}).get("cpu_cores")
+    return {
+        "rollcall CPU per 10,000 sockets (cores)": cpu / per if cpu is not None else None,
+        "PostgreSQL CPU (cores)": postgres,
+        "heartbeat UPDATE statements a second": rate,
+        "rows updated a second": window.rows_updated / soak_s,
+        "rollcall RSS per 10,000 sockets (MB)": rss_mb / per if rss_mb is not None else None,
+        "heartbeat ack p99 (ms)": percentile(acks, 99),
+    }
+
+
+def _compare(h: Harness, before: dict[str, float | None], after: dict[str, float | None]) -> None:
+    """After over before, for each figure both soaks measured."""
+    for name, was in before.items():
+        now = after.get(name)
+        if was and now is not None:
+            h.figure(
+                "heartbeats",
+                f"  after / before: {name}",
+                now / was,
+                "x",
+                note=f"{now:,.2f} after, {was:,.2f} before",
+            )
 
 
 class RosterEntry(TypedDict):

@@ -22,12 +22,11 @@ import json
 import time
 from dataclasses import dataclass
 from statistics import median
-from uuid import uuid4
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import Harness, NewEvent, create_event, percentile
-from bench.phones import Phone, PhoneSummary, arrive_all, http_join
+from bench.phones import Phone, PhoneSummary, arrive_all, join_silently
 from bench.wire import Wire, open_websocket
 from bench.workers import Channel, Job, Workers
 from rollcall.protocol import ClientMessage, Role
@@ -74,21 +73,11 @@ class PatientPhone(Phone):
 
 async def crowd_job(job: CrowdJob, channel: Channel) -> int:
     """Join the silent participants, then (told to) the beating phones; time acks on request."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(job.silent):
-        queue.put_nowait(n)
 
-    async def join_silently() -> None:
-        while not queue.empty():
-            n = queue.get_nowait()
-            for _ in range(4):
-                status, _ = await http_join(job.ports[0], job.code, str(uuid4()), f"s{n}")
-                if status in (200, 201):
-                    channel.done += 1
-                    break
-                await asyncio.sleep(0.5)
+    def counted() -> None:
+        channel.done += 1
 
-    await asyncio.gather(*(join_silently() for _ in range(100)))
+    await join_silently(job.ports[0], job.code, job.silent, prefix="s", joined=counted)
     channel.send("joined", channel.done)
     await channel.expect("phones", type(None), limit_s=120)
     crowd = await arrive_all(

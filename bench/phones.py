@@ -15,6 +15,7 @@ import random
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -60,6 +61,38 @@ async def http_join(port: int, code: str, device_id: str, name: str) -> tuple[in
     finally:
         wire.abort()
     return status, json.loads(body) if body else {}
+
+
+async def join_silently(
+    port: int,
+    code: str,
+    count: int,
+    *,
+    prefix: str,
+    in_flight: int = 100,
+    joined: Callable[[], None] = lambda: None,
+) -> int:
+    """Join `count` new devices over HTTP, `in_flight` at a time, none opening a socket (each
+    tried up to 4 times); `joined()` after each that got in. Returns how many got in."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+    got_in = 0
+
+    async def joiner() -> None:
+        nonlocal got_in
+        while not queue.empty():
+            n = queue.get_nowait()
+            for _ in range(4):
+                status, _ = await http_join(port, code, str(uuid4()), f"{prefix}{n}")
+                if status in (200, 201):
+                    got_in += 1
+                    joined()
+                    break
+                await asyncio.sleep(0.5)
+
+    await asyncio.gather(*(joiner() for _ in range(in_flight)))
+    return got_in
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ NEUTRAL = {
 }
 # Services: the rules and their SQL. They never reach up into the HTTP or socket layers.
 SERVICE_PACKAGES = (
+    "rollcall.attendance",
     "rollcall.events",
     "rollcall.participants",
     "rollcall.presence",

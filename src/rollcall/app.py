@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from rollcall import __version__, health, metrics_routes, problems
 from rollcall.apidocs import routes as apidocs_routes
+from rollcall.attendance import routes as attendance_routes
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(events_routes.router)
     app.include_router(participants_routes.router)
+    app.include_router(attendance_routes.router)
     app.include_router(webhooks_routes.router)
     app.include_router(metrics_routes.router)
     app.router.routes.append(sockets.route())

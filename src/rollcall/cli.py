@@ -116,11 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
     url = resolve_database_url(settings)
     if not args.no_migrate:
         migrate.upgrade(url)
-    elif (at := migrate.current(url)) != (needed := migrate.head()):
-        raise DatabaseSetupError(
-            f"the database schema is at {at}, and this rollcall needs {needed}:"
-            " run `rollcall db upgrade` first (or serve without --no-migrate)"
-        )
+    else:
+        migrate.require_head(url, otherwise=" (or serve without --no-migrate)")
     print("\n".join(banner(where, lan_addresses() if where.all_interfaces else [])))
     if (warning := plain_http_warning(where)) is not None:
         print(warning, file=sys.stderr)
@@ -203,6 +200,14 @@ def _cmd_event(args: argparse.Namespace) -> int:
     return create_event_command(_settings(args), title=args.title, capacity=args.capacity)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from rollcall.attendance.cli import report_command
+
+    return report_command(
+        _settings(args), code=args.code, fmt=args.format, include_pending=args.include_pending
+    )
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -269,7 +274,20 @@ def build_parser() -> argparse.ArgumentParser:
     create = event_commands.add_parser("create", parents=[data_dir], help="create an event")
     create.add_argument("title")
     create.add_argument("--capacity", type=int, default=None)
-    event.set_defaults(handler=_cmd_event)
+    create.set_defaults(handler=_cmd_event)
+    report = event_commands.add_parser(
+        "report",
+        parents=[data_dir],
+        help="print the roll call: who was there, and for how long (as the API's attendance)",
+    )
+    report.add_argument("code", help="the event's code")
+    report.add_argument("--format", choices=["json", "csv"], default="json")
+    report.add_argument(
+        "--include-pending",
+        action="store_true",
+        help="also who waits for the host, and whom the host turned away",
+    )
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 

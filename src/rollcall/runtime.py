@@ -115,5 +115,6 @@ async def _connection(runtime: AppRuntime) -> AsyncIterator[DB]:
         yield conn
 
 
-Conn = Annotated[DB, Depends(_connection)]
-"""A pooled connection for the length of the request."""
+Conn = Annotated[DB, Depends(_connection, scope="function")]
+"""A pooled connection for the length of the route's function: it goes back to the pool before
+the answer is sent, so a client that reads slowly (a long export, say) holds none."""

@@ -46,5 +46,6 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "0006",
         "webhooks",
         "join_batches",
+        "attendance",
         "names_seats_teams",
     ]

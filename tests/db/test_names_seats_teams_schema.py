@@ -1,5 +1,6 @@
 """Revision names_seats_teams: the previous release's joins keep working on it, and its
-downgrade puts join_batches' functions back exactly and keeps every seat, phone or not."""
+downgrade puts the previous revision's functions back exactly and keeps every seat, phone or
+not."""
 
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def previous_release_join(
     return str(row[0])
 
 
-def test_the_downgrade_restores_join_batches_functions_and_keeps_seats(pg: PgServer) -> None:
+def test_the_downgrade_restores_the_functions_and_keeps_seats(pg: PgServer) -> None:
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "join_batches")
+        migrate.upgrade(url, "attendance")
         with psycopg.connect(url) as conn:
             before = conn.execute(FUNCTIONS).fetchall()
         migrate.upgrade(url, "names_seats_teams")
@@ -72,7 +73,7 @@ def test_the_downgrade_restores_join_batches_functions_and_keeps_seats(pg: PgSer
                 " SELECT id, NULL, 'Nana', 'nana', 'active', 'offline', 'red' FROM events"
                 " WHERE code = 'NSTQ22'"
             )
-        migrate.downgrade(url, "join_batches")
+        migrate.downgrade(url, "attendance")
         with psycopg.connect(url) as conn:
             after = conn.execute(FUNCTIONS).fetchall()
             seats = conn.execute(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -291,3 +295,48 @@ def test_joining_and_removing_work_from_the_keyboard(
     page.keyboard.press("Enter")
     expect(dashboard.presence("Ana")).to_have_text("Removed")
     expect(ana.heading("You were removed from this event")).to_be_visible()
+
+
+def attendance(api: httpx.Client, event: HostedEvent) -> list[dict[str, Any]]:
+    answer = api.get(f"/api/events/{event.code}/attendance", headers=event.host_headers)
+    answer.raise_for_status()
+    participants: list[dict[str, Any]] = answer.json()["participants"]
+    return participants
+
+
+def test_download_attendance_saves_the_roll_call_and_works_after_the_end(
+    host: Callable[..., Host],
+    phone: Callable[..., Phone],
+    event: HostedEvent,
+    api: httpx.Client,
+) -> None:
+    dashboard = host(event)
+    ana, formula = phone(), phone()
+    ana.join_as(event.code, "Ana")
+    formula.join_as(event.code, "=SUM(A1)")
+    expect(dashboard.cards).to_have_count(2)
+    expect(ana.connection).to_have_text("Connected")
+    expect(formula.connection).to_have_text("Connected")
+    # Sockets are counted with the next heartbeat flush (0.2 s here): wait for it.
+    deadline = time.monotonic() + 5
+    while min(p["connections"] for p in attendance(api, event)) < 1:
+        assert time.monotonic() < deadline, "the sockets were not counted within 5 s"
+        time.sleep(0.05)
+
+    def download() -> list[dict[str, str]]:
+        with dashboard.page.expect_download() as saving:
+            dashboard.page.get_by_role("button", name="Download attendance").click()
+        saved = saving.value
+        assert saved.suggested_filename == f"attendance-{event.code}.csv"
+        text = Path(saved.path()).read_text(encoding="utf-8")
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+
+    rows = download()
+    expect(dashboard.page.get_by_text("Attendance saved to a file.")).to_be_visible()
+    assert [row["display_name"] for row in rows] == ["Ana", "'=SUM(A1)"]
+    assert all(row["status"] == "active" and int(row["connections"]) >= 1 for row in rows)
+    api.patch(
+        f"/api/events/{event.code}", json={"status": "closed"}, headers=event.host_headers
+    ).raise_for_status()
+    expect(dashboard.page.get_by_test_id("ended")).to_be_visible()
+    assert [row["id"] for row in download()] == [row["id"] for row in rows]

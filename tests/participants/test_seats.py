@@ -60,6 +60,12 @@ async def test_a_seat_without_a_phone_is_taken_by_a_phone(
     client.cookies.clear()
     session = await client.get("/api/session", headers=bearer(taken.json()["session_token"]))
     assert session.json()["participant"]["id"] == pid
+    # The roll call: the seat's team, and a phone taking a seat that had none is no move.
+    attendance = await client.get(
+        f"/api/events/{event.code}/attendance", headers=event.host_headers
+    )
+    [row] = attendance.json()["participants"]
+    assert (row["id"], row["team"], row["reclaims"]) == (pid, "blue", 0)
     # The code was used up; the seat is a phone's now, and the usual reclaim rules apply.
     again = await join(client, event.code, name="Someone", recovery_code=code)
     assert again.status_code == 403

@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 
 from rollcall.db.url import sqlalchemy_url
+from rollcall.errors import DatabaseSetupError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -40,12 +41,25 @@ def current(database_url: str) -> str:
     from sqlalchemy.pool import NullPool
 
     engine = create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    said = logging.getLogger("alembic.runtime.migration")
+    level = said.level
+    said.setLevel(logging.WARNING)  # not "Context impl PostgresqlImpl." on every look
     try:
         with engine.connect() as conn:
             heads = MigrationContext.configure(conn).get_current_heads()
     finally:
+        said.setLevel(level)
         engine.dispose()
     return ", ".join(heads) if heads else "base"
+
+
+def require_head(database_url: str, *, otherwise: str = "") -> None:
+    """Refuse (DatabaseSetupError) a database whose schema is not the one this code needs."""
+    if (at := current(database_url)) != (needed := head()):
+        raise DatabaseSetupError(
+            f"the database schema is at {at}, and this rollcall needs {needed}:"
+            f" run `rollcall db upgrade` first{otherwise}"
+        )
 
 
 def head() -> str:

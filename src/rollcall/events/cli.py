@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rollcall.db import migrate
 from rollcall.db.pool import connect
 from rollcall.db.url import resolve_database_url
-from rollcall.errors import DatabaseSetupError, ValidationFailed
+from rollcall.errors import ValidationFailed
 from rollcall.events import service
 from rollcall.events.links import host_url, join_url
 from rollcall.events.schemas import EventCreate
@@ -63,11 +63,7 @@ def purge_command(settings: Settings, *, dry_run: bool) -> int:
     from rollcall.events import retention
 
     url = resolve_database_url(settings)
-    if (at := migrate.current(url)) != (needed := migrate.head()):
-        raise DatabaseSetupError(
-            f"the database schema is at {at}, and this rollcall needs {needed}:"
-            " run `rollcall db upgrade` first"
-        )
+    migrate.require_head(url)
     idle_s = settings.event_idle_hours * 3600
     retention_s = settings.event_retention_days * 86400
 

@@ -167,12 +167,15 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
 
 
 async def _arrive(hub: Hub, connection: Connection) -> None:
-    """The participant is here (hub.register announced the socket itself)."""
+    """The participant is here (hub.register announced the socket itself).
+
+    The socket counts as a beat and as one more connection (attendance), both written with
+    the next heartbeat flush.
+    """
     assert connection.participant_id is not None
     runtime = hub.runtime
-    if connection.present:  # already online: a beat says so, nothing to announce
-        await runtime.heartbeats.beat(connection.participant_id)
-    else:
+    await runtime.heartbeats.socket_opened(connection.participant_id)
+    if not connection.present:  # (one already online needs only the beat: nothing to say)
         await _mark_here(runtime, connection, away=False, known=connection.known)
 
 

@@ -17,9 +17,11 @@
   it, and the team the phone chose. A new participant is refused, after the seat rules and before
   the name is taken, by rollcall_newcomer_refusal. They return the participant's team too.
 - rollcall_roster_entry gives `team` and `has_phone`.
+- rollcall_attendance_track (revision attendance's trigger) counts a seat move only from one
+  device to another: a phone taking a seat that had none is not a move.
 
 Revision ID: names_seats_teams
-Revises: join_batches
+Revises: attendance
 Create Date: 2026-12-10 09:00:00+00:00
 """
 
@@ -29,7 +31,7 @@ from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
 
 revision = "names_seats_teams"
-down_revision = "join_batches"
+down_revision = "attendance"
 branch_labels = None
 depends_on = None
 
@@ -571,6 +573,48 @@ END
 $$
 """
 
+TRACK_FUNCTION = """
+CREATE OR REPLACE FUNCTION rollcall_attendance_track() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_was text := rollcall_attendance_state(OLD.status, OLD.reported_presence);
+    v_now text := rollcall_attendance_state(NEW.status, NEW.reported_presence);
+    v_at timestamptz := now();
+    v_old record;
+BEGIN
+    -- A participant row's status, presence or device changes: count the seat move, and when
+    -- the participant's place changed, close the stretch it was in and start the next. A
+    -- phone taking a seat that had none (a seat the host made) is not a move.
+    IF NEW.device_id IS DISTINCT FROM OLD.device_id AND OLD.device_id IS NOT NULL THEN
+        NEW.reclaim_count := OLD.reclaim_count + 1;
+    END IF;
+    IF v_was = v_now THEN
+        RETURN NEW;
+    END IF;
+    IF v_now = 'offline' AND v_was IN ('online', 'away') THEN
+        -- The silence began at the last heartbeat, not when the sweep noticed it.
+        v_at := least(v_at, coalesce(OLD.last_heartbeat, v_at));
+    END IF;
+    SELECT * INTO v_old FROM rollcall_attendance(OLD, v_at, NULL);
+    v_at := greatest(v_at, v_old.o_since);
+    NEW.online_s := v_old.o_online_s;
+    NEW.away_s := v_old.o_away_s;
+    NEW.offline_s := v_old.o_offline_s;
+    NEW.presence_since := v_at;
+    NEW.left_at := CASE
+        WHEN v_now NOT IN ('left', 'kicked') THEN NULL
+        WHEN v_was IN ('left', 'kicked') THEN coalesce(v_old.o_left_at, v_at)  -- unbanned
+        ELSE v_at END;
+    IF v_was = 'pending' AND v_now = 'kicked' THEN
+        NEW.denied := true;
+    ELSIF v_now IN ('online', 'away', 'offline') THEN
+        NEW.denied := false;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
 # The join functions as revision join_batches made them, with eleven inputs each.
 OLD_SIGNATURES = (
     "rollcall_join_many(text[], uuid[], text[], text[], text[], bytea[], text[], bytea[],"
@@ -641,6 +685,7 @@ def upgrade() -> None:
         ops.validate_constraint(table="events", name=name)
 
     op.execute(ROSTER_ENTRY_FUNCTION)
+    op.execute(TRACK_FUNCTION)
     op.execute(NAME_REFUSED_FUNCTION)
     op.execute(NEWCOMER_REFUSAL_FUNCTION)
     for signature in OLD_SIGNATURES:
@@ -675,6 +720,8 @@ def downgrade() -> None:
         describe=PHONELESS_DEVICES,
     )
     ops.set_not_null_through_check(table=TABLE, column="device_id")
+    # After the seats got their devices: as revision attendance counts, that is a move.
+    op.execute(migrate.revision_module("attendance").TRACK_FUNCTION)
     ops.execute_justified(
         f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS team",
         ignore="ban-drop-column",

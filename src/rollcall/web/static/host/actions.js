@@ -1,8 +1,9 @@
-// What the host does to the event: score, remove, lock, end. Each is one call to the API; the
-// dashboard shows the answer at once, and the host's stream confirms it.
+// What the host does to the event: score, remove, lock, end, and the roll call to keep. Each is
+// one call to the API; the dashboard shows the answer at once, and the host's stream confirms it.
 
 import { api } from "../shared/api.js";
 import { confirmDialog } from "../shared/dialog.js";
+import { saveFile } from "../shared/dom.js";
 import { shownScore } from "./roster.js";
 
 export async function changeScore(session, id, delta) {
@@ -77,4 +78,19 @@ export async function endEvent(session) {
     cancel: tr.t("dialog.cancel"),
   });
   if (sure) setStatus(session, "closed");
+}
+
+/** The roll call as a CSV file: who was here, and for how long (also once the event ended). */
+export async function downloadAttendance(session) {
+  const { tr } = session;
+  try {
+    const csv = await api(`${session.eventPath}/attendance`, {
+      token: session.token,
+      accept: "text/csv",
+    });
+    saveFile(`attendance-${session.code}.csv`, csv);
+    session.toast.show(tr.t("topbar.attendance_saved"));
+  } catch (error) {
+    session.toast.show(tr.t("error.attendance", { reason: session.reason(error) }));
+  }
 }

@@ -2,7 +2,7 @@
 // is a secret, so it is never shown in clear unless asked: the host copies it or saves it to a
 // file. An event made on the start page offers this once, in a notice above the roster.
 
-import { el } from "../shared/dom.js";
+import { el, saveFile } from "../shared/dom.js";
 import { markSaved } from "../shared/hostkeys.js";
 import { icon } from "../shared/icons.js";
 
@@ -29,15 +29,6 @@ async function copyText(text) {
     area.remove();
     return copied;
   }
-}
-
-function saveFile(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
-  const link = el("a", { href: url, download: name, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** What the host can do with the link; each says how it went in a toast. */

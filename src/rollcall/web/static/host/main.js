@@ -4,7 +4,13 @@
 import { codeFromPath } from "../shared/api.js";
 import { chooseLocale, loadTranslator, Translator, translateDocument } from "../shared/i18n.js";
 import { languageMenu } from "../shared/language.js";
-import { changeScore, endEvent, kickParticipant, toggleLock } from "./actions.js";
+import {
+  changeScore,
+  downloadAttendance,
+  endEvent,
+  kickParticipant,
+  toggleLock,
+} from "./actions.js";
 import { projectorMode, setProjectorMode, showProjectorMode } from "./projector.js";
 import { HostSession } from "./session.js";
 import { tokenFromFragment } from "./token.js";
@@ -32,6 +38,7 @@ const topBar = new TopBar({
   onLock: () => toggleLock(session),
   onEnd: () => endEvent(session),
   onHostLink: () => session.openHostLink(),
+  onAttendance: () => downloadAttendance(session),
   onProjector: () => {
     const on = !projectorMode();
     setProjectorMode(on);

@@ -1,5 +1,5 @@
 // The dashboard's top bar: the event's title and status, the connection pill, the host's controls
-// (host link, lock, end), and the page's own tools (projector mode, language).
+// (host link, attendance, lock, end), and the page's own tools (projector mode, language).
 
 import { el } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
@@ -24,8 +24,9 @@ function smallButton(className, testid, onclick) {
 }
 
 export class TopBar {
-  /** `onLock()`, `onEnd()`, `onHostLink()` and `onProjector()` run when those are pressed. */
-  constructor({ tr, onLock, onEnd, onHostLink, onProjector }) {
+  /** `onLock()`, `onEnd()`, `onHostLink()`, `onAttendance()` and `onProjector()` run when those
+   * are pressed. */
+  constructor({ tr, onLock, onEnd, onHostLink, onAttendance, onProjector }) {
     this.tr = tr;
     this.title = document.getElementById("event-title");
     this.badge = document.getElementById("status-badge");
@@ -33,11 +34,18 @@ export class TopBar {
     this.tools = document.getElementById("page-tools");
     this.pill = connectionPill(pillTexts(tr));
     this.hostLinkButton = smallButton("btn-secondary", "host-link", onHostLink);
+    this.attendanceButton = smallButton("btn-secondary", "attendance", onAttendance);
     this.lockButton = smallButton("btn-secondary", "lock", onLock);
     this.endButton = smallButton("btn-quiet-danger", "end", onEnd);
     this.projectorButton = smallButton("btn-secondary projector-toggle", "projector", onProjector);
     this.projectorButton.hidden = true;
-    this.controls.append(this.pill, this.hostLinkButton, this.lockButton, this.endButton);
+    this.controls.append(
+      this.pill,
+      this.hostLinkButton,
+      this.attendanceButton,
+      this.lockButton,
+      this.endButton,
+    );
     this.tools.prepend(this.projectorButton);
     this.event = null;
     this.code = null;
@@ -63,6 +71,11 @@ export class TopBar {
       icon("link"),
       el("span", { text: tr.t("topbar.host_link") }),
     );
+    this.attendanceButton.replaceChildren(
+      icon("download"),
+      el("span", { text: tr.t("topbar.attendance") }),
+    );
+    this.attendanceButton.title = tr.t("topbar.attendance_hint");
     this.endButton.replaceChildren(icon("end"), el("span", { text: tr.t("topbar.end") }));
     this.projectorButton.replaceChildren(
       icon("projector"),

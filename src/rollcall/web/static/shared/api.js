@@ -15,8 +15,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, token } = {}) {
-  const headers = { Accept: "application/json, application/problem+json" };
+/**
+ * Call the API. The answer's JSON, or with `accept` (a media type such as "text/csv") the
+ * answer as a Blob of that type; a failure is an ApiError either way.
+ */
+export async function api(path, { method = "GET", body, token, accept } = {}) {
+  const headers = { Accept: `${accept || "application/json"}, application/problem+json` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -35,6 +39,7 @@ export async function api(path, { method = "GET", body, token } = {}) {
     });
   }
   if (response.status === 204) return null;
+  if (accept && response.ok) return await response.blob();
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const retryAfter = Number(response.headers.get("Retry-After"));
