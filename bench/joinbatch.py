@@ -6,10 +6,13 @@ without the commit (what the batch's size changes is the work under the event lo
 one flush a batch costs). Two readings: the backend's own on-CPU time (/proc/<pid>/schedstat,
 when the server runs on this machine), which the targets are on, and the client's wall clock.
 Each shape runs several times, each into fresh events, and the median counts. The current
-function and revision 0006's (one rollcall_join per item, each updating the event row and
-writing its log row) run in the same run, interleaved: 0006's functions are installed in the
-bench database under other names, as that revision wrote them, so the before and the after
-share the machine and its noise.
+function, revision 0006's (one rollcall_join per item, each updating the event row and
+writing its log row) and revision join_batches' (the same sets, before names_seats_teams gave
+each join its kind of name, word filter and team to check) run in the same run, interleaved:
+the earlier revisions' functions are installed in the bench database under other names, as
+those revisions wrote them, so they share the machine and its noise. The events have the
+default word filter and 20 words of their own, and the current function gets each join's
+folded name and team input as the service makes them: what a join costs now.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ WARM_UP_BATCHES = 5
 CURRENT = "rollcall_join_many"
 BEFORE = "rollcall_bench_join_many_0006"
 BEFORE_ONE = "rollcall_bench_join_0006"
+SETS = "rollcall_bench_join_many_sets"
+SETS_HELPERS = {
+    "rollcall_join_one(": "rollcall_bench_join_one_sets(",
+    "rollcall_join_set(": "rollcall_bench_join_set_sets(",
+}
+FUNCTIONS = (BEFORE, SETS, CURRENT)
+LABELS = {BEFORE: "0006, one by one", SETS: "join_batches, as sets", CURRENT: "current, as sets"}
+BLOCKED_WORDS = [f"blocked{n}" for n in range(19)] + ["*worse*"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +78,21 @@ def install_before(conn: psycopg.Connection[Any]) -> None:
         raise RuntimeError("revision 0006's join functions are not as this bench expects")
     conn.execute(renamed_one)
     conn.execute(renamed_many)
+    sets = revision_module("join_batches")
+    for text in (sets.JOIN_ONE_FUNCTION, sets.JOIN_SET_FUNCTION, sets.JOIN_MANY_FUNCTION):
+        renamed = str(text).replace("FUNCTION rollcall_join_many(", f"FUNCTION {SETS}(")
+        for name, bench_name in SETS_HELPERS.items():
+            renamed = renamed.replace(name, bench_name)
+        if "rollcall_join_one(" in renamed or "rollcall_join_set(" in renamed:
+            raise RuntimeError("revision join_batches' functions are not as this bench expects")
+        conn.execute(renamed)
 
 
 def uninstall_before(conn: psycopg.Connection[Any]) -> None:
+    names = [BEFORE, BEFORE_ONE, SETS, *(name.rstrip("(") for name in SETS_HELPERS.values())]
     signatures = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc AS p WHERE p.proname = ANY(%s)",
-        ([BEFORE, BEFORE_ONE],),
+        (names,),
     ).fetchall()
     for (signature,) in signatures:
         conn.execute(f"DROP FUNCTION {signature}")
@@ -80,22 +100,30 @@ def uninstall_before(conn: psycopg.Connection[Any]) -> None:
 
 def new_event(conn: psycopg.Connection[Any]) -> str:
     """A fresh open event with room for any batch: its code."""
-    from rollcall.events.service import new_code
+    from rollcall.events.service import blocked_patterns, new_code
 
     code = new_code()
     conn.execute(
-        "INSERT INTO events (code, title, capacity, host_token_hash)"
-        " VALUES (%s, 'joinbatch', %s, %s)",
-        (code, MAX_CAPACITY, secrets.token_hex(16)),
+        "INSERT INTO events (code, title, capacity, host_token_hash, name_filter, blocked_words,"
+        " blocked_patterns) VALUES (%s, 'joinbatch', %s, %s, 'default', %s, %s)",
+        (
+            code,
+            MAX_CAPACITY,
+            secrets.token_hex(16),
+            BLOCKED_WORDS,
+            blocked_patterns(BLOCKED_WORDS),
+        ),
     )
     return code
 
 
 def batch_of(codes: list[str], size: int) -> Batch:
-    """`size` new devices, spread over the events `codes` in turn."""
+    """`size` new devices, spread over the events `codes` in turn: the eleven inputs every
+    revision's function takes, then the four of names_seats_teams."""
     from rollcall.participants.names import name_skeleton, normalize_display_name
+    from rollcall.participants.wordfilter import builtin_list, name_forms
 
-    columns: list[list[Any]] = [[] for _ in range(10)]
+    columns: list[list[Any]] = [[] for _ in range(14)]
     tag = secrets.token_hex(3)
     for i in range(size):
         code = codes[i % len(codes)]
@@ -103,6 +131,8 @@ def batch_of(codes: list[str], size: int) -> Batch:
         device: UUID = uuid4()
         token = hashlib.sha256(device.bytes).digest()
         row = [code, device, name, key, name_skeleton(name), token, None, None, True, True]
+        forms = name_forms(name)
+        row += [False, forms, builtin_list().refuses(forms), None]
         for column, value in zip(columns, row, strict=True):
             column.append(value)
     return Batch(columns)
@@ -132,12 +162,16 @@ def timed_call(conn: psycopg.Connection[Any], backend: int, function: str, batch
     query = (
         f"SELECT outcome FROM {function}(%s::text[], %s::uuid[], %s::text[], %s::text[],"
         " %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[], %s::boolean[],"
-        " 30.0::double precision)"
+        " 30.0::double precision"
     )
+    columns = batch.columns[:10]
+    if function == CURRENT:
+        query += ", %s::boolean[], %s::text[], %s::boolean[], %s::text[]"
+        columns = batch.columns
     with conn.transaction():
         cpu_before = backend_cpu_ns(backend)
         started = time.perf_counter()
-        outcomes = conn.execute(query, batch.columns).fetchall()
+        outcomes = conn.execute(query + ")", columns).fetchall()
         took = time.perf_counter() - started
         cpu_after = backend_cpu_ns(backend)
     joined = sum(1 for (outcome,) in outcomes if outcome == "joined")
@@ -167,15 +201,15 @@ def measure(url: str, repeats: int) -> Samples:
             # cached for the session on an empty table (a sequential scan) would make each call
             # slower than the one before: some rows first, then ANALYZE, then the plans.
             for _ in range(WARM_UP_BATCHES):
-                for function in (BEFORE, CURRENT):
+                for function in FUNCTIONS:
                     timed_call(conn, backend, function, batch_of([new_event(conn)], SIZES[1]))
             conn.execute("ANALYZE events, event_participants, event_log")
-            for function in (BEFORE, CURRENT):
+            for function in FUNCTIONS:
                 timed_call(conn, backend, function, batch_of([new_event(conn)], SIZES[0]))
             shapes = [(size, 1) for size in SIZES] + [SPREAD]
             for _ in range(repeats):
                 for size, events in shapes:
-                    for function in (BEFORE, CURRENT):
+                    for function in FUNCTIONS:
                         codes = [new_event(conn) for _ in range(events)]
                         timing = timed_call(conn, backend, function, batch_of(codes, size))
                         readings = [(WALL, timing.wall_s), (CPU, timing.cpu_s)]
@@ -188,14 +222,45 @@ def measure(url: str, repeats: int) -> Samples:
     return samples
 
 
+NAMES = [f"Player {i:05d}" for i in range(5_000)] + [f"Ana María {i}" for i in range(5_000)]
+"""Names for the Python side's cost per join: what the service does to a name before it is
+batched, as join_batches did it (clean, key, skeleton) and now (also the word filter's folded
+forms and the built-in list's answer)."""
+
+
+def python_per_name() -> dict[str, float]:
+    """µs per name, best of five passes over NAMES, for each way."""
+    from rollcall.participants.names import name_skeleton, normalize_display_name
+    from rollcall.participants.service import CheckedName
+
+    def cleaned(raw: str) -> None:
+        name, _ = normalize_display_name(raw)
+        name_skeleton(name)
+
+    ways = {"join_batches, as sets": cleaned, "current, as sets": CheckedName.of}
+    best: dict[str, float] = {}
+    for label, way in ways.items():
+        way("warm up")
+        for _ in range(5):
+            started = time.perf_counter()
+            for raw in NAMES:
+                way(raw)
+            per_name = 1e6 * (time.perf_counter() - started) / len(NAMES)
+            best[label] = min(best.get(label, per_name), per_name)
+    return best
+
+
 async def run(h: Harness) -> None:
     repeats = 5 if h.quick else 15
     print(
         f"== joinbatch: one rollcall_join_many call into one event, {repeats} repeats per size,"
-        " revision 0006's function beside the current one",
+        " revisions 0006's and join_batches' functions beside the current one",
         flush=True,
     )
     samples = await asyncio.to_thread(measure, h.db.url, repeats)
+    python = await asyncio.to_thread(python_per_name)
+    for label, per_name in python.items():
+        h.figure("joinbatch", f"Python per join, the name, {label}", per_name, "µs")
     details = h.details.setdefault("joinbatch", {"repeats": repeats})
     details["us_per_join"] = {" ".join(map(str, key)): v for key, v in samples.items()}
     # The targets are on the database's CPU per join (its cost); the wall clock, which other
@@ -210,7 +275,7 @@ def _figures(h: Harness, samples: Samples, measured: str, *, with_targets: bool)
     median = {key: statistics.median(values) for key, values in samples.items()}
     small, large = (shape(size, 1) for size in SIZES)
     shapes = [small, large, shape(*SPREAD)]
-    for label, function in (("0006, one by one", BEFORE), ("current, as sets", CURRENT)):
+    for function, label in LABELS.items():
         targeted = with_targets and function == CURRENT
         for each in shapes:
             values = samples[(measured, function, each)]
@@ -233,13 +298,14 @@ def _figures(h: Harness, samples: Samples, measured: str, *, with_targets: bool)
             f"<= {TARGET_RATIO}" if targeted else "",
             ratio <= TARGET_RATIO if targeted else None,
         )
-    for each in shapes:
-        h.figure(
-            "joinbatch",
-            f"  current over 0006, {each}",
-            median[(measured, CURRENT, each)] / median[(measured, BEFORE, each)],
-            "x",
-        )
+    for baseline in (BEFORE, SETS):
+        for each in shapes:
+            h.figure(
+                "joinbatch",
+                f"  current over {LABELS[baseline].split(',')[0]}, {each}",
+                median[(measured, CURRENT, each)] / median[(measured, baseline, each)],
+                "x",
+            )
 
 
 def shape(size: int, events: int) -> str:

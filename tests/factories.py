@@ -49,12 +49,11 @@ async def join(
     name: str | None = None,
     **extra: Any,
 ) -> httpx.Response:
-    """A join; `extra` are further body fields (room_check, recovery_code)."""
-    body = {
-        "device_id": device_id or new_device(),
-        "display_name": name or f"Player {uuid.uuid4().hex[:8]}",
-        **extra,
-    }
+    """A join; `extra` are further body fields (room_check, recovery_code, team). With
+    `generated_name=True` in them and no `name`, the body has no display_name."""
+    body: dict[str, Any] = {"device_id": device_id or new_device(), **extra}
+    if name is not None or not extra.get("generated_name"):
+        body["display_name"] = name or f"Player {uuid.uuid4().hex[:8]}"
     # No cookie jar between calls: each call stands for whatever device sent it.
     client.cookies.clear()
     return await client.post(f"/api/events/{code}/join", json=body)

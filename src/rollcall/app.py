@@ -22,7 +22,7 @@ from rollcall.limits import BodyGuard
 from rollcall.live import routes as live_routes
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes
-from rollcall.participants.schemas import JoinRequest, KickRequest
+from rollcall.participants.schemas import BalanceRequest, JoinRequest, KickRequest
 from rollcall.realtime.ws import Sockets
 from rollcall.runtime import Runtime, attach
 from rollcall.settings import Settings, get_settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 Problem=problems.ProblemDocument,
                 JoinRequest=JoinRequest,
                 KickRequest=KickRequest,
+                BalanceRequest=BalanceRequest,
             )
             app.openapi_schema = problems.document_problems(schema)
         return app.openapi_schema

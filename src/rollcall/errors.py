@@ -83,6 +83,30 @@ class NameTaken(Problem):
     status, code, title = 409, "name_taken", "Someone else in this event has this name"
 
 
+class NameNotAllowed(Problem):
+    status, code, title = 422, "name_not_allowed", "This event does not allow this name"
+
+
+class NamesGenerated(Problem):
+    status, code, title = (
+        409,
+        "names_generated",
+        "This event gives its participants generated names",
+    )
+
+
+class GeneratedNamesOff(Problem):
+    status, code, title = 409, "generated_names_off", "In this event, participants choose a name"
+
+
+class TeamNotFound(Problem):
+    status, code, title = 422, "team_not_found", "This event has no team with this id"
+
+
+class TeamChoiceOff(Problem):
+    status, code, title = 409, "team_choice_off", "In this event, the host assigns the teams"
+
+
 class RoomCheckFailed(Problem):
     status, code, title = 403, "room_check_failed", "The room check code is missing or wrong"
 

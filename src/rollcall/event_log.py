@@ -62,6 +62,36 @@ async def append(conn: DB, *, event_id: UUID, message: dict[str, Any]) -> int:
     return seq
 
 
+async def append_many(conn: DB, *, event_id: UUID, messages: list[dict[str, Any]]) -> int:
+    """append() for many messages of one event, in one statement; returns the last seq.
+
+    One notification for all of them, with the last seq and no type (a process reads the log
+    lazily unless a host of the event is there), as the join functions send. Nothing at all
+    when there are no messages (returns 0).
+    """
+    assert conn.is_in_transaction(), "append_many() belongs inside the change's transaction"
+    if not messages:
+        return 0
+    seq: int = await conn.fetchval(
+        """
+        WITH next AS (
+            UPDATE events SET seq = seq + cardinality($2::jsonb[]) WHERE id = $1 RETURNING seq
+        ), stored AS (
+            INSERT INTO event_log (event_id, seq, message)
+            SELECT $1, next.seq - cardinality($2::jsonb[]) + m.n,
+                m.message || jsonb_build_object('seq', next.seq - cardinality($2::jsonb[]) + m.n)
+            FROM next, unnest($2::jsonb[]) WITH ORDINALITY AS m(message, n)
+        )
+        SELECT next.seq FROM next,
+            LATERAL pg_notify($3, json_build_object('event_id', $1::uuid, 'seq', next.seq)::text)
+        """,
+        event_id,
+        messages,
+        EVENTS_CHANNEL,
+    )
+    return seq
+
+
 def about(message: dict[str, Any]) -> set[str]:
     """The participants a message names: its participant, and whoever asked for a seat move."""
     found = {message.get("participant_id"), message.get("request_id")}

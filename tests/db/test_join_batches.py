@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from rollcall.db import migrate
 from rollcall.events.service import new_code
 from rollcall.participants.names import name_skeleton, normalize_display_name
+from rollcall.participants.wordfilter import builtin_list, name_forms
 
 ROOM_CHECK_S = 30.0
 
@@ -38,6 +39,8 @@ class Join:
     reclaim: str | None = None  # the name of the participant whose recovery code is given
     may_join: bool = True
     may_guess: bool = True
+    team: str | None = None  # the team the phone chose
+    generated: bool = False  # the server drew the name
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class Setting:
     reclaim: str = "auto"
     before: Sequence[Join] = ()  # joined one by one before the batch
     kicked: Sequence[str] = ()  # names of those then kicked
+    names: str = "chosen"
+    name_filter: str = "off"
+    blocked: Sequence[str] = ()  # folded patterns, as events.blocked_patterns holds them
+    teams: Sequence[str] = ()  # team ids
+    team_mode: str = "host"
 
 
 @dataclass
@@ -84,7 +92,20 @@ def make_world(conn: Conn, settings: Sequence[Setting]) -> World:
             conn.execute("SELECT code FROM events WHERE id = %s", (row["id"],)).fetchone()["code"]
         )
     for index, setting in enumerate(settings):
-        one_by_one(conn, world, [Join(j.device, j.name, event=index) for j in setting.before])
+        conn.execute(
+            "UPDATE events SET names = %s, name_filter = %s, blocked_patterns = %s,"
+            " teams = %s::jsonb, team_mode = %s WHERE id = %s",
+            (
+                setting.names,
+                setting.name_filter,
+                list(setting.blocked),
+                json.dumps([{"id": team, "name": team.title()} for team in setting.teams]),
+                setting.team_mode,
+                world.ids[index],
+            ),
+        )
+        before = [replace(j, event=index) for j in setting.before]
+        assert {r["outcome"] for r in one_by_one(conn, world, before)} <= {"joined", "pending"}
         for name in setting.kicked:
             conn.execute(
                 "UPDATE event_participants SET status = 'kicked' WHERE event_id = %s"
@@ -100,7 +121,7 @@ def make_world(conn: Conn, settings: Sequence[Setting]) -> World:
 
 def arguments(conn: Conn, world: World, joins: Sequence[Join]) -> list[list[Any]]:
     """rollcall_join_many's arrays for these joins, resolved in this world."""
-    columns: list[list[Any]] = [[] for _ in range(10)]
+    columns: list[list[Any]] = [[] for _ in range(14)]
     for position, j in enumerate(joins, start=1):
         name, key = normalize_display_name(j.name)
         room_check = None
@@ -125,33 +146,45 @@ def arguments(conn: Conn, world: World, joins: Sequence[Join]) -> list[list[Any]
         world.tokens[token] = label
         values = [world.codes[j.event], device(j.device), name, key, name_skeleton(name)]
         values += [token, room_check, digest, j.may_join, j.may_guess]
+        forms = name_forms(name)
+        values += [j.generated, forms, builtin_list().refuses(forms), j.team]
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     return columns
 
 
-RESULT = "ord, outcome, id, display_name, status, reclaims, recovery_number"
+RESULT = "ord, outcome, id, display_name, status, reclaims, recovery_number, team"
 
 
 def in_one_batch(conn: Conn, world: World, joins: Sequence[Join]) -> list[dict[str, Any]]:
+    columns = arguments(conn, world, joins)
     return conn.execute(
         f"SELECT {RESULT} FROM rollcall_join_many(%s::text[], %s::uuid[], %s::text[],"
         " %s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[],"
-        " %s::boolean[], %s)",
-        (*arguments(conn, world, joins), ROOM_CHECK_S),
+        " %s::boolean[], %s, %s::boolean[], %s::text[], %s::boolean[], %s::text[])",
+        (*columns[:10], ROOM_CHECK_S, *columns[10:]),
     ).fetchall()
 
 
 def one_by_one(
     conn: Conn, world: World, joins: Sequence[Join], function: str = "rollcall_join"
 ) -> list[dict[str, Any]]:
+    """The joins one after the other; `function` other than rollcall_join is an earlier
+    revision's twin, which takes the first eleven inputs and knows no teams."""
     columns = arguments(conn, world, joins)
+    current = function == "rollcall_join"
+    inputs = columns if current else columns[:10]
+    result = RESULT if current else RESULT.replace(", team", ", NULL AS team")
+    placeholders = ", ".join(["%s"] * (len(inputs) + 1))
     results = []
     for position in range(len(joins)):
         row = conn.execute(
-            f"SELECT {position + 1} AS {RESULT} FROM {function}("
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (*(column[position] for column in columns), ROOM_CHECK_S),
+            f"SELECT {position + 1} AS {result} FROM {function}({placeholders})",
+            (
+                *(column[position] for column in inputs[:10]),
+                ROOM_CHECK_S,
+                *(column[position] for column in inputs[10:]),
+            ),
         ).fetchone()
         assert row is not None
         results.append(row)
@@ -165,6 +198,7 @@ def seen(conn: Conn, world: World, results: list[dict[str, Any]]) -> dict[str, A
     for event_id in world.ids:
         rows = conn.execute(
             "SELECT id, device_id::text AS device, display_name, name_key, name_skeleton, status,"
+            " team,"
             " session_token_hash, recovery_generation, reclaim_of IS NOT NULL AS request,"
             " recovery_digest IS NOT NULL AS has_code"
             " FROM event_participants WHERE event_id = %s",
@@ -219,6 +253,7 @@ def seen(conn: Conn, world: World, results: list[dict[str, Any]]) -> dict[str, A
                 r["status"],
                 r["reclaims"] is not None,
                 r["recovery_number"] is not None,
+                r["team"],
             )
             for r in results
         ),
@@ -415,6 +450,59 @@ def test_reclaim_with_approval_and_off(conn: Conn) -> None:
     assert outcomes(view) == ["reclaim_pending", "rejoined", "reclaim_disabled", "joined"]
 
 
+def test_teams_the_word_filter_and_kinds_of_names_in_a_batch(conn: Conn) -> None:
+    """The new inputs keep the batch's guarantee: refusals, teams and names as one by one."""
+    choose = Setting(
+        teams=("red", "blue"),
+        team_mode="choose",
+        name_filter="default",
+        blocked=("% badword %", "%worse%"),
+        before=[Join(90, "Known", team="red")],
+    )
+    hosted = Setting(
+        teams=("red",), names="generated", before=[Join(91, "Gen One", generated=True)]
+    )
+    joins = [
+        Join(1, "Ana", team="red"),
+        Join(2, "Bo", team="blue"),
+        Join(3, "Cy"),  # no team: fine
+        Join(4, "Di", team="green"),  # no such team
+        Join(5, "b4dw0rd"),  # the host's word
+        Join(6, "Sh1t"),  # the built-in list
+        Join(7, "Muchworsename"),  # an inside word
+        Join(8, "Ana", team="blue"),  # name taken, after the team checked out
+        Join(90, "Known", team="blue"),  # a rejoin keeps its team
+        Join(1, "Ana", team="blue"),  # the same device again, in the batch: a rejoin
+        Join(9, "Typed", event=1),  # typed where names are generated
+        Join(10, "Gen Two", event=1, generated=True),
+        Join(11, "Gen Three", event=1, generated=True, team="red"),  # the host assigns teams
+        Join(12, "Gen One", event=1, generated=True),  # taken
+        Join(13, "Eve", generated=True),  # generated where names are chosen
+        Join(14, "Fay", team="red"),
+    ]
+    view = compare(conn, [choose, hosted], joins)
+    assert outcomes(view) == [
+        "joined",
+        "joined",
+        "joined",
+        "team_not_found",
+        "name_not_allowed",
+        "name_not_allowed",
+        "name_not_allowed",
+        "name_taken",
+        "rejoined",
+        "rejoined",
+        "names_generated",
+        "joined",
+        "team_choice_off",
+        "name_taken",
+        "generated_names_off",
+        "joined",
+    ]
+    teams = [result[-1] for result in view["results"]]
+    assert teams[:3] == ["red", "blue", None] and teams[8:10] == ["red", "red"]
+
+
 def test_closed_and_unknown_events(conn: Conn) -> None:
     closed = Setting(status="closed", before=[Join(90, "In")])
     batch_world = make_world(conn, [closed, Setting()])
@@ -425,7 +513,7 @@ def test_closed_and_unknown_events(conn: Conn) -> None:
         "SELECT ord, outcome FROM rollcall_join_many(%s::text[], %s::uuid[], %s::text[],"
         " %s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[],"
         " %s::boolean[], %s) ORDER BY ord",
-        (*columns, ROOM_CHECK_S),
+        (*columns[:10], ROOM_CHECK_S),  # as the previous release calls it: no new inputs
     ).fetchall()
     assert [r["outcome"] for r in rows] == ["closed", "closed", "not_found"]
 
@@ -439,7 +527,7 @@ def test_a_batch_of_unknown_codes_only(conn: Conn) -> None:
         "SELECT ord, outcome, id FROM rollcall_join_many(%s::text[], %s::uuid[], %s::text[],"
         " %s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::boolean[],"
         " %s::boolean[], %s) ORDER BY ord",
-        (*columns, ROOM_CHECK_S),
+        (*columns[:10], ROOM_CHECK_S),  # as the previous release calls it: no new inputs
     ).fetchall()
     assert [(r["ord"], r["outcome"], r["id"]) for r in rows] == [
         (1, "not_found", None),

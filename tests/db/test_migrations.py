@@ -47,5 +47,6 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "webhooks",
         "join_batches",
         "attendance",
+        "names_seats_teams",
         "live_channel",
     ]

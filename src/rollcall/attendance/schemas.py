@@ -20,7 +20,7 @@ class AttendanceEntry(BaseModel):
     id: UUID
     display_name: str
     status: ParticipantStatus
-    team: str | None = Field(default=None, description="the participant's team (none yet)")
+    team: str | None = Field(default=None, description="the id of the participant's team")
     first_joined_at: datetime
     last_seen_at: datetime | None = Field(description="the last heartbeat the server had")
     left_at: datetime | None = Field(

@@ -27,7 +27,7 @@ from rollcall.events.service import EventRow, describe
 PAGE_ROWS = 1_000
 
 _PAGE_SQL = """
-SELECT (s.p).id, (s.p).display_name, (s.p).status, (s.p).join_timestamp,
+SELECT (s.p).id, (s.p).display_name, (s.p).status, (s.p).team, (s.p).join_timestamp,
     (s.p).last_heartbeat, (s.p).connections, (s.p).reclaim_count, a.o_online_s, a.o_away_s,
     a.o_offline_s, a.o_left_at
 FROM (
@@ -60,6 +60,7 @@ def entry(record: asyncpg.Record) -> AttendanceEntry:
         id=record["id"],
         display_name=record["display_name"],
         status=record["status"],
+        team=record["team"],
         first_joined_at=record["join_timestamp"],
         last_seen_at=record["last_heartbeat"],
         left_at=record["o_left_at"],

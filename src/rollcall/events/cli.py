@@ -7,7 +7,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import segno
 from pydantic import ValidationError
 
@@ -39,7 +38,7 @@ def create_event_command(settings: Settings, *, title: str, capacity: int | None
     migrate.upgrade(url)
 
     async def create() -> tuple[service.EventRow, str]:
-        conn = await asyncpg.connect(url)
+        conn = await connect(url)  # with the pool's JSON codecs (the event's teams)
         try:
             return await service.create_event(
                 conn, title=request.title, capacity=capacity, max_capacity=settings.max_capacity

@@ -21,5 +21,10 @@ def room_check_url(base: str, code: str, room_check: str) -> str:
     return f"{join_url(base, code)}?rc={room_check}"
 
 
+def recovery_url(base: str, code: str, recovery_code: str) -> str:
+    """The join link that brings a recovery code: the phone that opens it is offered the seat."""
+    return f"{join_url(base, code)}?recover={recovery_code}"
+
+
 def host_url(base: str, code: str) -> str:
     return f"{base}/host/{code}"

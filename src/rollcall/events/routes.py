@@ -13,7 +13,14 @@ from rollcall.errors import EventClosed, EventNotFound, InvalidToken, RateLimite
 from rollcall.events import service
 from rollcall.events.deps import HostEvent, PathEvent
 from rollcall.events.links import host_url, join_url, public_base, room_check_url
-from rollcall.events.schemas import Event, EventCreate, EventCreated, EventUpdate, RoomCheck
+from rollcall.events.schemas import (
+    Event,
+    EventCreate,
+    EventCreated,
+    EventUpdate,
+    NameFilterView,
+    RoomCheck,
+)
 from rollcall.problems import BAD_BODY, openapi_problem
 from rollcall.ratelimits import client_address
 from rollcall.runtime import AppRuntime, AppSettings, Conn
@@ -52,6 +59,11 @@ async def create_event(
         admission=body.admission,
         room_check=body.room_check,
         reclaim=body.reclaim,
+        names=body.names,
+        name_filter=body.name_filter,
+        blocked_words=body.blocked_words,
+        teams=body.teams,
+        team_mode=body.team_mode,
     )
     base = public_base(settings, request)
     return EventCreated(
@@ -77,7 +89,9 @@ async def read_event(event: PathEvent, conn: Conn, settings: AppSettings) -> Eve
 async def update_event(
     body: EventUpdate, event: HostEvent, conn: Conn, settings: AppSettings
 ) -> Event:
-    """Change title, capacity or status. Closing ends every session; a closed event stays closed."""
+    """Change any of the event's settings. Closing ends every session; a closed event stays
+    closed. A new word filter changes no name already in the event; a team left out of new
+    `teams` loses its members."""
     return await service.update_event(
         conn,
         event=event,
@@ -85,6 +99,16 @@ async def update_event(
         max_capacity=settings.max_capacity,
         presence_timeout_s=settings.presence_timeout_s,
     )
+
+
+@router.get(
+    "/{code}/name-filter",
+    response_model=NameFilterView,
+    responses=openapi_problem(EventNotFound, InvalidToken),
+)
+async def read_name_filter(event: HostEvent, conn: Conn) -> NameFilterView:
+    """The word filter with the host's blocked words (kept out of Event, which phones read)."""
+    return await service.name_filter(conn, event=event)
 
 
 @router.get(

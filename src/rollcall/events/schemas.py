@@ -8,9 +8,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from rollcall.participants.wordfilter import (
+    MAX_BLOCKED_WORD_LENGTH,
+    MAX_BLOCKED_WORDS,
+    host_pattern,
+)
+
 EventStatus = Literal["open", "locked", "closed"]
 Admission = Literal["open", "approval"]
 Reclaim = Literal["auto", "approval", "off"]
+Names = Literal["chosen", "generated"]
+NameFilter = Literal["off", "default", "custom"]
+TeamMode = Literal["host", "choose"]
+
+MAX_TEAMS = 100
 
 
 def _no_control_characters(value: str) -> str:
@@ -25,10 +36,69 @@ Title = Annotated[
     AfterValidator(_no_control_characters),
 ]
 
+TeamId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+
+class Team(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: TeamId = Field(description="1 to 32 of A-Z a-z 0-9 _ -; what a participant's `team` holds")
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+        AfterValidator(_no_control_characters),
+    ]
+
+
+def _distinct_teams(teams: list[Team] | None) -> list[Team] | None:
+    if teams is not None:
+        if len({team.id for team in teams}) != len(teams):
+            raise ValueError("two teams have the same id")
+        if len({team.name.casefold() for team in teams}) != len(teams):
+            raise ValueError("two teams have the same name")
+    return teams
+
+
+def _blocked_words(words: list[str] | None) -> list[str] | None:
+    if words is None:
+        return None
+    kept: list[str] = []
+    for written in words:
+        if any(unicodedata.category(ch) == "Cc" for ch in written):
+            raise ValueError("a blocked word must not contain control characters")
+        word = " ".join(written.split())
+        if host_pattern(word) is None:
+            raise ValueError(f"{word!r} has no letters or digits to match")
+        if word not in kept:
+            kept.append(word)
+    return kept
+
+
+Teams = Annotated[
+    list[Team],
+    Field(max_length=MAX_TEAMS, description=f"at most {MAX_TEAMS}; ids and names distinct"),
+    AfterValidator(_distinct_teams),
+]
+BlockedWords = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_BLOCKED_WORD_LENGTH)]],
+    Field(
+        max_length=MAX_BLOCKED_WORDS,
+        description=f"at most {MAX_BLOCKED_WORDS} words the word filter refuses besides the"
+        " built-in list: each matches as a whole word, `*word*` anywhere inside a name",
+    ),
+    AfterValidator(_blocked_words),
+]
+
 
 ADMISSION_DOC = "open: anyone with the link joins; approval: newcomers wait for the host"
 ROOM_CHECK_DOC = "newcomers must give the 4-digit code shown on the host's screen"
 RECLAIM_DOC = "how a recovery code moves a seat to a new phone: at once, after approval, or never"
+NAMES_DOC = "chosen: each participant types a name; generated: the server gives a two-word one"
+NAME_FILTER_DOC = (
+    "off; default: the built-in list of offensive words and the host's blocked_words;"
+    " custom: only the host's blocked_words"
+)
+TEAM_MODE_DOC = "host: the host assigns teams; choose: the join page asks for one"
 
 
 class EventCreate(BaseModel):
@@ -39,6 +109,11 @@ class EventCreate(BaseModel):
     admission: Admission = Field(default="open", description=ADMISSION_DOC)
     room_check: bool = Field(default=False, description=ROOM_CHECK_DOC)
     reclaim: Reclaim = Field(default="auto", description=RECLAIM_DOC)
+    names: Names = Field(default="chosen", description=NAMES_DOC)
+    name_filter: NameFilter = Field(default="default", description=NAME_FILTER_DOC)
+    blocked_words: BlockedWords = Field(default_factory=list)
+    teams: Teams = Field(default_factory=list)
+    team_mode: TeamMode = Field(default="host", description=TEAM_MODE_DOC)
 
 
 class EventUpdate(BaseModel):
@@ -50,6 +125,20 @@ class EventUpdate(BaseModel):
     admission: Admission | None = Field(default=None, description=ADMISSION_DOC)
     room_check: bool | None = Field(default=None, description=ROOM_CHECK_DOC)
     reclaim: Reclaim | None = Field(default=None, description=RECLAIM_DOC)
+    names: Names | None = Field(default=None, description=NAMES_DOC)
+    name_filter: NameFilter | None = Field(default=None, description=NAME_FILTER_DOC)
+    blocked_words: BlockedWords | None = Field(
+        default=None, description="replaces the list; names already in the event stay"
+    )
+    teams: Teams | None = Field(
+        default=None, description="replaces the list; members of a team left out lose their team"
+    )
+    team_mode: TeamMode | None = Field(default=None, description=TEAM_MODE_DOC)
+
+
+class TeamCount(BaseModel):
+    active: int
+    online: int
 
 
 class EventCounts(BaseModel):
@@ -61,6 +150,9 @@ class EventCounts(BaseModel):
     offline: int
     left: int
     kicked: int
+    teams: dict[str, TeamCount] = Field(
+        default_factory=dict, description="per team id, in the order of the event's teams"
+    )
 
 
 class Event(BaseModel):
@@ -71,6 +163,10 @@ class Event(BaseModel):
     admission: Admission
     room_check: bool
     reclaim: Reclaim
+    names: Names
+    name_filter: NameFilter
+    teams: list[Team]
+    team_mode: TeamMode
     created_at: datetime
     updated_at: datetime
     counts: EventCounts
@@ -85,6 +181,15 @@ class EventCreated(BaseModel):
     host_token: str = Field(description="shown once; keep it, it is stored only as a digest")
     host_url: str
     join_url: str
+
+
+class NameFilterView(BaseModel):
+    name_filter: NameFilter
+    blocked_words: list[str] = Field(description="the host's words, as written")
+
+
+class GeneratedName(BaseModel):
+    display_name: str = Field(description="a two-word name free in the event just now")
 
 
 class RoomCheck(BaseModel):

@@ -6,6 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -14,7 +15,15 @@ from rollcall import event_log
 from rollcall.auth import digest, new_token
 from rollcall.db.pool import DB
 from rollcall.errors import EventClosed, EventNotFound, InvalidToken, ValidationFailed
-from rollcall.events.schemas import Event, EventCounts, EventUpdate
+from rollcall.events.schemas import (
+    Event,
+    EventCounts,
+    EventUpdate,
+    NameFilterView,
+    Team,
+    TeamCount,
+)
+from rollcall.participants.wordfilter import host_pattern
 from rollcall.presence.service import presence_sql
 from rollcall.protocol import HostMessage
 
@@ -33,8 +42,15 @@ class EventRow:
     admission: str
     room_check: bool
     reclaim: str
+    names: str
+    name_filter: str
+    teams: list[dict[str, Any]]
+    team_mode: str
     created_at: datetime
     updated_at: datetime
+
+    def has_team(self, team_id: str) -> bool:
+        return any(team["id"] == team_id for team in self.teams)
 
 
 _EVENT_COLUMNS = ", ".join(EventRow.__dataclass_fields__)
@@ -66,6 +82,14 @@ def event_from(record: asyncpg.Record, prefix: str) -> EventRow:
     return _row(record, prefix)
 
 
+def blocked_patterns(words: list[str]) -> list[str]:
+    """The host's blocked words as the database matches them: each word's pattern
+    (wordfilter.host_pattern) as a LIKE pattern, `%pattern%` (a folded pattern holds no
+    wildcard: only letters, digits and spaces)."""
+    patterns = [host_pattern(word) for word in words]
+    return sorted({f"%{pattern.text}%" for pattern in patterns if pattern is not None})
+
+
 def check_capacity(capacity: int | None, *, max_capacity: int) -> int:
     """The capacity to use (the maximum when none is asked for), or 422 above the maximum."""
     if capacity is None:
@@ -93,19 +117,26 @@ async def create_event(
     admission: str = "open",
     room_check: bool = False,
     reclaim: str = "auto",
+    names: str = "chosen",
+    name_filter: str = "default",
+    blocked_words: list[str] | None = None,
+    teams: list[Team] | None = None,
+    team_mode: str = "host",
 ) -> tuple[EventRow, str]:
     """A new open event and its host token (returned once, stored only as a digest).
 
     Its secret for room checks and recovery codes comes from the column's default.
     """
+    words = blocked_words or []
+    team_list = [team.model_dump() for team in teams or []]
     capacity = check_capacity(capacity, max_capacity=max_capacity)
     host_token = new_token()
     for _ in range(CODE_ATTEMPTS):
         record = await conn.fetchrow(
             f"""
             INSERT INTO events (code, title, capacity, host_token_hash, admission, room_check,
-                reclaim)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                reclaim, names, name_filter, blocked_words, blocked_patterns, teams, team_mode)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             ON CONFLICT (code) DO NOTHING
             RETURNING {_EVENT_COLUMNS}
             """,
@@ -116,6 +147,12 @@ async def create_event(
             admission,
             room_check,
             reclaim,
+            names,
+            name_filter,
+            words,
+            blocked_patterns(words),
+            team_list,
+            team_mode,
         )
         if record is not None:
             return _row(record), host_token
@@ -157,10 +194,13 @@ async def update_event(
     """Apply the changes and tell the hosts.
 
     Closing ends every session: no route accepts a token of a closed event, and its sockets
-    close with Close.EVENT_CLOSED.
+    close with Close.EVENT_CLOSED. A new word filter changes no name already in the event; a
+    team left out of new `teams` loses its members, each announced as participant.team.
     """
     if changes.capacity is not None:
         check_capacity(changes.capacity, max_capacity=max_capacity)
+    words = changes.blocked_words
+    teams = None if changes.teams is None else [team.model_dump() for team in changes.teams]
     async with conn.transaction():
         await event_log.lock_event(conn, event_id=event.id)
         record = await conn.fetchrow(
@@ -172,6 +212,12 @@ async def update_event(
                 admission = coalesce($5, admission),
                 room_check = coalesce($6, room_check),
                 reclaim = coalesce($7, reclaim),
+                names = coalesce($8, names),
+                name_filter = coalesce($9, name_filter),
+                blocked_words = coalesce($10, blocked_words),
+                blocked_patterns = coalesce($11, blocked_patterns),
+                teams = coalesce($12, teams),
+                team_mode = coalesce($13, team_mode),
                 updated_at = now()
             WHERE id = $1 AND status <> 'closed'
             RETURNING {_EVENT_COLUMNS}
@@ -183,9 +229,17 @@ async def update_event(
             changes.admission,
             changes.room_check,
             changes.reclaim,
+            changes.names,
+            changes.name_filter,
+            words,
+            None if words is None else blocked_patterns(words),
+            teams,
+            changes.team_mode,
         )
         if record is None:
             raise EventClosed("a closed event cannot be changed")
+        if teams is not None:
+            await _leave_removed_teams(conn, event_id=event.id, kept=[t["id"] for t in teams])
         described = await describe(conn, event=_row(record), presence_timeout_s=presence_timeout_s)
         await event_log.append(
             conn,
@@ -195,32 +249,88 @@ async def update_event(
     return described
 
 
-_COUNTS_SQL = f"""
-    SELECT
-        e.seats_taken, e.state, e.state_version,
-        count(p.id) FILTER (WHERE p.status = 'pending') AS pending,
-        count(p.id) FILTER (WHERE p.status = 'active') AS active,
-        count(p.id) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
-        count(p.id) FILTER (WHERE presence = 'away' AND p.status <> 'pending') AS away,
-        count(p.id) FILTER (WHERE presence = 'offline' AND p.status <> 'pending') AS offline,
-        count(p.id) FILTER (WHERE presence = 'left') AS left,
-        count(p.id) FILTER (WHERE presence = 'kicked') AS kicked
-    FROM events AS e
-    LEFT JOIN event_participants AS p ON p.event_id = e.id
-    LEFT JOIN LATERAL (SELECT {presence_sql("p", "$2")} AS presence) AS computed ON true
-    WHERE e.id = $1
-    GROUP BY e.id
-"""
+async def _leave_removed_teams(conn: DB, *, event_id: UUID, kept: list[str]) -> None:
+    """Members of a team no longer in the event are in no team: one message each."""
+    left = await conn.fetch(
+        """
+        UPDATE event_participants SET team = NULL
+        WHERE event_id = $1 AND team IS NOT NULL AND NOT team = ANY($2::text[])
+        RETURNING id
+        """,
+        event_id,
+        kept,
+    )
+    await event_log.append_many(
+        conn,
+        event_id=event_id,
+        messages=[
+            {"type": HostMessage.TEAM, "participant_id": str(row["id"]), "team": None}
+            for row in left
+        ],
+    )
 
 
-def _counts(record: asyncpg.Record) -> EventCounts:
-    return EventCounts(**{key: record[key] or 0 for key in EventCounts.model_fields})
+async def name_filter(conn: DB, *, event: EventRow) -> NameFilterView:
+    """The event's word filter, with the host's words (not in Event: phones read that)."""
+    record = await conn.fetchrow(
+        "SELECT name_filter, blocked_words FROM events WHERE id = $1", event.id
+    )
+    if record is None:
+        raise EventNotFound()
+    return NameFilterView(
+        name_filter=record["name_filter"], blocked_words=list(record["blocked_words"])
+    )
+
+
+async def _counts_and_state(
+    conn: DB, *, event_id: UUID, presence_timeout_s: float
+) -> tuple[EventCounts, dict[str, Any], int]:
+    """The event's counts, and its state with its version, in one read."""
+    record = await conn.fetchrow(
+        f"""
+        WITH p AS (
+            SELECT p.status, p.team, {presence_sql("p", "$2")} AS presence
+            FROM event_participants AS p
+            WHERE p.event_id = $1
+        ), by_team AS (
+            SELECT p.team, count(*) FILTER (WHERE p.status = 'active') AS active,
+                count(*) FILTER (WHERE p.status = 'active' AND p.presence = 'online') AS online
+            FROM p WHERE p.team IS NOT NULL GROUP BY p.team
+        )
+        SELECT
+            (SELECT seats_taken FROM events WHERE id = $1) AS seats_taken,
+            count(*) FILTER (WHERE p.status = 'pending') AS pending,
+            count(*) FILTER (WHERE p.status = 'active') AS active,
+            count(*) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
+            count(*) FILTER (WHERE presence = 'away' AND p.status <> 'pending') AS away,
+            count(*) FILTER (WHERE presence = 'offline' AND p.status <> 'pending') AS offline,
+            count(*) FILTER (WHERE presence = 'left') AS left,
+            count(*) FILTER (WHERE presence = 'kicked') AS kicked,
+            (SELECT coalesce(json_agg(json_build_array(t.team ->> 'id',
+                        coalesce(b.active, 0), coalesce(b.online, 0)) ORDER BY t.n), '[]')
+             FROM events AS e, jsonb_array_elements(e.teams) WITH ORDINALITY AS t(team, n)
+             LEFT JOIN by_team AS b ON b.team = t.team ->> 'id'
+             WHERE e.id = $1) AS teams,
+            (SELECT state FROM events WHERE id = $1) AS state,
+            (SELECT state_version FROM events WHERE id = $1) AS state_version
+        FROM p
+        """,
+        event_id,
+        presence_timeout_s,
+    )
+    assert record is not None
+    counted = {key: record[key] or 0 for key in EventCounts.model_fields if key != "teams"}
+    teams = {
+        team: TeamCount(active=active, online=online) for team, active, online in record["teams"]
+    }
+    return EventCounts(**counted, teams=teams), record["state"], record["state_version"]
 
 
 async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> Event:
     """The event as the API shows it: its fields, its counts and its state, in one read."""
-    record = await conn.fetchrow(_COUNTS_SQL, event.id, presence_timeout_s)
-    assert record is not None
+    counts, state, version = await _counts_and_state(
+        conn, event_id=event.id, presence_timeout_s=presence_timeout_s
+    )
     return Event(
         code=event.code,
         title=event.title,
@@ -229,11 +339,15 @@ async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> E
         admission=event.admission,  # type: ignore[arg-type]
         room_check=event.room_check,
         reclaim=event.reclaim,  # type: ignore[arg-type]
+        names=event.names,  # type: ignore[arg-type]
+        name_filter=event.name_filter,  # type: ignore[arg-type]
+        teams=[Team(**team) for team in event.teams],
+        team_mode=event.team_mode,  # type: ignore[arg-type]
         created_at=event.created_at,
         updated_at=event.updated_at,
-        counts=_counts(record),
-        state=record["state"],
-        state_version=record["state_version"],
+        counts=counts,
+        state=state,
+        state_version=version,
     )
 
 

@@ -39,6 +39,10 @@ class BatchedJoin:
     recovery_digest: bytes | None = None  # SHA-256 of the recovery code: a seat reclaim
     may_join: bool = True  # False: this address's join limit is reached (rejoins still pass)
     may_guess: bool = True  # False: its guess limit is (no room check, no recovery code)
+    generated: bool = False  # the server drew the name (the event's names are generated)
+    name_forms: str | None = None  # the name folded for the word filter (wordfilter.name_forms)
+    name_listed: bool = False  # the built-in list refuses the name (the default filter)
+    team: str | None = None  # the team the phone chose (the event's team_mode is choose)
 
 
 class JoinBatcher:
@@ -75,7 +79,8 @@ class JoinBatcher:
                 rows = await conn.fetch(
                     "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
                     " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"
-                    " $9::boolean[], $10::boolean[], $11::double precision)",
+                    " $9::boolean[], $10::boolean[], $11::double precision, $12::boolean[],"
+                    " $13::text[], $14::boolean[], $15::text[])",
                     [r.code for r in requests],
                     [r.device_id for r in requests],
                     [r.display_name for r in requests],
@@ -87,6 +92,10 @@ class JoinBatcher:
                     [r.may_join for r in requests],
                     [r.may_guess for r in requests],
                     self._room_check_s,
+                    [r.generated for r in requests],
+                    [r.name_forms for r in requests],
+                    [r.name_listed for r in requests],
+                    [r.team for r in requests],
                 )
             by_position = {row["ord"]: row for row in rows}
             for position, (_, future) in enumerate(batch, start=1):

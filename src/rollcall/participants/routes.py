@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+import segno
+from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
 from rollcall.errors import (
@@ -14,8 +17,11 @@ from rollcall.errors import (
     EventFull,
     EventLocked,
     EventNotFound,
+    GeneratedNamesOff,
     InvalidToken,
     MalformedRequest,
+    NameNotAllowed,
+    NamesGenerated,
     NameTaken,
     ParticipantNotFound,
     ParticipantNotKicked,
@@ -25,27 +31,36 @@ from rollcall.errors import (
     RecoveryCodeInvalid,
     RoomCheckFailed,
     StateTooLarge,
+    TeamChoiceOff,
+    TeamNotFound,
     ValidationFailed,
 )
 from rollcall.events import service as events
-from rollcall.events.deps import HostEvent
-from rollcall.participants import admission, service
+from rollcall.events.deps import HostEvent, PathEvent
+from rollcall.events.links import public_base, recovery_url
+from rollcall.events.schemas import GeneratedName
+from rollcall.participants import admission, generated, seats, service, teams
 from rollcall.participants.deps import ParticipantSession
 from rollcall.participants.schemas import (
     AdmitRequest,
     Admitted,
+    Balanced,
+    BalanceRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     JoinRequest,
     JoinResponse,
     KickRecentRequest,
     KickRequest,
+    Language,
     Participant,
+    ParticipantPatch,
     RecoveryCodeView,
     Removed,
     Roster,
+    SeatCreated,
+    SeatRequest,
     SessionView,
-    StatePatch,
 )
 from rollcall.presence.service import set_presence
 from rollcall.problems import BAD_BODY, openapi_problem, parse_json_body
@@ -82,6 +97,11 @@ JOIN_STATUS = {"joined": 201, "pending": 202, "reclaim_pending": 202}
             ReclaimDisabled,
             RecoveryCodeInvalid,
             EventFull,
+            NamesGenerated,
+            GeneratedNamesOff,
+            NameNotAllowed,
+            TeamChoiceOff,
+            TeamNotFound,
             NameTaken,
             RateLimited,
             *BAD_BODY,
@@ -102,7 +122,9 @@ async def join(
     """Join from a device, or rejoin the participant this device already has here.
 
     The rules apply in the order docs/protocol.md gives: unknown code before the body is read,
-    then the body, closed, banned, rejoin, seat reclaim, locked, room check, full, name taken.
+    then the body, closed, banned, rejoin, seat reclaim, locked, room check, full, the kind of
+    name (chosen or generated), the word filter, the team, name taken. With
+    `"generated_name": true` the server picks a free two-word name in `language`.
     Per client address, joins of newcomers count against ROLLCALL_LIMIT_JOINS; unknown codes,
     wrong room checks and wrong recovery codes against ROLLCALL_LIMIT_GUESSES. No pooled
     connection is held while the join waits for its batch.
@@ -128,9 +150,10 @@ async def join(
                 runtime.joins,
                 code=normalized,
                 device_id=body.device_id,
-                display_name=body.display_name,
+                display_name=service.NameChoice(body.display_name, body.suggestion, body.language),
                 room_check=body.room_check,
                 recovery_code=body.recovery_code,
+                team=body.team,
                 allowance=allowance,
             )
         except EventNotFound:
@@ -247,15 +270,114 @@ async def roster(event: HostEvent, conn: Conn, settings: AppSettings) -> Roster:
     "/api/events/{code}/participants/{participant_id}",
     response_model=Participant,
     responses=openapi_problem(
-        EventNotFound, InvalidToken, ParticipantNotFound, EventClosed, StateTooLarge, *BAD_BODY
+        EventNotFound,
+        InvalidToken,
+        ParticipantNotFound,
+        EventClosed,
+        StateTooLarge,
+        NameTaken,
+        NameNotAllowed,
+        TeamNotFound,
+        *BAD_BODY,
     ),
 )
-async def patch_state(
-    participant_id: UUID, body: StatePatch, event: HostEvent, conn: Conn
+async def update_participant(
+    participant_id: UUID, body: ParticipantPatch, event: HostEvent, conn: Conn
 ) -> Participant:
-    """Change the participant's state with a JSON merge patch (RFC 7396); the version grows."""
-    return await service.patch_state(
-        conn, event=event, participant_id=participant_id, patch=body.state
+    """Change the participant's state (a JSON merge patch, RFC 7396; the version grows), name
+    (the event's name rules apply) or team (one of the event's, or null), all or nothing."""
+    return await service.update_participant(
+        conn, event=event, participant_id=participant_id, patch=body
+    )
+
+
+@router.post(
+    "/api/events/{code}/participants",
+    response_model=SeatCreated,
+    status_code=201,
+    responses=openapi_problem(
+        EventNotFound,
+        InvalidToken,
+        EventClosed,
+        EventFull,
+        NameTaken,
+        NameNotAllowed,
+        TeamNotFound,
+        *BAD_BODY,
+    ),
+)
+async def add_seat(body: SeatRequest, event: HostEvent, conn: Conn) -> SeatCreated:
+    """Seat someone who has no phone: a participant holding a seat, shown as without a phone.
+
+    A phone takes the seat later with the recovery code (a join with `recovery_code`, whatever
+    the event's `reclaim` says), keeping the participant's id, name, team and state."""
+    participant, code = await seats.add_seat(
+        conn, event=event, display_name=body.display_name, team=body.team
+    )
+    return SeatCreated(participant=participant, recovery_code=code)
+
+
+@router.get(
+    "/api/events/{code}/participants/{participant_id}/recovery-qr.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **openapi_problem(EventNotFound, InvalidToken, ParticipantNotFound),
+    },
+)
+async def recovery_qr(
+    participant_id: UUID, event: HostEvent, request: Request, conn: Conn, settings: AppSettings
+) -> Response:
+    """The QR code of the join link that brings this participant's recovery code: the phone
+    that scans it is offered the seat. For the host's screen only (it is a credential)."""
+    code = await seats.recovery_code(conn, event=event, participant_id=participant_id)
+    url = recovery_url(public_base(settings, request), event.code, code.replace("-", ""))
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False)
+    return Response(
+        buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
+
+
+BALANCE_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BalanceRequest"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/api/events/{code}/teams/balance",
+    response_model=Balanced,
+    responses=openapi_problem(EventNotFound, InvalidToken, EventClosed, *BAD_BODY),
+    openapi_extra=BALANCE_BODY,
+)
+async def balance_teams(request: Request, event: HostEvent, conn: Conn) -> Balanced:
+    """Give every active participant without a team one, so that sizes differ by at most one;
+    with `{"all": true}`, move whoever must (as few as can be) to get there. Each change is
+    announced as participant.team."""
+    everyone = False
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        everyone = (await parse_json_body(request, BalanceRequest)).all
+    done = await teams.balance(conn, event=event, everyone=everyone)
+    return Balanced(assigned=done.assigned, sizes=done.sizes)
+
+
+@router.get(
+    "/api/events/{code}/generated-name",
+    response_model=GeneratedName,
+    responses=openapi_problem(EventNotFound),
+)
+async def generated_name(
+    event: PathEvent, conn: Conn, language: Annotated[Language, Query()] = "en"
+) -> GeneratedName:
+    """A two-word name in `language`, free in the event just now: what the join page offers
+    (and offers again, at most three times) in an event whose names are generated."""
+    return GeneratedName(
+        display_name=await generated.suggest(conn, event_id=event.id, language=language)
     )
 
 

@@ -6,22 +6,60 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rollcall import jsonbody
-from rollcall.events.schemas import Event
+from rollcall.events.schemas import Event, TeamId
 from rollcall.participants import recovery
 from rollcall.participants.names import normalize_display_name
+from rollcall.participants.wordfilter import LANGUAGES
 from rollcall.presence.service import Presence
 
 ParticipantStatus = Literal["pending", "active", "left", "kicked"]
+Language = Literal[LANGUAGES]  # type: ignore[valid-type]
+
+DISPLAY_NAME_DOC = "1 to 32 characters once normalised"
+
+
+def _display_name(value: str | None) -> str | None:
+    return None if value is None else normalize_display_name(value)[0]
 
 
 class JoinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device_id: UUID = Field(description="a random UUID the device made once and keeps")
-    display_name: str = Field(max_length=256, description="1 to 32 characters once normalised")
+    generated_name: bool = Field(
+        default=False,
+        description="in place of display_name, in an event whose names are generated: the"
+        " server picks a free two-word name",
+    )
+    display_name: str | None = Field(
+        default=None,
+        max_length=256,
+        validate_default=True,
+        description=f"{DISPLAY_NAME_DOC}; required unless generated_name is true",
+    )
+    suggestion: str | None = Field(
+        default=None,
+        max_length=64,
+        description="with generated_name: the name the page offered (GET …/generated-name);"
+        " taken when still free, else the server picks another",
+    )
+    language: Language = Field(
+        default="en", description="with generated_name: the language of the name's words"
+    )
+    team: TeamId | None = Field(
+        default=None,
+        description="the team a newcomer chooses, in an event whose team_mode is choose",
+    )
     room_check: str | None = Field(
         default=None,
         pattern=r"^[0-9]{4}$",
@@ -44,8 +82,19 @@ class JoinRequest(BaseModel):
 
     @field_validator("display_name")
     @classmethod
-    def _normalized(cls, value: str) -> str:
-        return normalize_display_name(value)[0]
+    def _normalized(cls, value: str | None, info: ValidationInfo) -> str | None:
+        generated_name = info.data.get("generated_name", False)
+        if value is None and not generated_name:
+            raise ValueError('give a name, or "generated_name": true where names are generated')
+        if value is not None and generated_name:
+            raise ValueError('give either a name or "generated_name": true, not both')
+        return _display_name(value)
+
+    @model_validator(mode="after")
+    def _suggestion_with_generated(self) -> JoinRequest:
+        if self.suggestion is not None and not self.generated_name:
+            raise ValueError('"suggestion" goes with "generated_name": true')
+        return self
 
     @field_validator("recovery_code")
     @classmethod
@@ -65,6 +114,12 @@ class Participant(BaseModel):
     reclaims: UUID | None = Field(
         default=None,
         description="a waiting request to move this participant's seat to a new phone",
+    )
+    team: str | None = Field(default=None, description="the id of the participant's team")
+    has_phone: bool = Field(
+        default=True,
+        description="false for a seat the host made for someone without a phone, until a"
+        " phone takes it with its recovery code",
     )
 
 
@@ -161,16 +216,87 @@ class HeartbeatResponse(BaseModel):
     heartbeat_interval_s: float
 
 
-class StatePatch(BaseModel):
+class ParticipantPatch(BaseModel):
+    """What the host changes of a participant: any of state, name and team, all at once."""
+
     model_config = ConfigDict(extra="forbid")
 
-    state: dict[str, Any] = Field(description="a JSON merge patch (RFC 7396) of the state")
+    state: dict[str, Any] | None = Field(
+        default=None, description="a JSON merge patch (RFC 7396) of the state"
+    )
+    display_name: str | None = Field(
+        default=None,
+        max_length=256,
+        description=f"a new name ({DISPLAY_NAME_DOC}); the event's name rules apply",
+    )
+    team: TeamId | None = Field(
+        default=None, description="one of the event's team ids, or null for no team"
+    )
+
+    @field_validator("display_name")
+    @classmethod
+    def _normalized(cls, value: str | None) -> str | None:
+        return _display_name(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> ParticipantPatch:
+        if not self.model_fields_set & {"state", "display_name", "team"}:
+            raise ValueError('give at least one of "state", "display_name" and "team"')
+        if "state" in self.model_fields_set and self.state is None:
+            raise ValueError('"state" must be an object')
+        if "display_name" in self.model_fields_set and self.display_name is None:
+            raise ValueError('"display_name" must be a name')
+        return self
+
+    @property
+    def team_given(self) -> bool:
+        """Whether the body says a team (null included: out of every team)."""
+        return "team" in self.model_fields_set
 
     @field_validator("state")
     @classmethod
-    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """Refuse what PostgreSQL's jsonb or a later json.dumps could not take: say so now."""
-        why = jsonbody.unstorable(value)
-        if why is not None:
-            raise ValueError(f"the state cannot be stored: {why}")
-        return value
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _storable_state(value)
+
+
+class SeatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str = Field(max_length=256, description=DISPLAY_NAME_DOC)
+    team: TeamId | None = Field(default=None, description="one of the event's team ids")
+
+    @field_validator("display_name")
+    @classmethod
+    def _normalized(cls, value: str) -> str:
+        return normalize_display_name(value)[0]
+
+
+class SeatCreated(BaseModel):
+    participant: Participant
+    recovery_code: str = Field(
+        description="with it, a phone takes this seat (join with `recovery_code`); give it to"
+        " the person, or show them its QR (…/participants/{id}/recovery-qr.svg)"
+    )
+
+
+class BalanceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    all: bool = Field(
+        default=False,
+        description="false: only active participants without a team get one; true: everyone"
+        " active may move (as few as can be) so that sizes differ by at most one",
+    )
+
+
+class Balanced(BaseModel):
+    assigned: int = Field(description="participants whose team changed")
+    sizes: dict[str, int] = Field(description="active participants per team id, after")
+
+
+def _storable_state(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what PostgreSQL's jsonb or a later json.dumps could not take: say so now."""
+    why = jsonbody.unstorable(value)
+    if why is not None:
+        raise ValueError(f"the state cannot be stored: {why}")
+    return value

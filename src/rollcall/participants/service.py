@@ -7,6 +7,7 @@ PostgreSQL, never by a check-then-insert here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,7 +23,10 @@ from rollcall.errors import (
     EventFull,
     EventLocked,
     EventNotFound,
+    GeneratedNamesOff,
     InvalidToken,
+    NameNotAllowed,
+    NamesGenerated,
     NameTaken,
     ParticipantNotFound,
     RateLimited,
@@ -30,21 +34,25 @@ from rollcall.errors import (
     RecoveryCodeInvalid,
     RoomCheckFailed,
     StateTooLarge,
+    TeamChoiceOff,
+    TeamNotFound,
 )
 from rollcall.events.service import EventRow, event_columns, event_from
-from rollcall.participants import recovery
+from rollcall.participants import generated, recovery
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
 from rollcall.participants.names import name_skeleton, normalize_display_name
-from rollcall.participants.schemas import Participant, RosterEntry
+from rollcall.participants.schemas import Participant, ParticipantPatch, RosterEntry
+from rollcall.participants.wordfilter import builtin_list, name_forms
 from rollcall.presence.service import PRESENCE_ROW_COLUMNS, PresenceRow, presence_sql
 from rollcall.protocol import HostMessage
 
 MAX_STATE_BYTES = 16 * 1024
 JOIN_ATTEMPTS = 5
+GENERATED_ATTEMPTS = 10  # a drawn name may be taken, or have a word the host blocked
 
 PARTICIPANT_COLUMNS = (
     "p.id, p.event_id, p.display_name, p.status, p.state, p.state_version, p.join_timestamp,"
-    " p.reclaim_of AS reclaims"
+    " p.reclaim_of AS reclaims, p.team, p.device_id IS NOT NULL AS has_phone"
 )
 RECOVERY_NUMBER_SQL = """CASE WHEN p.recovery_digest IS NOT NULL
     THEN rollcall_recovery_number(e.hmac_key, p.id, p.recovery_generation) END"""
@@ -60,6 +68,8 @@ def to_participant(record: asyncpg.Record) -> Participant:
         version=record["state_version"],
         joined_at=record["join_timestamp"],
         reclaims=record["reclaims"],
+        team=record["team"],
+        has_phone=record["has_phone"],
     )
 
 
@@ -113,11 +123,68 @@ JOIN_REFUSALS: dict[str, type[Exception]] = {
     "room_check_failed": RoomCheckFailed,
     "reclaim_disabled": ReclaimDisabled,
     "recovery_invalid": RecoveryCodeInvalid,
+    "names_generated": NamesGenerated,
+    "generated_names_off": GeneratedNamesOff,
+    "team_choice_off": TeamChoiceOff,
+    "team_not_found": TeamNotFound,
 }
 ADMITTED_OUTCOMES = ("joined", "pending", "rejoined", "reclaimed", "reclaim_pending")
 # Attempts of a device new to the event without a recovery code: what the join limit counts.
-NEWCOMER_OUTCOMES = ("joined", "pending", "locked", "full", "name_taken", "room_check_failed")
+NEWCOMER_OUTCOMES = (
+    "joined",
+    "pending",
+    "locked",
+    "full",
+    "name_taken",
+    "room_check_failed",
+    "name_not_allowed",
+    "names_generated",
+    "generated_names_off",
+    "team_choice_off",
+    "team_not_found",
+)
 WRONG_GUESSES = ("room_check_failed", "recovery_invalid")
+# A drawn name the event will not have: draw another.
+REDRAWN = ("name_taken", "name_not_allowed")
+
+
+@dataclass(frozen=True)
+class NameChoice:
+    """The name a join asks for: typed, or to be drawn (generated) in a language."""
+
+    typed: str | None = None
+    suggestion: str | None = None  # generated: the name the page offered, if any
+    language: str = generated.DEFAULT_LANGUAGE
+
+    @property
+    def generated(self) -> bool:
+        return self.typed is None
+
+    def attempt(self, n: int, avoid: frozenset[str] = frozenset()) -> str:
+        """The name of the n-th attempt (a typed name is the same every time); a drawn one
+        leaves out the words in `avoid` (those of names the event refused)."""
+        if self.typed is not None:
+            return self.typed
+        if n == 0 and self.suggestion and generated.is_generated(self.suggestion, self.language):
+            return self.suggestion
+        return generated.draw(self.language, n, avoid)
+
+
+@dataclass(frozen=True)
+class CheckedName:
+    """A name with everything the database's name rules need of it."""
+
+    name: str
+    key: str
+    skeleton: str
+    forms: str  # for the word filter
+    listed: bool  # the built-in list refuses it
+
+    @classmethod
+    def of(cls, raw: str) -> CheckedName:
+        name, key = normalize_display_name(raw)
+        forms = name_forms(name)
+        return cls(name, key, name_skeleton(name), forms, builtin_list().refuses(forms))
 
 
 async def join(
@@ -125,38 +192,46 @@ async def join(
     *,
     code: str,
     device_id: UUID,
-    display_name: str,
+    display_name: str | NameChoice,
     room_check: str | None = None,
     recovery_code: str | None = None,
+    team: str | None = None,
     allowance: JoinAllowance | None = None,
 ) -> JoinResult:
     """Join the event from `device_id`, or rejoin the participant this device already has there.
 
-    The rules run in the database (rollcall_join_many, revision join_batches), in their
+    The rules run in the database (rollcall_join_many, revision names_seats_teams), in their
     documented order, while the event row is locked; the batcher sends many joins in one
     transaction, and the database takes them as sets with the outcome of one after another.
-    With `recovery_code`, a device new to the event takes over that participant's seat.
+    With `recovery_code`, a device new to the event takes over that participant's seat. A
+    generated name (a NameChoice without `typed`) that is taken or refused is drawn again.
     """
     allowance = allowance or JoinAllowance()
-    name, name_key = normalize_display_name(display_name)
-    skeleton = name_skeleton(name)
+    choice = display_name if isinstance(display_name, NameChoice) else NameChoice(display_name)
     recovery_digest = (
         None if recovery_code is None else recovery.digest_of(recovery.number_of(recovery_code))
     )
-    for _ in range(JOIN_ATTEMPTS):
+    refused_words: frozenset[str] = frozenset()
+    outcome = "retry"
+    for attempt in range(GENERATED_ATTEMPTS if choice.generated else JOIN_ATTEMPTS):
+        name = CheckedName.of(choice.attempt(attempt, refused_words))
         token = new_token()
         record = await joins.join(
             BatchedJoin(
                 code,
                 device_id,
-                name,
-                name_key,
-                skeleton,
+                name.name,
+                name.key,
+                name.skeleton,
                 digest(token),
                 room_check=room_check,
                 recovery_digest=recovery_digest,
                 may_join=allowance.may_join,
                 may_guess=allowance.may_guess,
+                generated=choice.generated,
+                name_forms=name.forms,
+                name_listed=name.listed,
+                team=team,
             )
         )
         outcome = record["outcome"]
@@ -167,8 +242,14 @@ async def join(
             return JoinResult(
                 to_participant(record), token, outcome, shown_code(record["recovery_number"])
             )
+        if outcome in REDRAWN and choice.generated:
+            if outcome == "name_not_allowed":  # the host blocked a word of it: not again
+                refused_words |= frozenset(name.name.split())
+            continue
+        if outcome == "name_not_allowed":
+            raise NameNotAllowed("this event does not allow this name; choose another")
         if outcome == "name_taken":
-            raise NameTaken(f"someone else in this event is called {name!r}, or looks it")
+            raise NameTaken(f"someone else in this event is called {name.name!r}, or looks it")
         if outcome == "join_limited":
             raise RateLimited(
                 "too many joins from this address; try again later",
@@ -181,6 +262,10 @@ async def join(
             )
         if outcome in JOIN_REFUSALS:
             raise JOIN_REFUSALS[outcome]()
+    if outcome == "name_not_allowed":
+        raise NameNotAllowed("no generated name gets past this event's word filter")
+    if outcome == "name_taken":
+        raise NameTaken("no free generated name was found; try again")
     raise RuntimeError("join did not settle after several attempts")
 
 
@@ -356,45 +441,136 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-async def patch_state(
-    conn: DB, *, event: EventRow, participant_id: UUID, patch: dict[str, Any]
+async def update_participant(
+    conn: DB, *, event: EventRow, participant_id: UUID, patch: ParticipantPatch
 ) -> Participant:
-    """Merge the patch into the state under a row lock, so concurrent patches all count."""
+    """The host changes a participant's name, team or state, all or nothing, under the event lock.
+
+    A name follows the name rules (unique, the event's word filter: 409 name_taken, 422
+    name_not_allowed); a team is one of the event's, or None. Each change is announced:
+    participant.renamed, participant.team, participant.state (in that order).
+    """
     async with conn.transaction():
         if await event_log.lock_event(conn, event_id=event.id) == "closed":
             raise EventClosed("a closed event cannot be changed")
-        current = await conn.fetchval(
-            "SELECT state FROM event_participants WHERE id = $1 AND event_id = $2 FOR UPDATE",
+        current = await conn.fetchrow(
+            """
+            SELECT p.state, p.display_name, p.team, e.teams, e.name_filter
+            FROM event_participants AS p JOIN events AS e ON e.id = p.event_id
+            WHERE p.id = $1 AND p.event_id = $2
+            FOR UPDATE OF p
+            """,
             participant_id,
             event.id,
         )
         if current is None:
             raise ParticipantNotFound()
-        merged = merge_patch(current, patch)
-        size = jsonbody.size(merged)
-        if size > MAX_STATE_BYTES:
-            raise StateTooLarge(f"the state would be {size} bytes; the limit is {MAX_STATE_BYTES}")
-        record = await conn.fetchrow(
-            f"""
-            UPDATE event_participants AS p SET state = $2, state_version = state_version + 1
+        if patch.display_name is not None and patch.display_name != current["display_name"]:
+            await _rename(
+                conn, event_id=event.id, participant_id=participant_id, raw=patch.display_name
+            )
+        if patch.team_given and patch.team != current["team"]:
+            if patch.team is not None and not any(t["id"] == patch.team for t in current["teams"]):
+                raise TeamNotFound(f"this event has no team {patch.team!r}")
+            await set_teams(conn, event_id=event.id, teams={participant_id: patch.team})
+        if patch.state is not None:
+            merged = merge_patch(current["state"], patch.state)
+            size = jsonbody.size(merged)
+            if size > MAX_STATE_BYTES:
+                raise StateTooLarge(
+                    f"the state would be {size} bytes; the limit is {MAX_STATE_BYTES}"
+                )
+            version = await conn.fetchval(
+                """
+                UPDATE event_participants SET state = $2, state_version = state_version + 1
+                WHERE id = $1 RETURNING state_version
+                """,
+                participant_id,
+                merged,
+            )
+            await event_log.append(
+                conn,
+                event_id=event.id,
+                message={
+                    "type": HostMessage.STATE,
+                    "participant_id": str(participant_id),
+                    "state": merged,
+                    "version": version,
+                },
+            )
+        return await get_participant(conn, event=event, participant_id=participant_id)
+
+
+async def name_refused(conn: DB, *, event_id: UUID, name: CheckedName) -> bool:
+    """Whether the event's word filter refuses the name (rollcall_name_refused decides)."""
+    refused: bool = await conn.fetchval(
+        "SELECT rollcall_name_refused(e, $2, $3) FROM events AS e WHERE e.id = $1",
+        event_id,
+        name.forms,
+        name.listed,
+    )
+    return refused
+
+
+async def _rename(conn: DB, *, event_id: UUID, participant_id: UUID, raw: str) -> None:
+    """Give the participant a new name, under the event lock; announce it."""
+    name = CheckedName.of(raw)
+    if await name_refused(conn, event_id=event_id, name=name):
+        raise NameNotAllowed("this event does not allow this name; choose another")
+    try:
+        # A removed participant's name, or a seat move request's, is kept out of the way of
+        # others (as kick() leaves it): unique only to itself.
+        await conn.execute(
+            """
+            UPDATE event_participants AS p SET display_name = $2,
+                name_key = CASE WHEN p.status = 'kicked' OR p.reclaim_of IS NOT NULL
+                                THEN $3 || '#' || p.id ELSE $3 END,
+                name_skeleton = CASE WHEN p.status = 'kicked' OR p.reclaim_of IS NOT NULL
+                                     THEN NULL ELSE $4 END
             WHERE p.id = $1
-            RETURNING {PARTICIPANT_COLUMNS}
             """,
             participant_id,
-            merged,
+            name.name,
+            name.key,
+            name.skeleton,
         )
-        assert record is not None
-        await event_log.append(
-            conn,
-            event_id=event.id,
-            message={
-                "type": HostMessage.STATE,
-                "participant_id": str(participant_id),
-                "state": merged,
-                "version": record["state_version"],
-            },
-        )
-    return to_participant(record)
+    except asyncpg.UniqueViolationError:
+        raise NameTaken(
+            f"someone else in this event is called {name.name!r}, or looks it"
+        ) from None
+    await event_log.append(
+        conn,
+        event_id=event_id,
+        message={
+            "type": HostMessage.RENAMED,
+            "participant_id": str(participant_id),
+            "display_name": name.name,
+        },
+    )
+
+
+async def set_teams(conn: DB, *, event_id: UUID, teams: Mapping[UUID, str | None]) -> None:
+    """Put participants in teams (None: in none), under the event lock; one message each."""
+    if not teams:
+        return
+    await conn.execute(
+        """
+        UPDATE event_participants AS p SET team = t.team
+        FROM unnest($2::uuid[], $3::text[]) AS t(id, team)
+        WHERE p.id = t.id AND p.event_id = $1
+        """,
+        event_id,
+        list(teams),
+        list(teams.values()),
+    )
+    await event_log.append_many(
+        conn,
+        event_id=event_id,
+        messages=[
+            {"type": HostMessage.TEAM, "participant_id": str(pid), "team": team}
+            for pid, team in teams.items()
+        ],
+    )
 
 
 async def state_version(conn: DB, *, participant_id: UUID) -> int:

@@ -76,12 +76,14 @@ class PresenceChange:
 def presence_sql(alias: str = "p", timeout_param: str = "$2") -> str:
     """A SQL expression for a participant row's presence; timeout_param holds seconds.
 
-    Silence beats everything: a page that said `away` and then stopped beating (closed, or a
+    A seat without a phone (device_id NULL) is offline until a phone takes it. Silence beats
+    everything: a page that said `away` and then stopped beating (closed, or a
     phone that killed the tab) is offline once the timeout passes. While it beats, away stays
     away until it says `back`.
     """
     return f"""CASE
         WHEN {alias}.status IN ('left', 'kicked') THEN {alias}.status
+        WHEN {alias}.device_id IS NULL THEN 'offline'
         WHEN {alias}.last_heartbeat < now() - make_interval(secs => {timeout_param}) THEN 'offline'
         WHEN {alias}.away THEN 'away'
         ELSE 'online' END"""

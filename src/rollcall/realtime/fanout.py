@@ -48,6 +48,8 @@ PARTICIPANT_KINDS = frozenset(
         HostMessage.JOINED,
         HostMessage.REJOINED,
         HostMessage.STATE,
+        HostMessage.RENAMED,
+        HostMessage.TEAM,
         HostMessage.KICKED,
         HostMessage.LEFT,
     }
@@ -373,6 +375,10 @@ def deliver(connection: Connection, outgoing: Outgoing, registry: Registry) -> N
         connection.send(
             {"type": ServerMessage.STATE, "state": message["state"], "version": message["version"]}
         )
+    elif kind == HostMessage.RENAMED and mine:
+        connection.send({"type": ServerMessage.RENAMED, "display_name": message["display_name"]})
+    elif kind == HostMessage.TEAM and mine:
+        connection.send({"type": ServerMessage.TEAM, "team": message["team"]})
     elif kind == HostMessage.KICKED and mine:
         connection.send({"type": ServerMessage.KICKED})
         connection.close(Close.KICKED, "kicked")

@@ -7,12 +7,13 @@ import { showScore } from "../shared/score.js";
 import { shownScore } from "./roster.js";
 
 export class PersonCard {
-  /** `onScore(id, delta)` and `onKick(id)` are the host's actions on this person. */
-  constructor(id, { onScore, onKick }, tr) {
+  /** `onScore(id, delta)`, `onKick(id)` and `onEdit(id)` are the host's actions on this person. */
+  constructor(id, { onScore, onKick, onEdit }, tr) {
     this.tr = tr;
     this.dot = el("span", { class: "dot", "aria-hidden": "true" });
     this.name = el("span", { class: "person-name" });
     this.presence = el("span", { class: "person-presence" });
+    this.team = el("span", { class: "team-chip", "data-testid": "team", hidden: true });
     this.score = el("span", {
       class: "score-number",
       "data-testid": "score",
@@ -45,23 +46,38 @@ export class PersonCard {
       icon("x"),
       this.kickLabel,
     );
+    this.edit = el(
+      "button",
+      {
+        class: "btn btn-small btn-secondary edit",
+        type: "button",
+        "data-action": "edit",
+        onclick: () => onEdit(id),
+      },
+      icon("pencil"),
+    );
     this.scoreButtons = el("div", { class: "score-buttons", role: "group" }, this.minus, this.plus);
-    this.actions = el("div", { class: "person-actions" }, this.scoreButtons, this.kick);
+    this.actions = el("div", { class: "person-actions" }, this.scoreButtons, this.edit, this.kick);
     this.node = el(
       "li",
       { class: "card person", "data-participant-id": id },
       this.dot,
-      el("div", { class: "person-who" }, this.name, this.presence),
+      el("div", { class: "person-who" }, this.name, el("span", {}, this.presence, this.team)),
       el("span", { class: "score" }, this.score, this.points),
       this.actions,
     );
     this.signature = null;
   }
 
-  update(entry, closed) {
+  /** Show `entry`; `teams` maps the event's team ids to their names. */
+  update(entry, closed, teams = new Map()) {
     const value = shownScore(entry);
+    const team = entry.team ? (teams.get(entry.team) ?? null) : null;
+    const phoneless = entry.has_phone === false && entry.category === "offline";
     // Big rooms send many messages; touch the DOM only for the card that changed.
-    const signature = [entry.category, entry.display_name, value, closed].join("\u0000");
+    const signature = [entry.category, entry.display_name, value, closed, team, phoneless].join(
+      "\u0000",
+    );
     if (this.signature === signature) return;
     this.signature = signature;
     const { tr } = this;
@@ -70,7 +86,14 @@ export class PersonCard {
     this.dot.dataset.presence = entry.category;
     this.name.textContent = name;
     this.name.title = name;
-    this.presence.textContent = tr.t(`presence.${entry.category}`);
+    this.presence.textContent = phoneless
+      ? tr.t("presence.no_phone")
+      : tr.t(`presence.${entry.category}`);
+    this.node.dataset.phone = String(!phoneless);
+    this.team.hidden = !team;
+    this.team.textContent = team ? tr.t("card.team", { team }) : "";
+    this.edit.setAttribute("aria-label", tr.t("card.edit_name", { name }));
+    this.edit.title = tr.t("card.edit_name", { name });
     showScore(this.score, tr.n(value));
     this.actions.hidden = closed || entry.category === "removed";
     this.scoreButtons.setAttribute("aria-label", tr.t("card.score_of", { name }));

@@ -300,6 +300,8 @@ export class Dashboard {
     this.joinPanel.hidden = closed;
     this.useLayout(this.layoutFor(roster.size));
 
+    const teams = event.teams ?? [];
+    query.setTeams(teams);
     const selected = query.select(roster);
     const { counts, totals, total } = selected;
     // Who waits is listed in the waiting room above (host/admission.js), with admit and deny;
@@ -323,7 +325,7 @@ export class Dashboard {
     );
     const seated = total - totals.waiting - totals.removed;
     setText(this.seats, tr.t("roster.seats", { taken: seated, count: event.capacity }));
-    this.view.show(rows, closed);
+    this.view.show(rows, closed, new Map(teams.map((team) => [team.id, team.name])));
 
     const nobody = total === 0;
     this.empty.hidden = rows.length > 0;

@@ -55,6 +55,7 @@ const session = new HostSession({
   cardActions: {
     onScore: (id, delta) => changeScore(session, id, delta),
     onKick: (id) => kickParticipant(session, id),
+    onEdit: (id) => session.teams.edit(id),
   },
 });
 

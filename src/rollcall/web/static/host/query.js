@@ -4,7 +4,9 @@
 
 import { CATEGORIES, searchKey, shownScore } from "./roster.js";
 
-export const SORTS = ["name", "presence", "score", "joined"];
+export const SORTS = ["name", "presence", "score", "joined", "team"];
+/** The team filter's value for people in no team. */
+export const NO_TEAM = "";
 
 const RANK = Object.fromEntries(CATEGORIES.map((category, index) => [category, index]));
 
@@ -14,6 +16,8 @@ export class RosterQuery {
   filters = new Set(); // categories to show; empty: all
   behindOnly = false; // only who has not shown the current event state
   #behind = new Set(); // their ids, as rollcall last listed them
+  team = null; // a team id to show only its members, NO_TEAM for those in none; null: all
+  teamOrder = new Map(); // team id -> its place in the event's teams, for the sort by team
   sort = "name";
   descending = false;
 
@@ -72,6 +76,11 @@ export class RosterQuery {
         return (a, b) => sign * (shownScore(b) - shownScore(a)) || byName(a, b);
       case "joined":
         return (a, b) => sign * (b.joinedMs - a.joinedMs) || byName(a, b);
+      case "team": {
+        // The event's order of teams, people in none last.
+        const place = (entry) => this.teamOrder.get(entry.team) ?? this.teamOrder.size;
+        return (a, b) => sign * (place(a) - place(b)) || byName(a, b);
+      }
       default:
         return null;
     }
@@ -79,13 +88,26 @@ export class RosterQuery {
 
   /** Whether a search or a filter hides anyone. */
   get narrowed() {
-    return this.#key !== "" || this.filters.size > 0 || this.behindOnly;
+    return this.#key !== "" || this.filters.size > 0 || this.team !== null || this.behindOnly;
   }
 
   clear() {
     this.setText("");
     this.filters.clear();
     this.behindOnly = false;
+    this.team = null;
+  }
+
+  /** The event's teams changed: the sort follows their order; a filter on a gone team ends. */
+  setTeams(teams) {
+    this.teamOrder = new Map(teams.map((team, index) => [team.id, index]));
+    if (this.team && !this.teamOrder.has(this.team)) this.team = null;
+  }
+
+  #inTeam(entry) {
+    if (this.team === null) return true;
+    if (this.team === NO_TEAM) return !entry.team;
+    return entry.team === this.team;
   }
 
   /**
@@ -102,6 +124,7 @@ export class RosterQuery {
       total += 1;
       totals[entry.category] += 1;
       if (this.#key && !entry.key.includes(this.#key)) continue;
+      if (!this.#inTeam(entry)) continue;
       counts[entry.category] += 1;
       if (this.behindOnly && !this.#behind.has(entry.id)) continue;
       if (this.filters.size === 0 || this.filters.has(entry.category)) rows.push(entry);

@@ -133,6 +133,16 @@ export class Roster {
           Object.assign(entry, { state: message.state, version: message.version });
         }
         break;
+      case HostMessage.RENAMED:
+        if (entry) {
+          entry.display_name = message.display_name;
+          entry.key = searchKey(message.display_name);
+          this.namesVersion += 1;
+        }
+        break;
+      case HostMessage.TEAM:
+        if (entry) entry.team = message.team;
+        break;
       default:
         return undefined;
     }

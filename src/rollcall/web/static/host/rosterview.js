@@ -8,7 +8,7 @@ import { PersonCard } from "./card.js";
 
 /** Rows drawn beyond each edge of the visible part, so a quick scroll shows no gap. */
 const OVERSCAN = 8;
-const ACTIONS = ["minus", "plus", "kick"];
+const ACTIONS = ["minus", "plus", "edit", "kick"];
 
 export class CardGrid {
   constructor({ tr, actions, label }) {
@@ -24,7 +24,8 @@ export class CardGrid {
     this.node = this.list;
   }
 
-  show(rows, closed) {
+  show(rows, closed, teams) {
+    this.teams = teams;
     // Cards filtered out leave the page but are kept, so that a search cleared is not a
     // thousand cards built again.
     const wanted = new Set(rows.map((entry) => entry.id));
@@ -41,7 +42,7 @@ export class CardGrid {
         card = new PersonCard(entry.id, this.actions, this.tr);
         this.cards.set(entry.id, card);
       }
-      card.update(entry, closed);
+      card.update(entry, closed, teams);
       if (there === card.node) there = there.nextSibling;
       else this.list.insertBefore(card.node, there);
     }
@@ -87,9 +88,10 @@ export class WindowedList {
     this.resize.observe(this.node);
   }
 
-  show(rows, closed) {
+  show(rows, closed, teams) {
     this.rows = rows;
     this.closed = closed;
+    this.teams = teams;
     this.indexOf = null;
     this.draw();
   }
@@ -158,7 +160,7 @@ export class WindowedList {
       card = new PersonCard(entry.id, this.actions, this.tr);
       this.cards.set(entry.id, card);
     }
-    card.update(entry, this.closed);
+    card.update(entry, this.closed, this.teams);
     const node = card.node;
     const top = `${index * this.rowHeight}px`;
     if (node.style.top !== top) node.style.top = top;

@@ -24,6 +24,7 @@ import { RosterQuery } from "./query.js";
 import { Receipts } from "./receipts.js";
 import { Roster } from "./roster.js";
 import { badTokenScreen, noTokenScreen, unknownScreen } from "./screens.js";
+import { Teams } from "./teams.js";
 
 const FINAL_CLOSES = [Close.INVALID_TOKEN, Close.KICKED, Close.EVENT_NOT_FOUND, Close.EVENT_CLOSED];
 /** Problem codes the page words itself; any other shows the server's own detail. */
@@ -36,7 +37,8 @@ const REASONS = {
 
 export class HostSession {
   /**
-   * `cardActions` has the host's onScore(id, delta) and onKick(id) for each person; `offered`
+   * `cardActions` has the host's onScore(id, delta), onKick(id) and onEdit(id) for each person;
+   * `offered`
    * is a host token from a link or the token form, not yet known to open the event.
    */
   constructor({ code, joinUrl, main, topBar, tr, offered, cardActions }) {
@@ -61,6 +63,7 @@ export class HostSession {
     this.toast = new Toast();
     this.announcer = new Announcer(tr);
     this.admission = new Admission(this);
+    this.teams = new Teams(this);
     this.receipts = new Receipts(this);
   }
 
@@ -254,6 +257,7 @@ export class HostSession {
     if (!this.dashboard) this.dashboard = this.buildDashboard();
     this.dashboard.render(this.event, this.roster);
     this.admission.render(this.dashboard, this.event, this.roster);
+    this.teams.render(this.dashboard, this.event, this.roster);
     this.receipts.render(this.dashboard, this.event);
     if (this.focusDashboard) {
       this.focusDashboard = false;

@@ -41,6 +41,7 @@ const page = new JoinPage({
   words,
   translator,
   roomCheck: new URLSearchParams(location.search).get("rc"),
+  recover: new URLSearchParams(location.search).get("recover"),
 });
 page.fillPillWords();
 

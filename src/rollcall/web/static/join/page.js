@@ -2,7 +2,7 @@
 // is already in, else ask for a name), then show what the participant's session says. The page
 // remembers which screen it shows and with what, so a change of language draws it again.
 
-import { EndReason, getEvent, join, lastName, movedAway } from "/sdk/rollcall.js";
+import { EndReason, getEvent, join, lastName, movedAway, suggestName } from "/sdk/rollcall.js";
 import { confirmDialog } from "../shared/dialog.js";
 import { RetryClock } from "../shared/failure.js";
 import { loadingScreen, show } from "../shared/screens.js";
@@ -10,7 +10,16 @@ import { Toast } from "../shared/toast.js";
 import { SCREENS } from "./screens.js";
 import { JoinedView, NameForm, nameProblem } from "./views.js";
 
-const NAME_PROBLEMS = new Set(["name_taken", "validation_error"]);
+const NAME_PROBLEMS = new Set(["name_taken", "name_not_allowed", "validation_error"]);
+/** Refusals that mean the event's settings changed since the form was drawn: draw it again. */
+const CHANGED_SETTINGS = new Set([
+  "team_not_found",
+  "team_choice_off",
+  "names_generated",
+  "generated_names_off",
+]);
+/** How many times the page offers another generated name. */
+const REROLLS = 3;
 
 /** Where each way out of the event leads. */
 const END_SCREENS = {
@@ -40,18 +49,21 @@ const RECLAIM_PROBLEMS = {
 };
 
 export class JoinPage {
-  constructor({ code, main, pill, words, translator, roomCheck = null }) {
+  constructor({ code, main, pill, words, translator, roomCheck = null, recover = null }) {
     this.code = code;
     this.main = main;
     this.pill = pill;
     this.pillWords = words; // the pill's words, refilled when the language changes
     this.translator = translator;
     this.roomCheck = roomCheck;
+    this.recover = recover; // a recovery code from the link (the host's QR of a seat)
     this.participant = null; // the SDK's Participant once in
     this.event = null;
     this.shown = null; // what `main` shows: { name, actions } of a screen, or a view's name
     this.form = null; // the NameForm while it shows
     this.joined = null; // the JoinedView while it shows
+    this.offered = null; // where names are generated: the name offered, and re-rolls left
+    this.team = null; // the team picked in the form
     this.retry = new RetryClock();
     this.toast = new Toast();
     this.t = (key, values) => this.translator.t(key, values);
@@ -62,6 +74,11 @@ export class JoinPage {
     this.translator = translator;
     this.fillPillWords();
     this.pill.update(this.pill.dataset.status);
+    if (this.offered && this.shown === "name") {
+      // The offered name in the new language's words; no re-roll spent.
+      this.offerName(this.offered.rerollsLeft);
+      return;
+    }
     this.draw({ focus: false });
   }
 
@@ -92,28 +109,59 @@ export class JoinPage {
     }
     this.retry.reset();
     if (this.event.status === "closed") return this.showScreen("closed");
+    // A seat's QR: this phone is offered that seat, whatever else the event takes just now.
+    if (this.recover) return this.showReclaimForm();
     const refused = { retry: () => this.start(), reclaim: () => this.showReclaimForm() };
     if (this.event.status === "locked") return this.showScreen("locked", refused);
     if (this.event.counts.seats_taken >= this.event.capacity) {
       return this.showScreen("full", refused);
     }
-    this.showNameForm({ name: lastName(this.code) || "" });
+    this.askName(lastName(this.code) || "");
   }
 
-  /** Join as `name`, typed in the name form (which hears about a refused name) or not. */
-  async joinAs(name) {
+  /** The name form: a field, or where names are generated, a name the server offers. */
+  askName(name, problem = null) {
+    if (this.event?.names === "generated") return this.offerName(REROLLS, problem);
+    this.offered = null;
+    this.showNameForm({ name, problem });
+  }
+
+  /** Ask the server for a name to offer (free in the event just now) and show it. */
+  async offerName(rerollsLeft, problem = null) {
+    let name;
+    try {
+      name = await suggestName(this.code, this.translator.locale);
+    } catch (error) {
+      return this.failed(error, () => this.offerName(rerollsLeft, problem));
+    }
+    this.offered = { name, rerollsLeft };
+    this.showNameForm({ problem });
+  }
+
+  /** Join as `name` (typed, or offered), in `team` where the event asks for one. */
+  async joinAs(name, team = null) {
     this.retry.cancel();
+    this.team = team;
     const form = this.shown === "name" ? this.form : null;
     if (!form) this.showLoading();
+    const options = { ...this.joinOptions(), team };
+    if (this.offered) {
+      options.generated = { suggestion: name, language: this.translator.locale };
+    }
     let participant;
     try {
-      participant = await join(this.code, name, this.joinOptions());
+      participant = await join(this.code, this.offered ? null : name, options);
     } catch (error) {
-      if (!NAME_PROBLEMS.has(error.code)) return this.failed(error, () => this.joinAs(name));
+      if (CHANGED_SETTINGS.has(error.code)) {
+        this.event = await getEvent(this.code).catch(() => this.event);
+        return this.askName(name, { key: "settings.changed" });
+      }
+      if (!NAME_PROBLEMS.has(error.code)) return this.failed(error, () => this.joinAs(name, team));
       if (form) return form.refuse(nameProblem(error, name));
       if (!this.event) this.event = await getEvent(this.code).catch(() => null);
-      return this.showNameForm({ name, problem: nameProblem(error, name) });
+      return this.askName(name, nameProblem(error, name));
     }
+    this.offered = null;
     this.entered(participant);
   }
 
@@ -126,7 +174,7 @@ export class JoinPage {
     } catch (error) {
       return this.failed(error, () => this.joinNew());
     }
-    this.showNameForm({ name: "" });
+    this.askName("");
   }
 
   /** "Continue as someone already here": move that participant's seat to this phone. */
@@ -289,19 +337,37 @@ export class JoinPage {
       show(this.main, loadingScreen(t("loading")), { focus: false });
     } else if (this.shown === "name" || this.shown === "reclaim") {
       const reclaimOnly = this.shown === "reclaim";
+      const teams = this.event?.team_mode === "choose" ? (this.event.teams ?? []) : [];
+      const offered = this.offered;
       this.form = new NameForm({
         t,
         title: this.event ? this.event.title : this.code,
         name,
         problem,
-        onJoin: (value) => this.joinAs(value),
+        onJoin: (value, team) => this.joinAs(value, team),
         onReclaim: (value) => this.reclaim(value),
         reclaimOnly,
+        recoveryCode: this.recover,
+        teams: reclaimOnly ? [] : teams,
+        team: this.team,
+        generated:
+          offered && !reclaimOnly
+            ? {
+                name: offered.name,
+                rerollsLeft: offered.rerollsLeft,
+                onReroll: () => {
+                  this.team = this.form?.team ?? this.team;
+                  this.offerName(offered.rerollsLeft - 1);
+                },
+              }
+            : null,
       });
       // The name form's purpose is its field: focus goes there (typing can start at once).
       show(this.main, this.form.screen, { focus: false });
       if (focus && reclaimOnly) {
         this.form.codeInput.focus();
+      } else if (focus && offered) {
+        (this.form.reroll.disabled ? this.form.submit : this.form.reroll).focus();
       } else if (focus) {
         this.form.input.focus();
         if (problem) this.form.input.select();

@@ -32,14 +32,57 @@ function fieldForm({ input, label, hint, error, submit }) {
   );
 }
 
+/** A radio group of the event's teams (`teams`: [{id, name}]), `chosen` checked. */
+function teamPicker(t, teams, chosen) {
+  const options = teams.map((team) => {
+    const id = `team-${team.id}`;
+    return el(
+      "label",
+      { class: "team-option", for: id },
+      el("input", {
+        type: "radio",
+        name: "team",
+        id,
+        value: team.id,
+        required: true,
+        checked: team.id === chosen,
+      }),
+      el("span", { text: team.name }),
+    );
+  });
+  return el(
+    "fieldset",
+    { class: "field team-picker", "aria-describedby": "team-hint" },
+    el("legend", { text: t("team.label") }),
+    el("div", { class: "team-options" }, ...options),
+    el("p", { class: "hint", id: "team-hint", text: t("team.hint") }),
+  );
+}
+
 /**
- * Asks for a name; `onJoin(name)` runs on a submit, and `refuse(problem)` says what was wrong
- * (`problem`: a catalog key and its values, or null).
+ * Asks for a name; `onJoin(name, team)` runs on a submit, and `refuse(problem)` says what was
+ * wrong (`problem`: a catalog key and its values, or null). Where the event's names are
+ * generated (`generated`: {name, rerollsLeft, onReroll}), it shows the name the server offers
+ * and a button for another instead of a field; where teams are chosen (`teams`), it asks for one.
  */
 export class NameForm {
-  constructor({ t, title, name, problem = null, onJoin, onReclaim = null, reclaimOnly = false }) {
+  constructor({
+    t,
+    title,
+    name,
+    problem = null,
+    onJoin,
+    onReclaim = null,
+    reclaimOnly = false,
+    generated = null,
+    teams = [],
+    team = null,
+    recoveryCode = null,
+  }) {
     this.t = t;
     this.problem = null;
+    this.generated = generated;
+    this.picker = teams.length ? teamPicker(t, teams, team) : null;
     this.input = el("input", {
       class: "input",
       id: "name",
@@ -59,21 +102,26 @@ export class NameForm {
       type: "submit",
       text: t("name.submit"),
     });
-    const form = fieldForm({
-      input: this.input,
-      label: t("name.label"),
-      hint: t("name.hint"),
-      error: this.error,
-      submit: this.submit,
-    });
+    const form = generated
+      ? this.generatedForm(generated)
+      : fieldForm({
+          input: this.input,
+          label: t("name.label"),
+          hint: t("name.hint"),
+          error: this.error,
+          submit: this.submit,
+        });
+    if (this.picker) form.insertBefore(this.picker, this.error);
     form.addEventListener("submit", (submitEvent) => {
       submitEvent.preventDefault();
-      const value = this.input.value.trim();
+      const value = generated ? generated.name : this.input.value.trim();
       if (!value) return this.refuse({ key: "name.empty" });
+      const team = this.team;
+      if (this.picker && !team) return this.refuse({ key: "team.empty" });
       this.refuse(null);
       this.submit.disabled = true;
       this.submit.textContent = t("name.submitting");
-      onJoin(value);
+      onJoin(value, team);
     });
     this.screen = el(
       "section",
@@ -81,18 +129,60 @@ export class NameForm {
       intro(t("name.kicker"), title),
       // A locked or full event takes no new names, but a seat can still move to this phone.
       reclaimOnly ? null : el("div", { class: "card join-card" }, form),
-      onReclaim ? this.reclaimForm(onReclaim, { open: reclaimOnly }) : null,
+      onReclaim ? this.reclaimForm(onReclaim, { open: reclaimOnly, code: recoveryCode }) : null,
       el("p", { class: "phone-note", text: t("name.note") }),
     );
     if (problem) this.refuse(problem, { focus: false });
   }
 
   get name() {
-    return this.input.value;
+    return this.generated ? "" : this.input.value;
+  }
+
+  /** The team picked, or null. */
+  get team() {
+    return this.picker?.querySelector("input:checked")?.value ?? null;
+  }
+
+  /** The offered name, large, and "Another name" while re-rolls are left. */
+  generatedForm({ name, rerollsLeft, onReroll }) {
+    const { t } = this;
+    this.offered = el("output", {
+      class: "generated-name",
+      id: "generated-name",
+      "aria-live": "polite",
+      "data-testid": "generated-name",
+      text: name,
+    });
+    this.reroll = el("button", {
+      class: "btn btn-secondary btn-block",
+      type: "button",
+      "data-testid": "reroll",
+      disabled: rerollsLeft <= 0,
+      text: t("generated.another", { count: rerollsLeft }),
+      onclick: () => {
+        this.reroll.disabled = true;
+        onReroll();
+      },
+    });
+    return el(
+      "form",
+      { class: "form", novalidate: true },
+      el(
+        "div",
+        { class: "field generated-field" },
+        el("p", { class: "field-label", id: "generated-label", text: t("generated.label") }),
+        this.offered,
+        el("p", { class: "hint", text: t("generated.hint") }),
+        this.reroll,
+      ),
+      this.error,
+      this.submit,
+    );
   }
 
   /** "Continue as someone already here": the recovery code from another phone moves a seat here. */
-  reclaimForm(onReclaim, { open = false } = {}) {
+  reclaimForm(onReclaim, { open = false, code = null } = {}) {
     const { t } = this;
     this.codeInput = el("input", {
       class: "input input-code",
@@ -105,6 +195,7 @@ export class NameForm {
       enterkeyhint: "go",
       "aria-describedby": "recovery-hint",
     });
+    if (code) this.codeInput.value = code;
     this.codeError = el("p", {
       class: "field-error",
       id: "recovery-error",
@@ -160,7 +251,9 @@ export class NameForm {
     this.submit.textContent = this.t("name.submit");
     this.error.textContent = problem ? this.t(problem.key, problem.values) : "";
     this.error.hidden = !problem;
-    if (problem) {
+    if (problem && this.generated) {
+      if (focus) this.submit.focus();
+    } else if (problem) {
       this.input.setAttribute("aria-invalid", "true");
       this.input.setAttribute("aria-errormessage", "name-error");
       if (focus) {
@@ -179,6 +272,7 @@ const MAX_NAME_LENGTH = 32;
 /** What the server said about a refused name, as a catalog key for the person who typed it. */
 export function nameProblem(error, name) {
   if (error.code === "name_taken") return { key: "name.taken", values: { name: name.trim() } };
+  if (error.code === "name_not_allowed") return { key: "name.notAllowed" };
   // The server's reasons are in English; the page says the same in the reader's language.
   if (/\p{Cc}/u.test(name)) return { key: "name.control" };
   if (Array.from(name.normalize("NFKC").trim()).length > MAX_NAME_LENGTH) {
@@ -200,6 +294,7 @@ export class JoinedView {
     this.score = el("span", { class: "score-value", "data-testid": "score" });
     this.details = el("dl", { class: "card state-list", hidden: true });
     this.title = el("p", { class: "eyebrow" });
+    this.team = el("p", { class: "me-team", "data-testid": "team", hidden: true });
     // Whether the host sees this phone: a status, so a change is read out.
     this.check = el("p", { class: "in-check", role: "status", "data-testid": "presence" });
     this.checkStatus = null;
@@ -228,7 +323,7 @@ export class JoinedView {
       "section",
       { "data-screen": "joined", "aria-labelledby": "me-title" },
       el("div", { class: "event-intro" }, this.title),
-      el("div", { class: "card me" }, this.avatar, heading, this.check),
+      el("div", { class: "card me" }, this.avatar, heading, this.team, this.check),
       el(
         "div",
         { class: "card score-card", role: "group", "aria-labelledby": "score-label" },
@@ -250,6 +345,9 @@ export class JoinedView {
     this.avatar.style.background = avatarColour(me.display_name);
     this.name.textContent = me.display_name;
     this.title.textContent = event ? event.title : code;
+    const team = me.team ? (event?.teams ?? []).find((known) => known.id === me.team) : null;
+    this.team.hidden = !team;
+    this.team.textContent = team ? t("team.yours", { team: team.name }) : "";
     this.screen.dataset.status = status;
     this.updateCheck(status);
     showScore(this.score, this.n(scoreOf(me.state)));

@@ -22,6 +22,8 @@ const EVENT_NAMES = Object.freeze({
   [HostMessage.LEFT]: "left",
   [HostMessage.KICKED]: "kicked",
   [HostMessage.STATE]: "state",
+  [HostMessage.RENAMED]: "renamed",
+  [HostMessage.TEAM]: "team",
   [HostMessage.EVENT_UPDATED]: "event",
   [HostMessage.EVENT_STATE]: "event_state",
   [HostMessage.ACTION]: "action",
@@ -207,6 +209,12 @@ export class Host extends Emitter {
         if (entry && message.version >= entry.version) {
           Object.assign(entry, { state: message.state, version: message.version });
         }
+        break;
+      case HostMessage.RENAMED:
+        if (entry) entry.display_name = message.display_name;
+        break;
+      case HostMessage.TEAM:
+        if (entry) entry.team = message.team;
         break;
       case HostMessage.EVENT_UPDATED:
         this.event = message.event;

@@ -37,8 +37,22 @@ export const EndReason = Object.freeze({
  */
 export async function join(code, name = null, options = {}) {
   const participant = new Participant(normaliseCode(code), options);
-  await participant.rejoin(name ?? (await knownName(participant.code, participant.device)));
+  const known =
+    name ?? (options.generated ? null : await knownName(participant.code, participant.device));
+  await participant.rejoin(known);
   return participant;
+}
+
+/**
+ * A two-word name in `language`, free in event `code` just now: what a page offers where the
+ * event's names are generated (join with `{generated: {suggestion, language}}` to take it).
+ */
+export async function suggestName(code, language = "en") {
+  const query = new URLSearchParams({ language });
+  const { display_name: name } = await api(
+    `${eventPath(normaliseCode(code))}/generated-name?${query}`,
+  );
+  return name;
 }
 
 /** The name this browser is in `code` with, or null: remembered, else from its session cookie. */
@@ -67,13 +81,19 @@ export class Participant extends Emitter {
   #heartbeatS = null;
   #roomCheck;
   #recoveryCode;
+  #team;
+  #generated;
   #lifecycle = null;
   #actions = new Map(); // id -> an action not yet acknowledged: { message, resolve, reject, timer }
   #shown = { event_version: 0, version: 0 }; // what this page's handlers showed
   #reported = { event_version: 0, version: 0 }; // what the last receipt said
 
-  /** Use join(); `options`: `roomCheck` (the 4 digits of a room check), `recoveryCode`. */
-  constructor(code, { roomCheck = null, recoveryCode = null } = {}) {
+  /**
+   * Use join(); `options`: `roomCheck` (the 4 digits of a room check), `recoveryCode`, `team`
+   * (the id a newcomer chooses), `generated` ({suggestion, language}: the server names a
+   * newcomer, where the event's names are generated).
+   */
+  constructor(code, { roomCheck = null, recoveryCode = null, team = null, generated = null } = {}) {
     super();
     this.code = code;
     this.device = device(); // { id, isNew }
@@ -88,6 +108,8 @@ export class Participant extends Emitter {
     this.ended = null; // an EndReason once the session is over
     this.#roomCheck = roomCheck;
     this.#recoveryCode = recoveryCode;
+    this.#team = team;
+    this.#generated = generated;
   }
 
   get id() {
@@ -113,7 +135,14 @@ export class Participant extends Emitter {
    */
   async rejoin(name = this.name) {
     this.#stopLive();
-    const body = { device_id: this.device.id, display_name: name };
+    const body = { device_id: this.device.id };
+    if (name) body.display_name = name;
+    else if (this.#generated) {
+      body.generated_name = true;
+      if (this.#generated.suggestion) body.suggestion = this.#generated.suggestion;
+      if (this.#generated.language) body.language = this.#generated.language;
+    }
+    if (this.#team) body.team = this.#team;
     if (this.#roomCheck) body.room_check = this.#roomCheck;
     if (this.#recoveryCode) body.recovery_code = this.#recoveryCode;
     const [answer, event] = await Promise.all([
@@ -121,6 +150,8 @@ export class Participant extends Emitter {
       api(eventPath(this.code)).catch(() => null), // the join answer has no event
     ]);
     this.#recoveryCode = null; // used up by a move
+    this.#generated = null; // named now: a rejoin gives the name
+    this.#team = null; // chosen now: a rejoin keeps it
     this.#token = answer.session_token;
     this.participant = answer.participant;
     this.recoveryCode = answer.recovery_code ?? null;
@@ -250,6 +281,15 @@ export class Participant extends Emitter {
       }
       case ServerMessage.ERROR:
         this.#onError(message);
+        break;
+      case ServerMessage.RENAMED:
+        this.participant = { ...this.participant, display_name: message.display_name };
+        rememberName(this.code, message.display_name);
+        this.emit("participant", { participant: this.participant });
+        break;
+      case ServerMessage.TEAM:
+        this.participant = { ...this.participant, team: message.team };
+        this.emit("participant", { participant: this.participant });
         break;
       case ServerMessage.EVENT:
         this.event = message.event;

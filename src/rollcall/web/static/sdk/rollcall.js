@@ -8,4 +8,4 @@ export { Close, HostMessage, ServerMessage } from "/static/shared/protocol.js";
 export { getEvent, normaliseCode } from "./event.js";
 export { Host, host } from "./host.js";
 export { lastName, movedAway, rememberedName } from "./memory.js";
-export { EndReason, join, Participant } from "./participant.js";
+export { EndReason, join, Participant, suggestName } from "./participant.js";

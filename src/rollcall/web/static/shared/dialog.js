@@ -84,3 +84,53 @@ export function choiceDialog({ title, text, choices, cancel: cancelText = "Cance
     cancel.focus();
   });
 }
+
+/**
+ * A modal form: `fields` (nodes: labels and inputs) above Cancel and `confirm`. On a submit,
+ * `onSubmit(form)` runs; it resolves to a catalog-free message to show (the dialog stays open,
+ * its first field focused) or to nothing (the dialog closes). Resolves true when it closed
+ * after a submit, false on Escape or Cancel.
+ */
+export function formDialog({ title, fields, confirm, cancel: cancelText = "Cancel", onSubmit }) {
+  return new Promise((resolve) => {
+    const error = el("p", { class: "field-error", role: "alert", hidden: true });
+    const ok = el("button", { class: "btn", type: "submit", text: confirm });
+    const cancel = el("button", {
+      class: "btn btn-secondary",
+      type: "button",
+      text: cancelText,
+      onclick: () => dialog.close(),
+    });
+    const form = el(
+      "form",
+      { class: "form dialog-form", novalidate: true },
+      el("h2", { id: "form-title", text: title }),
+      ...fields,
+      error,
+      el("div", { class: "dialog-actions" }, cancel, ok),
+    );
+    const dialog = el("dialog", { "aria-labelledby": "form-title" }, form);
+    let done = false;
+    form.addEventListener("submit", async (submitEvent) => {
+      submitEvent.preventDefault();
+      ok.disabled = true;
+      const problem = await onSubmit(form);
+      ok.disabled = false;
+      if (problem) {
+        error.textContent = problem;
+        error.hidden = false;
+        form.querySelector("input, select, textarea")?.focus();
+        return;
+      }
+      done = true;
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(done);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    form.querySelector("input, select, textarea")?.focus();
+  });
+}

@@ -13,8 +13,8 @@ Every column is added with a constant default (no rewrite, and the previous rele
 fill them); the table is new and empty.
 
 Revision ID: live_channel
-Revises: attendance
-Create Date: 2026-12-10 09:00:00+00:00
+Revises: names_seats_teams
+Create Date: 2026-12-10 10:00:00+00:00
 """
 
 from alembic import op
@@ -23,7 +23,7 @@ from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
 
 revision = "live_channel"
-down_revision = "attendance"
+down_revision = "names_seats_teams"
 branch_labels = None
 depends_on = None
 
@@ -36,6 +36,7 @@ LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', p.id, 'display_name', p.display_name, 'status', p.status, 'state', p.state,
         'version', p.state_version, 'joined_at', p.join_timestamp, 'reclaims', p.reclaim_of,
+        'team', p.team, 'has_phone', p.device_id IS NOT NULL,
         'presence', p_presence, 'last_heartbeat', p.last_heartbeat,
         'seen_event_version', p.seen_event_version, 'seen_version', p.seen_version)
 $$
@@ -137,7 +138,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     ops.set_timeouts()
     op.execute(f"DROP FUNCTION IF EXISTS {ACT_SIGNATURE}")
-    previous = migrate.revision_module("0006")  # its roster entry, to the letter
+    previous = migrate.revision_module("names_seats_teams")  # its roster entry, to the letter
     op.execute(previous.ROSTER_ENTRY_FUNCTION)
     op.execute("DROP TABLE IF EXISTS actions")
     ops.execute_justified(
