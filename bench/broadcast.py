@@ -35,12 +35,13 @@ from bench.heartbeats import (
     STOP_COUNTING,
     Plan,
     Ramped,
+    SoakJob,
     plan_for,
     ramp_limit,
 )
 from bench.phones import Phone, arrive_all
 from bench.wire import Wire, open_websocket, use_source_address
-from bench.workers import Channel, Job, Workers
+from bench.workers import Channel, Workers
 from rollcall.protocol import ClientMessage, Role, ServerMessage
 
 PHONES = 10_000
@@ -52,15 +53,6 @@ SETTLE_MAX_S = 60.0  # and longer while they have not said 100 % (a busy machine
 TARGET_DELIVERY_P99_MS = 500.0
 TARGET_RECEIPTS_S = 2.0
 TARGET_WRITES = 2.0  # receipt statements a second, per rollcall process
-
-
-@dataclass(frozen=True, kw_only=True)
-class BroadcastJob(Job):
-    code: str
-    phones: int
-    concurrency: int
-    ramp_timeout: float
-    source: str  # the loopback address its connections come from
 
 
 @dataclass(frozen=True)
@@ -90,7 +82,7 @@ def phone_that_reports(arrivals: dict[int, array[float]]) -> type[Phone]:
     return Reporting
 
 
-async def broadcast_job(job: BroadcastJob, channel: Channel) -> int:
+async def broadcast_job(job: SoakJob, channel: Channel) -> int:
     """Join the phones, report them in, and note every event state until told to stop."""
     raise_open_file_limit()
     use_source_address(job.source)
@@ -103,7 +95,7 @@ async def broadcast_job(job: BroadcastJob, channel: Channel) -> int:
         name_prefix=f"b{job.worker}",
         concurrency=job.concurrency,
         limit_s=job.ramp_timeout,
-        beat_s=BEAT_S,
+        beat_s=job.beat_s,
         phone=phone_that_reports(arrivals),
     )
     phones = [phone for _, phone in crowd.arrived]
@@ -191,11 +183,12 @@ async def run(h: Harness, *, phones: int | None = None) -> None:
         event = create_event(servers.url(), "broadcast", capacity=plan.phones)
         host = HostReceipts()
         jobs = [
-            BroadcastJob(
+            SoakJob(
                 ports=servers.ports,
                 code=event.code,
                 phones=plan.phones // plan.workers,
                 concurrency=IN_FLIGHT // plan.workers,
+                beat_s=BEAT_S,
                 ramp_timeout=ramp_limit(plan.phones),
                 source=f"127.0.0.{2 + n}",
             )
@@ -219,7 +212,7 @@ async def _broadcast(
     servers: Servers,
     event: NewEvent,
     host: HostReceipts,
-    pool: Workers[BroadcastJob],
+    pool: Workers[SoakJob],
     changes: int,
 ) -> Window:
     began = time.monotonic()
