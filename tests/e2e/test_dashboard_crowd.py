@@ -174,6 +174,8 @@ def test_the_list_works_from_the_keyboard_alone(
     second = str(_rows(page).nth(1).locator(".person-name").text_content())
     expect(page.get_by_role("button", name=f"Give {second} a point")).to_be_focused()
     keys.press("Tab")
+    expect(page.get_by_role("button", name=f"Edit {second}")).to_be_focused()
+    keys.press("Tab")
     expect(page.get_by_role("button", name=f"Remove {second}")).to_be_focused()
     keys.press("Tab")  # past the list: the next thing on the page, not the next row
     assert page.evaluate("document.activeElement.closest('[data-testid=roster]')") is None
