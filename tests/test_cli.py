@@ -235,3 +235,15 @@ def test_forwarded_https_counts_only_from_a_trusted_proxy(
         not_a_proxy = httpx.get(f"{server.base_url}/healthz", headers=forwarded)
     assert behind_proxy.headers["strict-transport-security"].startswith("max-age=")
     assert "strict-transport-security" not in not_a_proxy.headers
+
+
+def test_serve_refuses_an_allowed_origin_that_is_no_origin(tmp_path: Path) -> None:
+    refused = _run_serve(
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+        env=_clean_env(ROLLCALL_ALLOWED_ORIGINS="https://app.example, app.example/quiz"),
+    )
+    assert refused.returncode == 2
+    assert "ROLLCALL_ALLOWED_ORIGINS" in refused.stderr and "'app.example/quiz'" in refused.stderr

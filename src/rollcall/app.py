@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from rollcall import __version__, health, metrics_routes, problems
 from rollcall.apidocs import routes as apidocs_routes
 from rollcall.attendance import routes as attendance_routes
+from rollcall.cors import AppOrigins
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     problems.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(AppOrigins, settings=settings)
     app.add_middleware(HostGuard, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rollcall import metrics
+from rollcall.cors import listed_origins
 from rollcall.errors import MisdirectedRequest
 from rollcall.problems import problem_response
 from rollcall.protocol import Close
@@ -69,7 +70,7 @@ def origin_allowed(headers: Headers, scheme: str, settings: Settings) -> bool:
     allowed = {f"{own_scheme}://{headers.get('host', '')}".lower()}
     if settings.public_url is not None:
         allowed.add(_origin(settings.public_url))
-    return origin.lower() in allowed
+    return origin.lower() in allowed | listed_origins(settings)
 
 
 class HostGuard:

@@ -6,6 +6,7 @@ import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from limits import parse as parse_limit
@@ -26,6 +27,35 @@ def is_webhook_secret(value: str) -> bool:
     except ValueError:
         return False
     return 24 <= len(key) <= 64
+
+
+def _origin(value: str) -> str:
+    """`value` as a browser writes it in Origin (lower case, no default port), or ValueError."""
+    problem = (
+        f"ROLLCALL_ALLOWED_ORIGINS: {value!r} is not an origin such as https://app.example or"
+        " http://127.0.0.1:8080 (http or https, a host, an optional port; no path, no *)"
+    )
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(problem) from exc
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in ("http", "https")
+        or not parts.hostname
+        or "*" in value
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(problem)
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def default_data_dir() -> Path:
@@ -56,6 +86,8 @@ class Settings(BaseSettings):
     max_host_sockets_per_event: int = Field(default=20, ge=1, le=10_000)
     """Host sockets of one event on one process; each welcome carries the whole roster."""
     trusted_proxies: str = "127.0.0.1,::1"
+    allowed_origins: str = ""
+    """Origins of other sites' apps that may use the API and /ws (comma-separated); see cors.py."""
     """Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses, networks, or *."""
     event_idle_hours: float = Field(default=24.0, ge=1, le=24 * 365)
     event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
@@ -136,6 +168,12 @@ class Settings(BaseSettings):
                     " (a comma-separated list, or * for any peer)"
                 ) from exc
         return ",".join(items)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _allowed_origins_are_origins(cls, value: str) -> str:
+        """Each one a browser's Origin (scheme, host, optional port), written as it sends it."""
+        return ",".join(_origin(item.strip()) for item in value.split(",") if item.strip())
 
     @field_validator("admin_token")
     @classmethod

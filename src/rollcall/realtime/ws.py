@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log, metrics
 from rollcall.auth import cookie_token
+from rollcall.cors import app_origin, listed_origins
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
 from rollcall.errors import (
     EventNotFound,
@@ -232,10 +233,18 @@ async def _hello_lookup(gate: SocketGate) -> AsyncIterator[DB]:
         raise Refused(Close.TRY_AGAIN_LATER, "busy; try again in a moment") from exc
 
 
+def _page_cookie_token(websocket: WebSocket, settings: Settings) -> str | None:
+    """The session cookie's token, unless a listed app's page opened the socket: the browser
+    sends rollcall's cookie with any site's upgrade, and an app authenticates with its token."""
+    if app_origin(websocket.headers, websocket.url.scheme, listed_origins(settings)) is not None:
+        return None
+    return cookie_token(websocket.cookies)
+
+
 async def _open_participant(
     websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or cookie_token(websocket.cookies)
+    token = hello.get("token") or _page_cookie_token(websocket, runtime.settings)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
     async with _hello_lookup(gate) as conn:
