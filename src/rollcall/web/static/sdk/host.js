@@ -4,7 +4,7 @@
 // The live channel too: the event state (set here, seen in the stream), the phones' actions, and
 // the receipts (how many have shown the current state), live.
 
-import { ApiError, api } from "/static/shared/api.js";
+import { ApiError, api, serverOrigin } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import { ClientMessage, Close, HostMessage, Role, ServerMessage } from "/static/shared/protocol.js";
 import { Emitter } from "./emitter.js";
@@ -36,9 +36,11 @@ const EVENT_NAMES = Object.freeze({
  *
  * `since` and `participants` resume from what an app kept (say, across a reload): with a `since`
  * rollcall still has, only the messages after it come; otherwise the whole roster does.
+ * `server`: the URL of rollcall when this page is on another site (one rollcall lists in
+ * ROLLCALL_ALLOWED_ORIGINS).
  */
-export async function host(code, token, { since = null, participants = [] } = {}) {
-  const following = new Host(normaliseCode(code), token, { since, participants });
+export async function host(code, token, { since = null, participants = [], server = null } = {}) {
+  const following = new Host(normaliseCode(code), token, { since, participants, server });
   await following.ready;
   return following;
 }
@@ -53,12 +55,14 @@ const REFUSALS = Object.freeze({
 
 export class Host extends Emitter {
   #live;
+  #server;
   #token;
   #settle;
 
-  constructor(code, token, { since, participants }) {
+  constructor(code, token, { since = null, participants = [], server = null } = {}) {
     super();
     this.code = code;
+    this.#server = serverOrigin(server);
     this.#token = token;
     this.event = null;
     this.eventState = {}; // the event state every phone is shown, and its version
@@ -72,6 +76,7 @@ export class Host extends Emitter {
       this.#settle = { resolve, reject };
     });
     this.#live = new LiveSocket({
+      server: this.#server,
       hello: () => this.#hello(),
       onMessage: (message) => this.#onMessage(message),
       onStatus: (status) => {
@@ -137,7 +142,12 @@ export class Host extends Emitter {
   }
 
   #call(path, method, body) {
-    return api(`${eventPath(this.code)}${path}`, { method, body, token: this.#token });
+    return api(`${eventPath(this.code)}${path}`, {
+      method,
+      body,
+      token: this.#token,
+      server: this.#server,
+    });
   }
 
   #hello() {

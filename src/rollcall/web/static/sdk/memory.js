@@ -1,6 +1,7 @@
 // What this browser remembers about the events it joined: the name it joined each with, so that
 // coming back needs no typing, and whether it left. The device id (shared/device.js) is what
-// rollcall knows the browser by.
+// rollcall knows the browser by. A page on another site than rollcall's also keeps the session
+// token here, in its own storage: rollcall's cookie never comes with its calls.
 
 function key(code) {
   return `rollcall.joined.${code}`;
@@ -46,7 +47,17 @@ export function lastName(code) {
 }
 
 export function rememberName(code, name) {
-  write(code, { name });
+  const { token } = read(code);
+  write(code, token ? { name, token } : { name });
+}
+
+/** The session token kept for `code` (only a page on another site than rollcall's keeps one). */
+export function rememberedToken(code) {
+  return read(code).token || null;
+}
+
+export function rememberToken(code, token) {
+  write(code, { ...read(code), token });
 }
 
 export function rememberLeft(code) {

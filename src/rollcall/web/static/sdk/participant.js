@@ -5,13 +5,20 @@
 // handlers have shown it), and actions kept until rollcall acknowledges them. What happens is
 // told as DOM events on the Participant (an EventTarget).
 
-import { ApiError, api } from "/static/shared/api.js";
+import { ApiError, api, serverOrigin } from "/static/shared/api.js";
 import { device, newUuid } from "/static/shared/device.js";
 import { backoffDelay, LiveSocket } from "/static/shared/live.js";
 import { ClientMessage, Close, ServerMessage } from "/static/shared/protocol.js";
 import { Emitter } from "./emitter.js";
 import { eventPath, normaliseCode } from "./event.js";
-import { rememberedName, rememberLeft, rememberMoved, rememberName } from "./memory.js";
+import {
+  rememberedName,
+  rememberedToken,
+  rememberLeft,
+  rememberMoved,
+  rememberName,
+  rememberToken,
+} from "./memory.js";
 
 // Why a revoked token was revoked is asked at most this many times while rollcall is unreachable.
 const REVOKED_CHECKS = 4;
@@ -37,8 +44,7 @@ export const EndReason = Object.freeze({
  */
 export async function join(code, name = null, options = {}) {
   const participant = new Participant(normaliseCode(code), options);
-  const known =
-    name ?? (options.generated ? null : await knownName(participant.code, participant.device));
+  const known = name ?? (options.generated ? null : await knownName(participant));
   await participant.rejoin(known);
   return participant;
 }
@@ -47,19 +53,24 @@ export async function join(code, name = null, options = {}) {
  * A two-word name in `language`, free in event `code` just now: what a page offers where the
  * event's names are generated (join with `{generated: {suggestion, language}}` to take it).
  */
-export async function suggestName(code, language = "en") {
+export async function suggestName(code, language = "en", { server = null } = {}) {
   const query = new URLSearchParams({ language });
   const { display_name: name } = await api(
     `${eventPath(normaliseCode(code))}/generated-name?${query}`,
+    { server: serverOrigin(server) },
   );
   return name;
 }
 
-/** The name this browser is in `code` with, or null: remembered, else from its session cookie. */
-async function knownName(code, thisDevice) {
+/**
+ * The name this browser is in the participant's event with: remembered, else (on rollcall's own
+ * origin) from its session cookie; a page on another site keeps its token beside the name.
+ */
+async function knownName(participant) {
+  const { code, device: thisDevice } = participant;
   const remembered = rememberedName(code);
   if (remembered) return remembered;
-  if (!thisDevice.isNew) {
+  if (!thisDevice.isNew && !participant.server) {
     try {
       const session = await api("/api/session");
       if (session.event.code === code && session.participant.status !== "left") {
@@ -77,6 +88,7 @@ async function knownName(code, thisDevice) {
 
 export class Participant extends Emitter {
   #live = null;
+  #server;
   #token = null;
   #heartbeatS = null;
   #roomCheck;
@@ -91,11 +103,16 @@ export class Participant extends Emitter {
   /**
    * Use join(); `options`: `roomCheck` (the 4 digits of a room check), `recoveryCode`, `team`
    * (the id a newcomer chooses), `generated` ({suggestion, language}: the server names a
-   * newcomer, where the event's names are generated).
+   * newcomer, where the event's names are generated), `server` (the URL of rollcall when this
+   * page is on another site, whose origin rollcall lists in ROLLCALL_ALLOWED_ORIGINS).
    */
-  constructor(code, { roomCheck = null, recoveryCode = null, team = null, generated = null } = {}) {
+  constructor(
+    code,
+    { roomCheck = null, recoveryCode = null, team = null, generated = null, server = null } = {},
+  ) {
     super();
     this.code = code;
+    this.#server = serverOrigin(server);
     this.device = device(); // { id, isNew }
     this.participant = null; // as rollcall last described it: id, display_name, status, state, version
     this.event = null;
@@ -114,6 +131,11 @@ export class Participant extends Emitter {
 
   get id() {
     return this.participant?.id ?? null;
+  }
+
+  /** The origin of the rollcall on another site this page talks to, or null (its own). */
+  get server() {
+    return this.#server;
   }
 
   get name() {
@@ -146,8 +168,8 @@ export class Participant extends Emitter {
     if (this.#roomCheck) body.room_check = this.#roomCheck;
     if (this.#recoveryCode) body.recovery_code = this.#recoveryCode;
     const [answer, event] = await Promise.all([
-      api(`${eventPath(this.code)}/join`, { method: "POST", body }),
-      api(eventPath(this.code)).catch(() => null), // the join answer has no event
+      this.#api(`${eventPath(this.code)}/join`, { method: "POST", body }),
+      this.#api(eventPath(this.code)).catch(() => null), // the join answer has no event
     ]);
     this.#recoveryCode = null; // used up by a move
     this.#generated = null; // named now: a rejoin gives the name
@@ -159,6 +181,7 @@ export class Participant extends Emitter {
     this.event = event ?? this.event;
     this.ended = null;
     rememberName(this.code, this.participant.display_name);
+    if (this.#server) rememberToken(this.code, this.#token); // no cookie holds it for this page
     this.emit("participant", { participant: this.participant });
     if (event) this.emit("event", { event });
     this.#connect(answer.heartbeat_interval_s);
@@ -169,7 +192,7 @@ export class Participant extends Emitter {
     // Quiet first: the server closes this session's socket with 4401 as it lets go.
     this.#stopLive();
     try {
-      await api("/api/session", { method: "DELETE", token: this.#token });
+      await this.#api("/api/session", { method: "DELETE", token: this.#token });
     } catch (error) {
       if (error.code !== "invalid_token") {
         if (!this.ended) this.#connect(this.#heartbeatS); // still in: stay live
@@ -214,9 +237,14 @@ export class Participant extends Emitter {
   }
   // --- the live connection
 
+  #api(path, options = {}) {
+    return api(path, { ...options, server: this.#server });
+  }
+
   #connect(heartbeatS) {
     this.#heartbeatS = heartbeatS;
     const live = new LiveSocket({
+      server: this.#server,
       hello: () => ({ type: ClientMessage.HELLO, token: this.#token }),
       onMessage: (message) => this.#onMessage(message),
       onStatus: (status) => this.#setConnection(status),
@@ -380,13 +408,16 @@ export class Participant extends Emitter {
   }
 
   /**
-   * A revoked token: another tab of this browser joined again (its cookie now holds the newer
-   * token of the same participant), or the session ended elsewhere (left, or removed).
+   * A revoked token: another tab of this browser joined again (its cookie, or on another site
+   * the token kept in its storage, now holds the newer token of the same participant), or the
+   * session ended elsewhere (left, or removed).
    */
   async #whyRevoked(attempt) {
     const token = this.#token;
     try {
-      const session = await api("/api/session"); // the cookie: this browser's newest token
+      // This browser's newest token: the cookie's, or on another site the one kept there.
+      const newest = this.#server ? { token: rememberedToken(this.code) || token } : {};
+      const session = await this.#api("/api/session", newest);
       const holder = session.participant;
       const mine = holder.id === this.id && holder.status !== "left";
       return this.#endUnlessRejoined(token, mine ? EndReason.REPLACED : EndReason.REVOKED);
@@ -434,7 +465,14 @@ export class Participant extends Emitter {
     };
     const onHide = () => {
       // The socket may not get its goodbye out; a beacon does, and says the page went away.
-      const body = new Blob([JSON.stringify({ away: true })], { type: "application/json" });
+      // On another site no cookie says who: a kept-alive call carries the token instead.
+      const away = { away: true };
+      if (this.#server) {
+        const call = { method: "POST", body: away, token: this.#token, keepalive: true };
+        this.#api("/api/session/heartbeat", call).catch(() => {});
+        return;
+      }
+      const body = new Blob([JSON.stringify(away)], { type: "application/json" });
       navigator.sendBeacon("/api/session/heartbeat", body);
     };
     const onShow = (pageEvent) => {

@@ -16,20 +16,37 @@ export class ApiError extends Error {
 }
 
 /**
- * Call the API. The answer's JSON, or with `accept` (a media type such as "text/csv") the
- * answer as a Blob of that type; a failure is an ApiError either way.
+ * The origin of the rollcall at `server` (a URL such as "https://rollcall.example"), or null when
+ * it is this page's own: then the API is called same-origin, with the page's session cookie.
  */
-export async function api(path, { method = "GET", body, token, accept } = {}) {
+export function serverOrigin(server) {
+  if (!server) return null;
+  const origin = new URL(server, location.href).origin;
+  return origin === location.origin ? null : origin;
+}
+
+/**
+ * Call the API (of the rollcall at `server`, an origin from serverOrigin; this page's own by
+ * default). The answer's JSON, or with `accept` (a media type such as "text/csv") the answer as a
+ * Blob of that type; a failure is an ApiError either way. Another site's rollcall is called
+ * without cookies: it knows the caller by its token alone. `keepalive` lets the call outlive
+ * the page.
+ */
+export async function api(
+  path,
+  { method = "GET", body, token, accept, server = null, keepalive = false } = {},
+) {
   const headers = { Accept: `${accept || "application/json"}, application/problem+json` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, {
+    response = await fetch(server ? `${server}${path}` : path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
+      credentials: server ? "omit" : "same-origin",
+      keepalive, // outlives the page, as a beacon does
       cache: "no-store",
     });
   } catch {

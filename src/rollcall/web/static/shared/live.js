@@ -32,6 +32,7 @@ export function backoffDelay(attempt) {
  * status is one of "connecting", "connected", "reconnecting", "offline".
  * hello() builds the first message of each connection; onMessage gets every message from the
  * welcome on; onFinal(code) is told when the server ended things for good (no reconnect).
+ * server is the origin of another site's rollcall (api.js serverOrigin), or null for this page's.
  */
 export class LiveSocket {
   constructor({
@@ -40,7 +41,9 @@ export class LiveSocket {
     onStatus = () => {},
     onFinal = () => {},
     finalCodes = FINAL_CLOSES,
+    server = null,
   }) {
+    this.server = server; // another site's rollcall (an origin), or null: this page's own
     this.hello = hello;
     this.finalCodes = new Set(finalCodes);
     this.onMessage = onMessage;
@@ -104,10 +107,11 @@ export class LiveSocket {
   // --- internals
 
   open() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const base = new URL(this.server ?? location.href);
+    const scheme = base.protocol === "https:" ? "wss:" : "ws:";
     let ws;
     try {
-      ws = new WebSocket(`${scheme}//${location.host}/ws`);
+      ws = new WebSocket(`${scheme}//${base.host}/ws`);
     } catch {
       this.retryTimer = setTimeout(() => this.open(), backoffDelay(this.attempt++));
       return;
