@@ -19,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page
 from rollcall.auth import SESSION_COOKIE
 from rollcall.protocol import Close
 from tests.e2e.conftest import FAST
-from tests.e2e.pages import PHONE, HostedEvent, create_event, roster, set_event_state
+from tests.e2e.pages import PHONE, HostedEvent, create_event, roster
 from tests.pg import PgServer
 from tests.servers import RollcallServer, free_port, rollcall_server
 
@@ -105,7 +105,17 @@ def test_a_listed_app_joins_reloads_as_the_same_player_and_plays(
     [ana] = roster(api, event)
     assert ana["id"] == first["id"] and ana["presence"] == "online"
 
-    set_event_state(api, event, {"phase": "asking"})
+    board = page.evaluate(
+        """async ([server, code, token]) => {
+            const { host } = await import(`${server}/sdk/rollcall.js`);
+            const board = await host(code, token, { server });
+            await board.setEventState({ phase: "asking" });
+            board.close();
+            return [...board.participants.values()].map((p) => p.display_name);
+        }""",
+        [server.base_url, event.code, event.host_token],
+    )
+    assert board == ["Ana"], "the host's side works from the app's site too"
     page.wait_for_function("window.seen.some((state) => state.phase === 'asking')")
     ack = page.evaluate("window.player.act('answer', { choice: 2 }, { id: 'a1' })")
     assert ack["id"] == "a1"
