@@ -227,7 +227,7 @@ async def run(h: Harness) -> None:
                 (f"rollcall, {shape}", result.latencies),
                 (f"pgbench, {shape}", pg.latencies_ms),
             ]
-    _limits_off(h, details)
+    await _limits_off(h, details)
     plots.latency_figure(
         h.out,
         "joins-latency",
@@ -238,13 +238,13 @@ async def run(h: Harness) -> None:
     )
 
 
-def _limits_off(h: Harness, details: dict[str, Any]) -> None:
+async def _limits_off(h: Harness, details: dict[str, Any]) -> None:
     """The stampede as measured has its limits on; what they cost it, and so its rate without.
 
     The rate without them is the measured rate scaled by rollcall's CPU per join less the
     checks' (rollcall's CPU is what bounds the stampede): an estimate, labelled as one.
     """
-    crowd = limitcost.crowd_us()
+    crowd = await limitcost.crowd_us()
     for count, shape in SHAPES:
         measured = details.get(f"{count}ev", {})
         usage, rate = measured.get("usage"), measured.get("rate")
@@ -252,7 +252,7 @@ def _limits_off(h: Harness, details: dict[str, Any]) -> None:
         if cpu_ms is None or rate is None:
             continue
         window = int(rate * 60)  # the bench's one address: a minute of its stampede
-        bench_us = limitcost.one_address_us(window, UNBINDING_LIMITS)
+        bench_us = await limitcost.one_address_us(window, UNBINDING_LIMITS)
         share = bench_us / (1000 * cpu_ms)
         measured["limit_checks_us"] = {"crowd": crowd, "bench": bench_us, "window": window}
         h.figure(

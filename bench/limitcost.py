@@ -25,33 +25,34 @@ CHECKS = 20_000
 CROWD_ADDRESSES = 10_000
 
 
-def _join_checks(limits: RateLimits, address: str) -> None:
+async def _join_checks(limits: RateLimits, address: str) -> None:
     """What one join attempt asks of the limits: reserve both, then spend the join."""
-    may_join = limits.joins.reserve(address)
-    may_guess = limits.guesses.reserve(address)
+    may_join = await limits.joins.reserve(address)
+    may_guess = await limits.guesses.reserve(address)
     if may_join:
-        limits.joins.release(address, spend=True)
+        await limits.joins.release(address, spend=True)
     if may_guess:
-        limits.guesses.release(address, spend=False)
+        await limits.guesses.release(address, spend=False)
 
 
-def crowd_us() -> float:
-    """µs per join at the default limits, joins spread over many addresses."""
-    limits = RateLimits(Settings())
+async def crowd_us(storage: str = "memory://", checks: int = CHECKS) -> float:
+    """µs per join at the default limits, joins spread over many addresses, counted in
+    `storage` (ROLLCALL_RATE_LIMIT_STORAGE)."""
+    limits = RateLimits(Settings(rate_limit_storage=storage))
     addresses = [f"198.51.{n // 256}.{n % 256}" for n in range(CROWD_ADDRESSES)]
     started = time.perf_counter()
-    for n in range(CHECKS):
-        _join_checks(limits, addresses[n % CROWD_ADDRESSES])
-    return (time.perf_counter() - started) / CHECKS * 1e6
+    for n in range(checks):
+        await _join_checks(limits, addresses[n % CROWD_ADDRESSES])
+    return (time.perf_counter() - started) / checks * 1e6
 
 
-def one_address_us(window: int, unbinding: dict[str, str]) -> float:
+async def one_address_us(window: int, unbinding: dict[str, str]) -> float:
     """µs per join from one address whose join window already holds `window` joins."""
     limits = RateLimits(Settings(**unbinding))  # type: ignore[arg-type]
     address = "192.0.2.1"
     for _ in range(window):
-        limits.joins.hit(address)
+        await limits.joins.hit(address)
     started = time.perf_counter()
     for _ in range(CHECKS):
-        _join_checks(limits, address)
+        await _join_checks(limits, address)
     return (time.perf_counter() - started) / CHECKS * 1e6

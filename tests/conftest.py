@@ -60,3 +60,33 @@ async def client(settings: Settings, database_url: str) -> AsyncIterator[httpx.A
 @pytest.fixture(autouse=True)
 def _quiet_pgserver() -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+REDIS_URL_VARIABLE = "ROLLCALL_TEST_REDIS_URL"
+REDIS_URL_DEFAULT = "redis://127.0.0.1:6379"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis for the limits a fleet shares: ROLLCALL_TEST_REDIS_URL, else the local one.
+
+    Skipped when none answers, except under CI=true, where a missing Redis fails the test (as
+    a missing external PostgreSQL does)."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    url = os.environ.get(REDIS_URL_VARIABLE, REDIS_URL_DEFAULT)
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2) as probe:
+            probe.sendall(b"PING\r\n")
+            answer = probe.recv(64)
+    except OSError as exc:
+        answer = f"{exc}".encode()
+    if answer.startswith((b"+PONG", b"-NOAUTH")):
+        return url
+    message = f"no Redis answers at {parts.hostname}:{parts.port or 6379} ({answer!r}); set {REDIS_URL_VARIABLE}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)

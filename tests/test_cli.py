@@ -247,3 +247,16 @@ def test_serve_refuses_an_allowed_origin_that_is_no_origin(tmp_path: Path) -> No
     )
     assert refused.returncode == 2
     assert "ROLLCALL_ALLOWED_ORIGINS" in refused.stderr and "'app.example/quiz'" in refused.stderr
+
+
+def test_serve_refuses_a_rate_limit_storage_it_cannot_count_in(tmp_path: Path) -> None:
+    refused = _run_serve(
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+        env=_clean_env(ROLLCALL_RATE_LIMIT_STORAGE="memcached://:secret@cache.example:11211"),
+    )
+    assert refused.returncode == 2
+    assert "ROLLCALL_RATE_LIMIT_STORAGE" in refused.stderr and "redis://" in refused.stderr
+    assert "secret" not in refused.stderr

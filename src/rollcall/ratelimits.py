@@ -1,59 +1,147 @@
-"""Rate limits per client address: moving windows, in this process's memory (the `limits` package).
+"""Rate limits per client address: moving windows (the `limits` package), counted in this
+process's memory or, with ROLLCALL_RATE_LIMIT_STORAGE=redis://…, in a Redis every process of a
+fleet shares (one budget across them all).
 
 Each limit counts attempts that are spent; an attempt may also be reserved while it runs, so that
 a thousand requests arriving at once cannot all pass a check that none of them has spent yet.
-Several processes each keep their own counts (docs/operations.md says what that means).
+Reservations are this process's own; spent attempts are counted wherever the storage is.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter as SharedWindows
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 from starlette.requests import HTTPConnection
 
 from rollcall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MEMORY = "memory://"
+SHARED_TIMEOUT_S = 0.5
+"""How long a call to the shared storage may take before this process counts alone."""
+SHARED_RETRY_S = 5.0
+"""After the shared storage failed, how long this process counts alone before it tries again."""
+
+
+class Windows:
+    """The moving windows of every limit: in the shared storage when there is one and it answers,
+    else in this process's memory.
+
+    Failing open to this process's own counts, not to no limit and not to refusing everyone: the
+    limits guard against floods, the database still guards every rule, and a venue whose Redis
+    restarts should go on joining (each process then allows its own budget, as without Redis).
+    """
+
+    def __init__(self, storage: str) -> None:
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.shared: SharedWindows | None = None
+        if storage != MEMORY:
+            self.shared = SharedWindows(
+                storage_from_string(
+                    f"async+{storage}",
+                    wrap_exceptions=True,
+                    connect_timeout=SHARED_TIMEOUT_S,
+                    stream_timeout=SHARED_TIMEOUT_S,
+                )
+            )
+        self.storage = storage.split("://", 1)[0]  # never the URI: it may hold a password
+        self._shared_from = 0.0  # monotonic time from which the shared storage is tried again
+        self._shared_lost = False
+
+    async def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
+        result: bool = await self._run("hit", item, *keys, cost=cost)
+        return result
+
+    async def test(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
+        result: bool = await self._run("test", item, *keys, cost=cost)
+        return result
+
+    async def window(self, item: RateLimitItem, *keys: str) -> WindowStats:
+        stats: WindowStats = await self._run("get_window_stats", item, *keys)
+        return stats
+
+    async def _run(self, method: str, *args: Any, **options: Any) -> Any:
+        if self.shared is not None and time.monotonic() >= self._shared_from:
+            try:
+                result = await getattr(self.shared, method)(*args, **options)
+            except (StorageError, TimeoutError) as exc:
+                self._lost(exc)
+            else:
+                self._found()
+                return result
+        return getattr(self.local, method)(*args, **options)
+
+    def _lost(self, exc: Exception) -> None:
+        self._shared_from = time.monotonic() + SHARED_RETRY_S
+        if not self._shared_lost:
+            self._shared_lost = True
+            log.warning(
+                "rate limits: the %s storage does not answer (%s); this process counts alone"
+                " (its own budget) until it does",
+                self.storage,
+                type(exc).__name__,
+            )
+
+    def _found(self) -> None:
+        if self._shared_lost:
+            self._shared_lost = False
+            log.warning(
+                "rate limits: the %s storage answers again; the budget is shared", self.storage
+            )
 
 
 class AddressLimit:
     """One limit ("600/minute"), counted per client address."""
 
-    def __init__(self, name: str, limit: str, limiter: MovingWindowRateLimiter) -> None:
+    def __init__(self, name: str, limit: str, limiter: Windows) -> None:
         self.name = name
         self.item: RateLimitItem = parse(limit)
         self._limiter = limiter
         self._reserved: Counter[str] = Counter()
 
-    def hit(self, address: str) -> bool:
+    async def hit(self, address: str) -> bool:
         """Spend one attempt now; False when the limit is reached (nothing is spent then)."""
-        return self._limiter.hit(self.item, self.name, address)
+        return await self._limiter.hit(self.item, self.name, address)
 
-    def reserve(self, address: str) -> bool:
-        """Hold one attempt while it runs; False when spent and held ones reach the limit."""
-        held = self._reserved[address]
-        if not self._limiter.test(self.item, self.name, address, cost=held + 1):
-            return False
-        self._reserved[address] = held + 1
-        return True
+    async def reserve(self, address: str) -> bool:
+        """Hold one attempt while it runs; False when spent and held ones reach the limit.
 
-    def release(self, address: str, *, spend: bool) -> None:
+        Held before the check, which may wait on the storage: attempts arriving meanwhile count it.
+        """
+        self._reserved[address] += 1
+        if await self._limiter.test(self.item, self.name, address, cost=self._reserved[address]):
+            return True
+        self._unhold(address)
+        return False
+
+    async def release(self, address: str, *, spend: bool) -> None:
         """End a reservation; spend=True counts the attempt in the window."""
+        self._unhold(address)
+        if spend:
+            await self._limiter.hit(self.item, self.name, address)
+
+    def _unhold(self, address: str) -> None:
         held = self._reserved[address] - 1
         if held > 0:
             self._reserved[address] = held
         else:
             del self._reserved[address]
-        if spend:
-            self._limiter.hit(self.item, self.name, address)
 
-    def retry_after_s(self, address: str) -> int:
+    async def retry_after_s(self, address: str) -> int:
         """Seconds until this address may try again (at least 1)."""
-        stats = self._limiter.get_window_stats(self.item, self.name, address)
+        stats = await self._limiter.window(self.item, self.name, address)
         if stats.remaining > self._reserved[address]:
             return 1  # only attempts in flight hold it back; they end within moments
         return max(1, math.ceil(stats.reset_time - time.time()))
@@ -63,7 +151,7 @@ class RateLimits:
     """The limits of one process, built from the settings."""
 
     def __init__(self, settings: Settings) -> None:
-        limiter = MovingWindowRateLimiter(MemoryStorage())
+        limiter = Windows(settings.rate_limit_storage)
         self.joins = AddressLimit("joins", settings.limit_joins, limiter)
         self.events = AddressLimit("events", settings.limit_events, limiter)
         self.guesses = AddressLimit("guesses", settings.limit_guesses, limiter)

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEBHOOK_URL_MAX_LENGTH = 2048
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a password)
+RATE_LIMIT_STORAGES = frozenset({"memory", "redis", "rediss", "redis+unix"})
+"""The `limits` storages the limits may count in: this process's memory, or a Redis (its async
+client: the `limits[async-redis]` extra)."""
 
 
 def is_webhook_secret(value: str) -> bool:
@@ -98,7 +101,10 @@ class Settings(BaseSettings):
     limit_guesses: str = "30/minute"
     limit_ws_messages: str = "20/second"
     limit_actions: str = "10/second"
-    """Actions one participant may send (over HTTP and /ws together), per process."""
+    """Actions one participant may send (over HTTP and /ws together)."""
+    rate_limit_storage: str = "memory://"
+    """Where the limits count: this process's memory, or a `limits` storage URI (redis://…)
+    that every process of a fleet shares."""
     metrics_token: SecretStr | None = None
     webhook_url: str | None = Field(default=None, max_length=WEBHOOK_URL_MAX_LENGTH)
     webhook_secret: SecretStr | None = None
@@ -121,6 +127,19 @@ class Settings(BaseSettings):
         if amount < 1:
             raise ValueError(f"{value!r} allows nothing; a limit allows at least 1")
         return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage_is_known(cls, value: str) -> str:
+        """memory://, or a Redis URI as `limits` reads it (redis://[:password@]host:port[/db])."""
+        scheme, separator, _ = value.strip().partition("://")
+        if not separator or scheme.lower() not in RATE_LIMIT_STORAGES:
+            shown = value.rpartition("@")[2]  # never a password in the message
+            raise ValueError(
+                f"ROLLCALL_RATE_LIMIT_STORAGE: {shown!r} is not memory:// or a Redis URI such as"
+                " redis://10.0.0.7:6379 (also rediss:// and redis+unix://)"
+            )
+        return "memory://" if scheme.lower() == "memory" else value.strip()
 
     @field_validator(
         "database_url",

@@ -42,10 +42,10 @@ async def create_event(
     At most ROLLCALL_LIMIT_EVENTS attempts per client address (429 `rate_limited` past it)."""
     settings = runtime.settings
     address = client_address(request)
-    if not runtime.limits.events.hit(address):
+    if not await runtime.limits.events.hit(address):
         raise RateLimited(
             "too many events created from this address; try again later",
-            retry_after_s=runtime.limits.events.retry_after_s(address),
+            retry_after_s=await runtime.limits.events.retry_after_s(address),
         )
     if settings.admin_token is not None:
         token = bearer_token(request)

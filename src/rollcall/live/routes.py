@@ -119,10 +119,10 @@ async def act(
     before. At most ROLLCALL_LIMIT_ACTIONS per participant (429 `rate_limited` past it)."""
     limit = runtime.limits.actions
     key = str(session.participant.id)
-    if not limit.hit(key):
+    if not await limit.hit(key):
         raise RateLimited(
             "too many actions from this participant; slow down",
-            retry_after_s=limit.retry_after_s(key),
+            retry_after_s=await limit.retry_after_s(key),
         )
     ack = await actions.act(conn, participant_id=session.participant.id, action=body)
     response.status_code = 200 if ack.duplicate else 201

@@ -131,7 +131,7 @@ async def join(
     """
     address = client_address(request)
     limits = runtime.limits
-    allowance = _reserve(limits, address)
+    allowance = await _reserve(limits, address)
     try:
         normalized = events.normalize_code(code)
         if normalized is None:
@@ -159,7 +159,7 @@ async def join(
         except EventNotFound:
             raise _unknown_code(code, allowance) from None
     finally:
-        _charge(limits, address, allowance)
+        await _charge(limits, address, allowance)
     response.status_code = JOIN_STATUS.get(result.outcome, 200)
     set_session_cookie(response, result.session_token, https=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"
@@ -173,24 +173,24 @@ async def join(
     )
 
 
-def _reserve(limits: RateLimits, address: str) -> service.JoinAllowance:
+async def _reserve(limits: RateLimits, address: str) -> service.JoinAllowance:
     """Hold this attempt's place in the address's join and guess limits while it runs."""
-    may_join = limits.joins.reserve(address)
-    may_guess = limits.guesses.reserve(address)
+    may_join = await limits.joins.reserve(address)
+    may_guess = await limits.guesses.reserve(address)
     return service.JoinAllowance(
         may_join=may_join,
         may_guess=may_guess,
-        join_retry_after_s=1 if may_join else limits.joins.retry_after_s(address),
-        guess_retry_after_s=1 if may_guess else limits.guesses.retry_after_s(address),
+        join_retry_after_s=1 if may_join else await limits.joins.retry_after_s(address),
+        guess_retry_after_s=1 if may_guess else await limits.guesses.retry_after_s(address),
     )
 
 
-def _charge(limits: RateLimits, address: str, allowance: service.JoinAllowance) -> None:
+async def _charge(limits: RateLimits, address: str, allowance: service.JoinAllowance) -> None:
     """Count what the attempt turned out to be: a newcomer's join, a wrong guess, or neither."""
     if allowance.may_join:
-        limits.joins.release(address, spend=allowance.counts_as_join)
+        await limits.joins.release(address, spend=allowance.counts_as_join)
     if allowance.may_guess:
-        limits.guesses.release(address, spend=allowance.wrong_guess)
+        await limits.guesses.release(address, spend=allowance.wrong_guess)
 
 
 def _unknown_code(code: str, allowance: service.JoinAllowance) -> Exception:

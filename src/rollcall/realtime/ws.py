@@ -442,10 +442,10 @@ async def _act(runtime: Runtime, connection: Connection, message: dict[str, Any]
         _refuse(connection, field_errors(exc.errors()), **about)
         return
     limit, key = runtime.limits.actions, str(connection.participant_id)
-    if not limit.hit(key):
+    if not await limit.hit(key):
         refusal = RateLimited(
             "too many actions from this participant; slow down",
-            retry_after_s=limit.retry_after_s(key),
+            retry_after_s=await limit.retry_after_s(key),
         )
         _refuse(connection, refusal, **about)
         return
