@@ -56,3 +56,29 @@ async def one_address_us(window: int, unbinding: dict[str, str]) -> float:
     for _ in range(CHECKS):
         await _join_checks(limits, address)
     return (time.perf_counter() - started) / CHECKS * 1e6
+
+
+async def compare(storages: list[str], rounds: int = 3) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) µs per join for a crowd at the defaults in each storage, taken in turns (so
+    noise spreads over all of them alike). Wall time includes the round trips to a Redis; CPU
+    time is this process's, what a server's throughput pays."""
+    figures: dict[str, list[tuple[float, float]]] = {storage: [] for storage in storages}
+    for _ in range(rounds):
+        for storage in storages:
+            checks = CHECKS if storage == "memory://" else CHECKS // 10
+            cpu = time.process_time()
+            wall = await crowd_us(storage, checks)
+            figures[storage].append((wall, (time.process_time() - cpu) / checks * 1e6))
+    return figures
+
+
+if __name__ == "__main__":
+    import asyncio
+    import statistics
+    import sys
+
+    # python -m bench.limitcost memory:// redis://127.0.0.1:6379
+    for storage, runs in asyncio.run(compare(sys.argv[1:] or ["memory://"])).items():
+        wall = statistics.median(run[0] for run in runs)
+        cpu = statistics.median(run[1] for run in runs)
+        print(f"{storage}: {wall:.0f} µs per join, {cpu:.0f} µs of CPU (medians of {len(runs)})")

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +61,14 @@ class Windows:
         self._shared_from = 0.0  # monotonic time from which the shared storage is tried again
         self._shared_lost = False
 
-    async def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
-        result: bool = await self._run("hit", item, *keys, cost=cost)
-        return result
+    def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> Awaitable[bool]:
+        return self._run("hit", item, *keys, cost=cost)
 
-    async def test(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
-        result: bool = await self._run("test", item, *keys, cost=cost)
-        return result
+    def test(self, item: RateLimitItem, *keys: str, cost: int = 1) -> Awaitable[bool]:
+        return self._run("test", item, *keys, cost=cost)
 
-    async def window(self, item: RateLimitItem, *keys: str) -> WindowStats:
-        stats: WindowStats = await self._run("get_window_stats", item, *keys)
-        return stats
+    def window(self, item: RateLimitItem, *keys: str) -> Awaitable[WindowStats]:
+        return self._run("get_window_stats", item, *keys)
 
     async def _run(self, method: str, *args: Any, **options: Any) -> Any:
         if self.shared is not None and time.monotonic() >= self._shared_from:
