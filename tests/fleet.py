@@ -60,6 +60,7 @@ class Relay:
         self._thread.start()
         self._server: asyncio.Server | None = None
         self._streams: set[asyncio.StreamWriter] = set()
+        self._stalled = False
 
     @property
     def url(self) -> str:
@@ -70,6 +71,10 @@ class Relay:
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(5)
+
+    def stall(self) -> None:
+        """From now on connections are taken and never answered, as by a Redis that hangs."""
+        asyncio.run_coroutine_threadsafe(self._stall(), self._loop).result(5)
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(5)
@@ -96,7 +101,17 @@ class Relay:
             stream.transport.abort()
         self._streams.clear()
 
+    async def _stall(self) -> None:
+        self._stalled = True
+        await self._cut()
+        await self._open()
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stalled:
+            self._streams.add(writer)
+            while await reader.read(65536):
+                pass
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._streams |= {writer, up_writer}
         await asyncio.gather(

@@ -9,6 +9,7 @@ Reservations are this process's own; spent attempts are counted wherever the sto
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -73,7 +74,8 @@ class Windows:
     async def _run(self, method: str, *args: Any, **options: Any) -> Any:
         if self.shared is not None and time.monotonic() >= self._shared_from:
             try:
-                result = await getattr(self.shared, method)(*args, **options)
+                async with asyncio.timeout(SHARED_TIMEOUT_S):
+                    result = await getattr(self.shared, method)(*args, **options)
             except (StorageError, TimeoutError) as exc:
                 self._lost(exc)
             else:

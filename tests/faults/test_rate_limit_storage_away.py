@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rollcall.ratelimits import SHARED_RETRY_S
+from rollcall.ratelimits import SHARED_RETRY_S, SHARED_TIMEOUT_S
 from tests.fleet import Relay, create_event, fleet_app, some_address
 from tests.pg import PgServer
 
@@ -67,3 +67,20 @@ async def test_when_redis_goes_away_each_app_counts_alone_until_it_is_back(
             await create_event(a, some_address())
             await asyncio.sleep(0.2)
         assert [await create_event(a, address), await create_event(a, address)] == [201, 429]
+
+
+async def test_a_redis_that_hangs_costs_one_request_half_a_second_not_the_event(
+    fleet_db: str, tmp_path: Path, relay: Relay, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="rollcall.ratelimits")
+    async with fleet_app(fleet_db, tmp_path, rate_limit_storage=relay.url) as app:
+        address = some_address()
+        assert await create_event(app, address) == 201
+        relay.stall()
+        started = time.monotonic()
+        assert await create_event(app, address) == 201
+        assert time.monotonic() - started < SHARED_TIMEOUT_S + 1
+        started = time.monotonic()
+        assert [await create_event(app, address) for _ in range(5)] == [201] * 5
+        assert time.monotonic() - started < 1, "counted alone at once, not waiting each time"
+        assert said(caplog, "(TimeoutError)") == 1
