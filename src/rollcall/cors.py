@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rollcall.settings import Settings
 
@@ -66,6 +66,20 @@ class AppOrigins:
             await self.app(scope, receive, send)
             return
         if app_origin(Headers(scope=scope), scope["scheme"], self.origins) is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _varying(send))
             return
         await self.cors(_without_cookies(scope), receive, send)
+
+
+def _varying(send: Send) -> Send:
+    """Say `Vary: Origin` on an answer without CORS headers too: a cache that kept it for
+    rollcall's own page must not hand it to a listed app, whose browser would refuse it."""
+
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(raw=list(message.get("headers", ())))
+            headers.add_vary_header("Origin")
+            message = {**message, "headers": headers.raw}
+        await send(message)
+
+    return send_varying

@@ -82,6 +82,9 @@ async def test_an_unlisted_origin_gets_no_cors_and_no_socket(listed: RollcallSer
         assert cors_headers(answer) == {}
         read = await http.get("/api/events/ZZZZZZ", headers={"origin": OTHER})
         assert cors_headers(read) == {}
+        own = await http.get("/sdk/rollcall.js")
+        assert own.status_code == 200 and cors_headers(own) == {}
+        assert own.headers["vary"] == "Origin", "no cache hands this answer to a listed app"
     with pytest.raises(InvalidStatus) as refused:
         await Socket.open(listed.ws_url, origin=OTHER)  # type: ignore[arg-type]
     assert refused.value.response.status_code == 403
