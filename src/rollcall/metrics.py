@@ -78,6 +78,11 @@ POOL_WAIT = Histogram(
     "Seconds spent getting a connection from the database pool (waiting when all are busy).",
     buckets=(0.0001, *_FAST_BUCKETS),
 )
+RATE_LIMITS_ALONE = Counter(
+    "rollcall_rate_limits_counted_alone",
+    "Rate-limit calls this process counted in its own memory because the shared storage"
+    " (ROLLCALL_RATE_LIMIT_STORAGE) did not answer.",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "rollcall_webhook_attempts",
     "Webhook POSTs, by result: delivered (2xx), http_error, timeout, unreachable.",

@@ -26,6 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 from starlette.requests import HTTPConnection
 
+from rollcall import metrics
 from rollcall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class Windows:
             else:
                 self._found()
                 return result
+        if self.shared is not None:
+            metrics.RATE_LIMITS_ALONE.inc()
         return getattr(self.local, method)(*args, **options)
 
     def _lost(self, exc: Exception) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from rollcall.ratelimits import SHARED_RETRY_S, SHARED_TIMEOUT_S
 from tests.fleet import Relay, create_event, fleet_app, some_address
@@ -52,11 +53,14 @@ async def test_when_redis_goes_away_each_app_counts_alone_until_it_is_back(
         address = some_address()
         assert [await create_event(a, address), await create_event(b, address)] == [201, 201]
 
+        alone_before = REGISTRY.get_sample_value("rollcall_rate_limits_counted_alone_total") or 0
         relay.cut()
         # Open, not closed: events are still created, each app within its own budget.
         assert [await create_event(a, address) for _ in range(4)] == [201, 201, 201, 429]
         assert await create_event(b, address) == 201
         assert said(caplog, "the redis storage does not answer") == 2, "once per app"
+        alone = REGISTRY.get_sample_value("rollcall_rate_limits_counted_alone_total") or 0
+        assert alone - alone_before >= 5, "the calls counted alone show in /metrics"
         assert all(relay.url.split("//")[1] not in r.getMessage() for r in caplog.records)
 
         relay.open()
