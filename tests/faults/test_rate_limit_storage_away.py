@@ -79,7 +79,6 @@ async def test_a_redis_that_hangs_costs_one_request_half_a_second_not_the_event(
     caplog.set_level(logging.WARNING, logger="rollcall.ratelimits")
     async with fleet_app(fleet_db, tmp_path, rate_limit_storage=relay.url) as app:
         address = some_address()
-        assert await create_event(app, address) == 201
         relay.stall()
         started = time.monotonic()
         assert await create_event(app, address) == 201
@@ -87,4 +86,4 @@ async def test_a_redis_that_hangs_costs_one_request_half_a_second_not_the_event(
         started = time.monotonic()
         assert [await create_event(app, address) for _ in range(5)] == [201] * 5
         assert time.monotonic() - started < 1, "counted alone at once, not waiting each time"
-        assert said(caplog, "(TimeoutError)") == 1
+        assert said(caplog, "does not answer") == 1
