@@ -1,0 +1,261 @@
+"""Slow clients cost only their own socket, on a real `rollcall serve`.
+
+Bodies are read before any route takes a database connection, so a dozen trickling bodies
+leave the event served; a header block or a body that trickles past its deadline is cut off;
+a header block too large is refused; idle connections are closed; a client that goes away
+mid-body is one quiet line in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import bearer, create_event, join
+from tests.pg import PgServer
+from tests.servers import RollcallServer, rollcall_server
+
+TRICKLES = 12
+"""More trickling bodies than a process has pooled connections (10)."""
+ANSWER_WITHIN_S = 2.0
+STRICT = {
+    "header_timeout_s": 1,
+    "body_timeout_s": 1,
+    "keep_alive_timeout_s": 1,
+    "max_header_bytes": 4096,
+}
+
+
+@pytest.fixture(scope="module")
+def slow_db(pg: PgServer) -> Iterator[str]:
+    with pg.fresh_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def server(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+    """Default deadlines and pool; logs at INFO, so that quiet lines show."""
+    with rollcall_server(slow_db, logs, args=("--log-level", "info")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def strict(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+    """Deadlines of a second and a small header limit."""
+    with rollcall_server(slow_db, logs, **STRICT) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        yield client
+
+
+class Raw:
+    """One TCP connection to the server, written and read by hand."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, server: RollcallServer) -> Raw:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def trickle(self, data: bytes, every_s: float = 0.2) -> None:
+        """Send one byte at a time until done or the server closes the connection."""
+        for byte in data:
+            if self.reader.at_eof() or self.writer.is_closing():
+                return
+            try:
+                await self.send(bytes([byte]))
+            except ConnectionError:
+                return
+            await asyncio.sleep(every_s)
+
+    async def answer(self, timeout: float = 10) -> tuple[int, bytes]:
+        """Everything until the server closes: (the status, the whole answer)."""
+        data = await asyncio.wait_for(self.reader.read(-1), timeout)
+        status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+        return status, data
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def head(server: RollcallServer, path: str, *, length: int, token: str | None = None) -> bytes:
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Content-Type: application/json",
+        f"Content-Length: {length}",
+    ]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def problem_code(answer: bytes) -> str:
+    code: str = json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"]
+    return code
+
+
+async def timed(request: asyncio.Future[httpx.Response]) -> tuple[int, float]:
+    started = time.monotonic()
+    response = await request
+    return response.status_code, time.monotonic() - started
+
+
+async def test_trickling_bodies_of_one_participant_leave_the_event_served(
+    server: RollcallServer, http: httpx.AsyncClient
+) -> None:
+    event = await create_event(http, admission="approval")
+    pending = await join(http, event.code)
+    assert pending.status_code == 202, pending.text
+    participant_token = pending.json()["session_token"]
+    own = await create_event(http)  # anyone may host: kicks need only an event of one's own
+    victim = (await join(http, own.code)).json()["participant"]["id"]
+    open_event = await create_event(http)
+    heartbeat = head(server, "/api/session/heartbeat", length=64, token=participant_token)
+    kick = head(
+        server,
+        f"/api/events/{own.code}/participants/{victim}/kick",
+        length=64,
+        token=own.host_token,
+    )
+    trickles = [await Raw.open(server) for _ in range(TRICKLES)]
+    for number, raw in enumerate(trickles):
+        await raw.send(kick if number % 3 == 0 else heartbeat)
+        await raw.send(b"{")
+    dripping = [asyncio.create_task(raw.trickle(b" " * 63, every_s=0.25)) for raw in trickles]
+    try:
+        until = time.monotonic() + 4
+        rounds = 0
+        while time.monotonic() < until:
+            rounds += 1
+            answers = await asyncio.gather(
+                timed(asyncio.ensure_future(http.get("/healthz"))),
+                timed(asyncio.ensure_future(http.get(f"/api/events/{event.code}"))),
+                timed(asyncio.ensure_future(join(http, open_event.code))),
+            )
+            assert [status for status, _ in answers] == [200, 200, 201], (rounds, answers)
+            assert all(seconds < ANSWER_WITHIN_S for _, seconds in answers), (rounds, answers)
+        assert all(not raw.reader.at_eof() for raw in trickles), "a trickle was cut off early"
+    finally:
+        for task in dripping:
+            task.cancel()
+        for raw in trickles:
+            raw.close()
+
+
+async def test_a_body_that_trickles_past_its_deadline_is_answered_408_and_closed(
+    strict: RollcallServer,
+) -> None:
+    raw = await Raw.open(strict)
+    await raw.send(head(strict, "/api/session/heartbeat", length=64) + b"{")
+    started = time.monotonic()
+    dripping = asyncio.create_task(raw.trickle(b" " * 63))
+    status, answer = await raw.answer()
+    dripping.cancel()
+    assert status == 408, answer
+    assert problem_code(answer) == "request_timeout"
+    assert b"connection: close" in answer.lower()
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+async def test_a_header_block_that_trickles_past_its_deadline_is_cut_off(
+    strict: RollcallServer,
+) -> None:
+    raw = await Raw.open(strict)
+    started = time.monotonic()
+    request = head(strict, "/healthz", length=0).replace(b"POST", b"GET")
+    dripping = asyncio.create_task(raw.trickle(request, every_s=0.1))
+    status, answer = await raw.answer()
+    dripping.cancel()
+    assert status == 408, answer
+    assert problem_code(answer) == "request_timeout"
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+async def test_a_connection_that_sends_nothing_is_closed(strict: RollcallServer) -> None:
+    raw = await Raw.open(strict)
+    started = time.monotonic()
+    status, answer = await raw.answer()
+    assert (status, answer) == (0, b"")
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+async def test_a_header_block_over_the_limit_is_431_and_one_under_it_is_served(
+    strict: RollcallServer,
+) -> None:
+    limit = int(STRICT["max_header_bytes"])
+    big = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{strict.port}\r\nX-Padding: "
+    raw = await Raw.open(strict)
+    await raw.send(big.encode() + b"a" * limit + b"\r\n\r\n")
+    status, answer = await raw.answer()
+    assert status == 431, answer
+    assert problem_code(answer) == "headers_too_large"
+
+    async with httpx.AsyncClient(base_url=strict.base_url) as client:
+        served = await client.get("/healthz", headers={"X-Padding": "a" * (limit // 2)})
+    assert served.status_code == 200
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
+    strict: RollcallServer,
+) -> None:
+    raw = await Raw.open(strict)
+    await raw.send(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{strict.port}\r\n\r\n".encode())
+    started = time.monotonic()
+    status, answer = await raw.answer()
+    assert status == 200, answer
+    assert b"connection: close" not in answer.lower()  # it was kept alive, then closed idle
+    assert time.monotonic() - started < 3
+
+
+async def test_a_client_gone_mid_body_is_one_quiet_line(
+    server: RollcallServer, http: httpx.AsyncClient
+) -> None:
+    before = len(server.log())
+    raw = await Raw.open(server)
+    await raw.send(head(server, "/api/session/heartbeat", length=64) + b'{"at":')
+    raw.close()
+    deadline = time.monotonic() + 10
+    while "went away" not in server.log()[before:]:
+        assert time.monotonic() < deadline, server.log()[before:]
+        await asyncio.sleep(0.05)
+    assert (await http.get("/healthz")).status_code == 200  # after it, in the log's order
+    written = server.log()[before:]
+    quiet = [line for line in written.splitlines() if "went away" in line]
+    assert len(quiet) == 1 and quiet[0].startswith("INFO"), written
+    assert "Traceback" not in written and "ERROR" not in written, written
+
+
+async def test_a_kick_body_still_counts_once_read(http: httpx.AsyncClient) -> None:
+    """Reading the body first changes nothing for a client that sends it at once."""
+    event = await create_event(http)
+    joined = (await join(http, event.code)).json()["participant"]["id"]
+    kicked = await http.post(
+        f"/api/events/{event.code}/participants/{joined}/kick",
+        json={"ban": False},
+        headers=bearer(event.host_token),
+    )
+    assert kicked.status_code == 200, kicked.text
+    assert kicked.json()["status"] == "left"
