@@ -19,6 +19,7 @@ import pytest
 
 from tests.factories import bearer, create_event, join
 from tests.pg import PgServer
+from tests.rawhttp import Raw, head
 from tests.servers import RollcallServer, rollcall_server
 
 TRICKLES = 12
@@ -61,55 +62,6 @@ def strict(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
 async def http(server: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
         yield client
-
-
-class Raw:
-    """One TCP connection to the server, written and read by hand."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, server: RollcallServer) -> Raw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        return cls(reader, writer)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def trickle(self, data: bytes, every_s: float = 0.2) -> None:
-        """Send one byte at a time until done or the server closes the connection."""
-        for byte in data:
-            if self.reader.at_eof() or self.writer.is_closing():
-                return
-            try:
-                await self.send(bytes([byte]))
-            except ConnectionError:
-                return
-            await asyncio.sleep(every_s)
-
-    async def answer(self, timeout: float = 10) -> tuple[int, bytes]:
-        """Everything until the server closes: (the status, the whole answer)."""
-        data = await asyncio.wait_for(self.reader.read(-1), timeout)
-        status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
-        return status, data
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def head(server: RollcallServer, path: str, *, length: int, token: str | None = None) -> bytes:
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{server.port}",
-        "Content-Type: application/json",
-        f"Content-Length: {length}",
-    ]
-    if token is not None:
-        lines.append(f"Authorization: Bearer {token}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def problem_code(answer: bytes) -> str:
