@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -62,6 +63,15 @@ def strict(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
 async def http(server: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
         yield client
+
+
+async def cut_off(server: RollcallServer, reason: str) -> float:
+    """rollcall_requests_cut_off_total for this reason, from the server's /metrics."""
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        text = (await client.get("/metrics")).text
+    found = re.search(rf'^rollcall_requests_cut_off_total{{reason="{reason}"}} (\S+)$', text, re.M)
+    assert found is not None, text
+    return float(found[1])
 
 
 def problem_code(answer: bytes) -> str:
@@ -120,6 +130,7 @@ async def test_trickling_bodies_of_one_participant_leave_the_event_served(
 async def test_a_body_that_trickles_past_its_deadline_is_answered_408_and_closed(
     strict: RollcallServer,
 ) -> None:
+    counted = await cut_off(strict, "body_timeout")
     raw = await Raw.open(strict)
     await raw.send(head(strict, "/api/session/heartbeat", length=64) + b"{")
     started = time.monotonic()
@@ -130,11 +141,13 @@ async def test_a_body_that_trickles_past_its_deadline_is_answered_408_and_closed
     assert problem_code(answer) == "request_timeout"
     assert b"connection: close" in answer.lower()
     assert 0.9 <= time.monotonic() - started < 5
+    assert await cut_off(strict, "body_timeout") == counted + 1
 
 
 async def test_a_header_block_that_trickles_past_its_deadline_is_cut_off(
     strict: RollcallServer,
 ) -> None:
+    counted = await cut_off(strict, "header_timeout")
     raw = await Raw.open(strict)
     started = time.monotonic()
     request = head(strict, "/healthz", length=0).replace(b"POST", b"GET")
@@ -144,6 +157,7 @@ async def test_a_header_block_that_trickles_past_its_deadline_is_cut_off(
     assert status == 408, answer
     assert problem_code(answer) == "request_timeout"
     assert 0.9 <= time.monotonic() - started < 5
+    assert await cut_off(strict, "header_timeout") == counted + 1
 
 
 async def test_a_connection_that_sends_nothing_is_closed(strict: RollcallServer) -> None:
@@ -159,11 +173,13 @@ async def test_a_header_block_over_the_limit_is_431_and_one_under_it_is_served(
 ) -> None:
     limit = int(STRICT["max_header_bytes"])
     big = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{strict.port}\r\nX-Padding: "
+    counted = await cut_off(strict, "headers_too_large")
     raw = await Raw.open(strict)
     await raw.send(big.encode() + b"a" * limit + b"\r\n\r\n")
     status, answer = await raw.answer()
     assert status == 431, answer
     assert problem_code(answer) == "headers_too_large"
+    assert await cut_off(strict, "headers_too_large") == counted + 1
 
     async with httpx.AsyncClient(base_url=strict.base_url) as client:
         served = await client.get("/healthz", headers={"X-Padding": "a" * (limit // 2)})
@@ -185,6 +201,7 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
 async def test_a_client_gone_mid_body_is_one_quiet_line(
     server: RollcallServer, http: httpx.AsyncClient
 ) -> None:
+    counted = await cut_off(server, "client_gone")
     before = len(server.log())
     raw = await Raw.open(server)
     await raw.send(head(server, "/api/session/heartbeat", length=64) + b'{"at":')
@@ -198,6 +215,7 @@ async def test_a_client_gone_mid_body_is_one_quiet_line(
     quiet = [line for line in written.splitlines() if "went away" in line]
     assert len(quiet) == 1 and quiet[0].startswith("INFO"), written
     assert "Traceback" not in written and "ERROR" not in written, written
+    assert await cut_off(server, "client_gone") == counted + 1
 
 
 async def test_a_kick_body_still_counts_once_read(http: httpx.AsyncClient) -> None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from rollcall import metrics
 from rollcall.errors import HeadersTooLarge, Problem, RequestTimeout
 from rollcall.settings import get_settings
 
@@ -99,6 +100,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._header_bytes <= self._limits.max_bytes:
             return True
         self._disarm()
+        metrics.REQUESTS_CUT_OFF.labels(reason="headers_too_large").inc()
         self._refuse(
             HeadersTooLarge(
                 f"the request target and header fields are limited to {self._limits.max_bytes}"
@@ -126,6 +128,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refused = True
             self.transport.close()  # a connection that sent nothing
             return
+        metrics.REQUESTS_CUT_OFF.labels(reason="header_timeout").inc()
         timeout = self._limits.timeout_s
         self._refuse(RequestTimeout(f"the request headers did not arrive within {timeout:g} s"))
 

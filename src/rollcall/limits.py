@@ -14,6 +14,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rollcall import metrics
 from rollcall.errors import PayloadTooLarge, Problem, RequestTimeout, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class BodyGuard:
             async with asyncio.timeout(self.timeout_s):
                 body = await _read_body(receive)
         except TimeoutError:
+            metrics.REQUESTS_CUT_OFF.labels(reason="body_timeout").inc()
             log.info("request body not complete after %gs: %s", self.timeout_s, _request(scope))
             await _send_problem(
                 RequestTimeout(f"the request body did not arrive within {self.timeout_s:g} s"),
@@ -62,6 +64,7 @@ class BodyGuard:
             await _send_problem(_too_large(), send)
             return
         except _ClientGone:
+            metrics.REQUESTS_CUT_OFF.labels(reason="client_gone").inc()
             log.info("client went away before its request body was complete: %s", _request(scope))
             return
         await self.app(scope, _replay(body, receive), send)
@@ -121,6 +124,7 @@ def _request(scope: Scope) -> str:
 
 
 def _too_large() -> PayloadTooLarge:
+    metrics.REQUESTS_CUT_OFF.labels(reason="body_too_large").inc()
     return PayloadTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
 
 
