@@ -59,6 +59,13 @@ def strict(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def public(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+    """Serving only the host name of its ROLLCALL_PUBLIC_URL."""
+    with rollcall_server(slow_db, logs, public_url="http://rollcall.test") as running:
+        yield running
+
+
 @pytest.fixture
 async def http(server: RollcallServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
@@ -229,3 +236,19 @@ async def test_a_kick_body_still_counts_once_read(http: httpx.AsyncClient) -> No
     )
     assert kicked.status_code == 200, kicked.text
     assert kicked.json()["status"] == "left"
+
+
+async def test_a_request_answered_before_its_body_arrived_closes_its_connection(
+    public: RollcallServer,
+) -> None:
+    """A foreign Host is answered 421 before the body is read; the rest of a trickling body
+    must not keep the connection."""
+    raw = await Raw.open(public)
+    request = head(public, "/api/session/heartbeat", length=64).replace(
+        f"127.0.0.1:{public.port}".encode(), b"elsewhere.example"
+    )
+    await raw.send(request + b"{")
+    dripping = asyncio.create_task(raw.trickle(b" " * 63))
+    status, answer = await raw.answer(timeout=5)
+    dripping.cancel()
+    assert status == 421, answer

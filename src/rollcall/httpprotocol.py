@@ -7,7 +7,8 @@ accepts header blocks of any size. Here the header block must arrive within
 `ROLLCALL_HEADER_TIMEOUT_S` of the request's first byte (or of the connection, for its first
 request): otherwise 408 and the connection is closed, or only closed when nothing came. A
 target and header fields over `ROLLCALL_MAX_HEADER_BYTES` are answered 431 and the connection
-closed. The body's own deadline is `limits.BodyGuard`'s, in the app.
+closed. A request answered before its body has arrived closes its connection. The body's own
+deadline is `limits.BodyGuard`'s, in the app.
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if not self._refused:
             super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        if self.cycle is not None and self.cycle.more_body:
+            # Answered before its body had arrived (a 421 for a foreign Host, say): the rest
+            # of the body could keep the connection for as long as it trickled in.
+            self.transport.close()
+        super().on_response_complete()
 
     def _counted(self, size: int) -> bool:
         """Count header bytes; False (and 431 sent) once they pass the limit."""
