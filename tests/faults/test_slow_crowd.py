@@ -23,7 +23,7 @@ from tests.pg import PgServer
 from tests.rawhttp import Raw, head
 from tests.servers import RollcallServer, rollcall_server
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 SLOW_SOCKETS = 200
 PHONES = 500
