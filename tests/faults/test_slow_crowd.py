@@ -130,7 +130,9 @@ async def test_a_slow_crowd_leaves_every_phone_in(server: RollcallServer) -> Non
             for number in range(SLOW_SOCKETS // 2)
             for body in [slow_beat if number % 2 else slow_join]
         ]
+        connected_by = time.monotonic() + 30
         while crowd.open < SLOW_SOCKETS:  # every slow socket connected before the phones
+            assert time.monotonic() < connected_by, crowd.open
             await asyncio.sleep(0.05)
         probes_stop = asyncio.Event()
         probes = asyncio.create_task(_probe(client, server, probes_stop))
