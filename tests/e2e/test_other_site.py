@@ -134,6 +134,28 @@ def test_a_listed_app_joins_reloads_as_the_same_player_and_plays(
     assert page.evaluate("window.player.eventState.phase") == "asking"
 
 
+def test_a_second_tab_of_a_listed_app_takes_the_session_over_and_the_first_knows_it(
+    contexts: Callable[..., BrowserContext],
+    app_sites: tuple[str, str],
+    server: RollcallServer,
+    api: httpx.Client,
+) -> None:
+    """The first tab's token is revoked by the second tab's join; the token the app's storage
+    now holds (no cookie holds one here) says it is the same participant: `replaced`, not
+    `revoked`."""
+    event: HostedEvent = create_event(api)
+    context = contexts(**PHONE)
+    first, second = context.new_page(), context.new_page()
+    for page in (first, second):
+        page.goto(f"{app_sites[0]}/quiz")
+    one = first.evaluate(JOIN, [server.base_url, event.code, "Ana"])
+    first.evaluate("() => { window.player.on('end', ({ reason }) => { window.ended = reason; }); }")
+    two = second.evaluate(JOIN, [server.base_url, event.code, None])
+    assert two["id"] == one["id"] and two["rejoined"] is True
+    first.wait_for_function("window.ended !== undefined")
+    assert first.evaluate("window.ended") == "replaced"
+
+
 def test_an_unlisted_app_is_refused(
     app_page: Callable[[str], Page],
     app_sites: tuple[str, str],
