@@ -102,6 +102,7 @@ ATTEMPTS = 10
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     # Events before participants: the order in which joins lock them, so no deadlock with one.
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS seats_taken bigint NOT NULL DEFAULT 0")
     ops.add_check_not_valid(
