@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         "--rows", type=int, default=1_000_000, help="migrate: participants in the legacy table"
     )
     parser.add_argument(
+        "--writer",
+        choices=["bench", "previous"],
+        default="bench",
+        help="migrate: who writes meanwhile, the bench's own writer from revision 0001, or the"
+        " previous release's rollcall serve (its code from git) from its schema head",
+    )
+    parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
     )
     parser.add_argument(
@@ -59,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _main(args: argparse.Namespace) -> int:
     if args.scenario == "migrate":
+        if args.writer == "previous":
+            from bench import migrate_previous
+
+            return await migrate_previous.run(args.rows)
         from bench import migrate
 
         return await migrate.run(args.rows)

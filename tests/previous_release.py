@@ -16,6 +16,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 REPO = Path(__file__).resolve().parent.parent
 PREVIOUS_RELEASE = "63bb27936ff0166b3923917cb78aef191058e25a"
 PREVIOUS_HEAD = "join_batches"
@@ -80,3 +82,32 @@ def export_release(commit: str, into: Path) -> Release:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(into, filter="data")
     return Release(src)
+
+
+def load_legacy_rows(url: str, rows: int) -> None:
+    """Yesterday's events, 1,000 participants each, as the previous release's joins left them
+    and its presence sweep saw them go (offline, so that today's sweep has nothing to do)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """
+            INSERT INTO events (code, title, capacity, host_token_hash, seats_taken)
+            SELECT (SELECT string_agg(substr(%(alphabet)s, floor(n / 30 ^ k)::int %% 30 + 1, 1), ''
+                                      ORDER BY k DESC)
+                    FROM generate_series(0, 5) AS k),
+                   'Legacy ' || n, 10000, sha256(('host-' || n)::bytea), 1000
+            FROM generate_series(1, %(events)s) AS n
+            """,
+            {"alphabet": "23456789ABCDEFGHJKMNPQRSTVWXYZ", "events": rows // 1000},
+        )
+        conn.execute(
+            """
+            INSERT INTO event_participants (event_id, display_name, name_key, created_at,
+                                            join_timestamp, last_heartbeat, reported_presence)
+            SELECT e.id, 'Player ' || n, 'player ' || n, at, at, at, 'offline'
+            FROM (SELECT now() - interval '1 day' - make_interval(secs => n) AS at, n
+                  FROM generate_series(1, 1000) AS n) AS t
+            CROSS JOIN events AS e
+            WHERE e.title LIKE 'Legacy %'
+            """
+        )
+        conn.execute("VACUUM ANALYZE")

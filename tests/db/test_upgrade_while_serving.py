@@ -37,6 +37,7 @@ from tests.previous_release import (
     PREVIOUS_RELEASE,
     Release,
     export_release,
+    load_legacy_rows,
 )
 from tests.servers import RollcallServer, rollcall_server
 
@@ -58,35 +59,6 @@ TIMINGS = {
 @pytest.fixture(scope="session")
 def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
     return export_release(PREVIOUS_RELEASE, tmp_path_factory.mktemp("previous-release"))
-
-
-def load_legacy_rows(url: str, rows: int) -> None:
-    """Yesterday's events, 1,000 participants each, as the previous release's joins left them
-    and its presence sweep saw them go (offline, so that today's sweep has nothing to do)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            """
-            INSERT INTO events (code, title, capacity, host_token_hash, seats_taken)
-            SELECT (SELECT string_agg(substr(%(alphabet)s, floor(n / 30 ^ k)::int %% 30 + 1, 1), ''
-                                      ORDER BY k DESC)
-                    FROM generate_series(0, 5) AS k),
-                   'Legacy ' || n, 10000, sha256(('host-' || n)::bytea), 1000
-            FROM generate_series(1, %(events)s) AS n
-            """,
-            {"alphabet": "23456789ABCDEFGHJKMNPQRSTVWXYZ", "events": rows // 1000},
-        )
-        conn.execute(
-            """
-            INSERT INTO event_participants (event_id, display_name, name_key, created_at,
-                                            join_timestamp, last_heartbeat, reported_presence)
-            SELECT e.id, 'Player ' || n, 'player ' || n, at, at, at, 'offline'
-            FROM (SELECT now() - interval '1 day' - make_interval(secs => n) AS at, n
-                  FROM generate_series(1, 1000) AS n) AS t
-            CROSS JOIN events AS e
-            WHERE e.title LIKE 'Legacy %'
-            """
-        )
-        conn.execute("VACUUM ANALYZE")
 
 
 @dataclass
@@ -238,7 +210,11 @@ async def _drill(
         assert migrate.current(url) == migrate.head()
         upgraded_at = time.monotonic()
         progress(f"upgraded to head; {writes.done} writes so far")
-        with rollcall_server(url, tmp_path, **TIMINGS) as new:
+        with contextlib.ExitStack() as beside:
+            # Started in a thread: waiting for it to be healthy must not stop the phones' beats.
+            new = await asyncio.to_thread(
+                beside.enter_context, rollcall_server(url, tmp_path, **TIMINGS)
+            )
             servers.append(new)  # the new release takes every other write from now on
             before = writes.done
             deadline = time.monotonic() + 60
