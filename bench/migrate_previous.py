@@ -41,7 +41,8 @@ WRITES_PER_S = 25.0
 PHONES = 100
 BESIDE_S = 10.0
 """How long the two releases serve side by side after the upgrade."""
-TIMINGS = {"heartbeat_interval_s": 2, "presence_timeout_s": 8}
+HEARTBEAT_INTERVAL_S = 2
+PRESENCE_TIMEOUT_S = 8
 
 
 @dataclass
@@ -116,7 +117,7 @@ async def _beat(server: RollcallServer, token: str, stop: asyncio.Event, closes:
             while not stop.is_set():
                 await ws.send(json.dumps({"type": "heartbeat"}))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), TIMINGS["heartbeat_interval_s"])
+                    await asyncio.wait_for(stop.wait(), HEARTBEAT_INTERVAL_S)
     except websockets.ConnectionClosed as closed:
         closes.append(closed.rcvd.code if closed.rcvd else 1006)
 
@@ -143,7 +144,13 @@ async def _under_the_previous_release(url: str, previous: Release, workdir: Path
     stop_writing, stop_beating = asyncio.Event(), asyncio.Event()
     closes: list[int] = []
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=0)
-    with rollcall_server(url, workdir, environment=previous.environment, **TIMINGS) as old:
+    with rollcall_server(
+        url,
+        workdir,
+        environment=previous.environment,
+        heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+        presence_timeout_s=PRESENCE_TIMEOUT_S,
+    ) as old:
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             created = await http.post(f"{old.base_url}/api/events", json={"title": "Upgrade"})
             body = created.json()
@@ -163,7 +170,13 @@ async def _under_the_previous_release(url: str, previous: Release, workdir: Path
             with contextlib.ExitStack() as beside:
                 # Started in a thread: its wait for /healthz must not hold up the phones' beats.
                 new = await asyncio.to_thread(
-                    beside.enter_context, rollcall_server(url, workdir, **TIMINGS)
+                    beside.enter_context,
+                    rollcall_server(
+                        url,
+                        workdir,
+                        heartbeat_interval_s=HEARTBEAT_INTERVAL_S,
+                        presence_timeout_s=PRESENCE_TIMEOUT_S,
+                    ),
                 )
                 writer.servers.append(new)
                 await asyncio.sleep(BESIDE_S)
