@@ -213,7 +213,7 @@ def _report(
 ) -> int:
     say("")
     say(f"rollcall db upgrade head: {command.seconds:.1f} s (exit {command.exit_code})")
-    say(f"{'while':34} {'writes':>7} {'errors':>7}  {'p50 / p99 / max':>22}")
+    say(f"{'while':44} {'writes':>7} {'errors':>7}  {'p50 / p99 / max':>22}")
     spans = [(f"revision {p.step}", p.started, p.ended) for p in command.phases]
     spans.append(("both releases serving", *beside))
     for label, start, end in spans:
@@ -223,7 +223,7 @@ def _report(
             f"{percentile(times, 50) or 0:,.0f} / {percentile(times, 99) or 0:,.0f}"
             f" / {max(times, default=0):,.0f} ms"
         )
-        say(f"{label:34} {len(ops):7,} {sum(1 for w in ops if w.error):7}  {shown:>22}")
+        say(f"{label:44} {len(ops):7,} {sum(1 for w in ops if w.error):7}  {shown:>22}")
     errors = [w.error for w in writer.writes if w.error]
     say(
         f"writes in all: {len(writer.writes):,}, failed: {len(errors)}, missing or wrong: {missing}"
