@@ -15,10 +15,13 @@ import threading
 import uuid
 
 import psycopg
+import pytest
 
 from rollcall.db import migrate
 from rollcall.participants.names import normalize_display_name
 from tests.pg import PgServer
+
+pytestmark = pytest.mark.slow  # a backfill of 40,000 rows to write through: about 15 s
 
 EVENTS = 40
 PER_EVENT = 1_000
