@@ -38,10 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--writer",
-        choices=["bench", "previous"],
+        choices=["bench", "legacy", "previous"],
         default="bench",
-        help="migrate: who writes meanwhile, the bench's own writer from revision 0001, or the"
-        " previous release's rollcall serve (its code from git) from its schema head",
+        help="migrate: who writes meanwhile: the bench's own writer from revision 0001 (it"
+        " writes what each revision's schema has), the same writing as a release before 0003"
+        " (no name key, no seat: legacy), or the previous release's rollcall serve (its code"
+        " from git) from its schema head",
     )
     parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
@@ -72,7 +74,7 @@ async def _main(args: argparse.Namespace) -> int:
             return await migrate_previous.run(args.rows)
         from bench import migrate
 
-        return await migrate.run(args.rows)
+        return await migrate.run(args.rows, old_writer=args.writer == "legacy")
     from bench import (
         arrival,
         attendance,
