@@ -36,6 +36,7 @@ from tests.servers import RollcallServer, rollcall_server
 from bench.cluster import Database
 from bench.harness import percentile
 from bench.migrate import SERVER, Command, rollcall_db, say
+from rollcall.protocol import ClientMessage
 
 WRITES_PER_S = 25.0
 PHONES = 100
@@ -112,10 +113,10 @@ class PreviousWriter:
 async def _beat(server: RollcallServer, token: str, stop: asyncio.Event, closes: list[int]) -> None:
     try:
         async with websockets.connect(server.ws_url, open_timeout=30) as ws:
-            await ws.send(json.dumps({"type": "hello", "token": token}))
+            await ws.send(json.dumps({"type": ClientMessage.HELLO, "token": token}))
             await ws.recv()
             while not stop.is_set():
-                await ws.send(json.dumps({"type": "heartbeat"}))
+                await ws.send(json.dumps({"type": ClientMessage.HEARTBEAT}))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), HEARTBEAT_INTERVAL_S)
     except websockets.ConnectionClosed as closed:
