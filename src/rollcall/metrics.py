@@ -78,6 +78,11 @@ POOL_WAIT = Histogram(
     "Seconds spent getting a connection from the database pool (waiting when all are busy).",
     buckets=(0.0001, *_FAST_BUCKETS),
 )
+POOL_DISCARDED = Counter(
+    "rollcall_pool_discarded",
+    "Pooled database connections closed instead of given back: their borrower was interrupted"
+    " (cancelled, timed out) while a statement may have been in flight.",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "rollcall_webhook_attempts",
     "Webhook POSTs, by result: delivered (2xx), http_error, timeout, unreachable.",

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
 from rollcall import metrics
-from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
+from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, borrow, create_pool
 from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
 from rollcall.live.receipts import ReceiptBuffer
@@ -117,7 +117,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 async def _connection(runtime: AppRuntime) -> AsyncIterator[DB]:
-    async with runtime.pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+    async with borrow(runtime.pool, wait_s=CONNECT_TIMEOUT_S) as conn:
         yield conn
 
 
