@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
@@ -172,3 +172,36 @@ async def borrow(pool: asyncpg.Pool[Any], *, wait_s: float | None = None) -> Asy
                 conn.terminate()
                 POOL_DISCARDED.inc()
             raise
+
+
+CHECK_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+CHECK_WAIT_S = 2.0
+"""How long `unclean` waits for each connection: one not given back by then is held (a leak)."""
+
+
+async def unclean(pool: asyncpg.Pool[Any]) -> list[str]:
+    """What is wrong with the pool's connections, if anything (an empty list: all clean).
+
+    Borrows every connection the pool holds, all at once; each must answer a trivial query,
+    and the server must say, with its answer, that the session is not inside a transaction.
+    For a pool at rest: at a graceful stop, or after a test.
+    """
+    found: list[str] = []
+    async with AsyncExitStack() as stack:
+        borrowed: list[DB] = []
+        for _ in range(pool.get_size()):
+            try:
+                borrowed.append(await stack.enter_async_context(borrow(pool, wait_s=CHECK_WAIT_S)))
+            except TimeoutError:
+                found.append(f"a connection was not given back within {CHECK_WAIT_S:g} s")
+        for conn in borrowed:
+            try:
+                # Its answer ends with the server's own word on the session: in a transaction
+                # block or not (ReadyForQuery), whatever asyncpg believed before.
+                await conn.execute("SELECT 1", timeout=CHECK_WAIT_S)
+            except CHECK_ERRORS as exc:
+                found.append(f"connection {conn.get_server_pid()}: {type(exc).__name__}: {exc}")
+                continue
+            if conn.is_in_transaction():
+                found.append(f"connection {conn.get_server_pid()} is inside a transaction")
+    return found
