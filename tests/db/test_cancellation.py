@@ -246,7 +246,9 @@ async def test_a_task_cancelled_anywhere_leaves_the_pool_clean(
     app: Served, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = random.Random(f"{SEED}:{kind}")
-    event = await create_event(app.http, title=f"Cancelled {kind}", room_check=kind == "host socket")
+    event = await create_event(
+        app.http, title=f"Cancelled {kind}", room_check=kind == "host socket"
+    )
     work = await KINDS[kind](app, event)
     loop = asyncio.get_running_loop()
     started = loop.time()
