@@ -16,7 +16,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
@@ -264,3 +266,41 @@ async def test_a_task_cancelled_anywhere_leaves_the_pool_clean(
     assert others.done > 0
     assert not failures, f"other work failed beside the cancellations: {failures[:5]}"
     await assert_clean(app)
+
+
+async def test_a_graceful_stop_lets_a_flush_under_way_finish(app: Served) -> None:
+    """A stop that comes while a heartbeat flush waits on a row lock waits for that flush,
+    instead of cancelling its statement and losing the beats it carried."""
+    event = await create_event(app.http, title="Stop mid-flush")
+    participant_id, _ = await _participant(app, event)
+    heartbeats = app.runtime.heartbeats
+    await heartbeats.flush()  # the join's own beat out of the way
+    holder = await asyncpg.connect(app.database_url)
+    count = "SELECT connections FROM event_participants WHERE id = $1"
+    try:
+        before = await holder.fetchval(count, participant_id)
+        locking = holder.transaction()
+        await locking.start()
+        await holder.execute(
+            "SELECT 1 FROM event_participants WHERE id = $1 FOR UPDATE", participant_id
+        )
+        await heartbeats.socket_opened(participant_id)
+        await _until_waiting_on_a_lock(holder)  # the periodic flush is in its UPDATE
+        stopping = asyncio.create_task(heartbeats.stop())
+        # Cancelled, the flush would let go of its statement and stop would end at once.
+        await asyncio.wait([stopping], timeout=0.5)
+        await locking.rollback()
+        await asyncio.wait_for(stopping, 10)
+        after = await holder.fetchval(count, participant_id)
+    finally:
+        await holder.close()
+    assert after == before + 1, "the socket opened during the stop was written"
+
+
+async def _until_waiting_on_a_lock(observer: asyncpg.Connection[Any]) -> None:
+    async with asyncio.timeout(5):
+        while not await observer.fetchval(
+            """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+            AND application_name = 'rollcall' AND wait_event_type = 'Lock'"""
+        ):
+            await asyncio.sleep(0.01)
