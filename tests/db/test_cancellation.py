@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from starlette.routing import WebSocketRoute
 
 from rollcall.db.pool import borrow
 from rollcall.protocol import Role
@@ -229,6 +230,29 @@ async def _webhook_deliverer(app: Served, event: HostedEvent) -> Callable[[], Aw
     return work
 
 
+async def _fanout_reads(app: Served, event: HostedEvent) -> Callable[[], Awaitable[object]]:
+    """Fan-out's reads of the log for a host, cancelled wherever they are (as a stop does)."""
+    sockets = next(
+        route.endpoint.__self__  # type: ignore[attr-defined]
+        for route in app.app.router.routes
+        if isinstance(route, WebSocketRoute)
+    )
+    fanout = sockets._hub._fanout
+    host = AsgiSocket(app.app)
+    host.run({"type": "hello", "role": "host", "event": event.code, "token": event.host_token})
+    await host.first("welcome")
+
+    async def work() -> None:
+        try:
+            await join(app.http, event.code)  # a message the host's process reads at once
+            await asyncio.sleep(0.05)
+        finally:
+            for task in list(fanout._tasks):
+                task.cancel()
+
+    return work
+
+
 KINDS: dict[str, Callable[[Served, HostedEvent], Awaitable[Callable[[], Awaitable[object]]]]] = {
     "http join": _http_join,
     "http event state": _http_state,
@@ -240,6 +264,7 @@ KINDS: dict[str, Callable[[Served, HostedEvent], Awaitable[Callable[[], Awaitabl
     "sweeper": _sweeper,
     "retention": _retention,
     "webhook deliverer": _webhook_deliverer,
+    "fan-out reads": _fanout_reads,
 }
 
 
