@@ -83,6 +83,20 @@ POOL_DISCARDED = Counter(
     "Pooled database connections closed instead of given back: their borrower was interrupted"
     " (cancelled, timed out) while a statement may have been in flight.",
 )
+REQUESTS_CUT_OFF = Counter(
+    "rollcall_requests_cut_off",
+    "Requests answered or dropped before they had arrived, by reason: header_timeout,"
+    " body_timeout, headers_too_large, body_too_large, client_gone (the client left mid-body).",
+    ["reason"],
+)
+for _reason in (
+    "header_timeout",
+    "body_timeout",
+    "headers_too_large",
+    "body_too_large",
+    "client_gone",
+):
+    REQUESTS_CUT_OFF.labels(reason=_reason)
 WEBHOOK_ATTEMPTS = Counter(
     "rollcall_webhook_attempts",
     "Webhook POSTs, by result: delivered (2xx), http_error, timeout, unreachable.",

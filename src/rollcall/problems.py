@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from rollcall import jsonbody
 from rollcall.db.pool import UNAVAILABLE_ERRORS
@@ -106,13 +105,6 @@ def _on_database_unavailable(request: Request, exc: Exception) -> ProblemRespons
     return problem_response(ServiceUnavailable())
 
 
-def _on_client_gone(request: Request, exc: Exception) -> ProblemResponse:
-    """The client hung up before its body arrived (a phone losing its network): nothing went
-    wrong here, and the answer reaches no one."""
-    log.debug("client hung up during %s %s", request.method, request.url.path)
-    return problem_response(MalformedRequest("the request body ended early"))
-
-
 def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(Problem("an unexpected error occurred; it has been logged"))
@@ -124,7 +116,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _on_database_unavailable)
-    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
