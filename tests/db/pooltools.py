@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from rollcall.app import create_app
@@ -199,17 +201,11 @@ async def assert_clean(app_served: Served) -> None:
     assert joined.status_code == 201, joined.text
     participant = joined.json()["participant"]["id"]
     heartbeats = app_served.runtime.heartbeats
-    await heartbeats.beat(participant_id=_uuid(participant))
+    await heartbeats.beat(uuid.UUID(participant))
     assert await heartbeats.flush() >= 1
 
 
-def _uuid(value: str) -> Any:
-    import uuid
-
-    return uuid.UUID(value)
-
-
-def slow_driver(monkeypatch: Any, rng: random.Random) -> None:
+def slow_driver(monkeypatch: pytest.MonkeyPatch, rng: random.Random) -> None:
     """Every prepared statement of the pool's connections, now and then, has a short statement
     in flight on the server before it and a pause after it (a transaction left open between
     two statements): more moments where a cancellation can land."""
