@@ -78,6 +78,11 @@ POOL_WAIT = Histogram(
     "Seconds spent getting a connection from the database pool (waiting when all are busy).",
     buckets=(0.0001, *_FAST_BUCKETS),
 )
+POOL_DISCARDED = Counter(
+    "rollcall_pool_discarded",
+    "Pooled database connections closed instead of given back: their borrower was interrupted"
+    " (cancelled, timed out) while a statement may have been in flight.",
+)
 REQUESTS_CUT_OFF = Counter(
     "rollcall_requests_cut_off",
     "Requests answered or dropped before they had arrived, by reason: header_timeout,"
