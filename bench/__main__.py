@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
         "--rows", type=int, default=1_000_000, help="migrate: participants in the legacy table"
     )
     parser.add_argument(
+        "--writer",
+        choices=["bench", "legacy", "previous"],
+        default="bench",
+        help="migrate: who writes meanwhile: the bench's own writer from revision 0001 (it"
+        " writes what each revision's schema has), the same writing as a release before 0003"
+        " (no name key, no seat: legacy), or the previous release's rollcall serve (its code"
+        " from git) from its schema head",
+    )
+    parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
     )
     parser.add_argument(
@@ -59,9 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _main(args: argparse.Namespace) -> int:
     if args.scenario == "migrate":
+        if args.writer == "previous":
+            from bench import migrate_previous
+
+            return await migrate_previous.run(args.rows)
         from bench import migrate
 
-        return await migrate.run(args.rows)
+        return await migrate.run(args.rows, old_writer=args.writer == "legacy")
     from bench import (
         arrival,
         attendance,

@@ -238,6 +238,58 @@ def test_the_word_check_catches_bare_words() -> None:
         assert list(_bare_words(ast.parse(sample))), sample
 
 
+# -- pooled connections --------------------------------------------------------------------
+
+# What asyncpg's pool itself offers to take a connection: acquire, or a query that borrows one.
+POOL_TAKING = {
+    "acquire",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "execute",
+    "executemany",
+    "copy_to_table",
+}
+
+
+def _pool_takes(tree: ast.AST) -> Iterator[int]:
+    """Calls of the pool's own borrowing methods on anything named like a pool."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in POOL_TAKING
+        ):
+            receiver = node.func.value
+            name = receiver.attr if isinstance(receiver, ast.Attribute) else None
+            name = name or (receiver.id if isinstance(receiver, ast.Name) else "")
+            if name.lower().endswith("pool"):
+                yield node.lineno
+
+
+def test_only_db_takes_a_connection_from_the_pool() -> None:
+    """Outside db/, a pooled connection is taken with db.pool.borrow, which discards one whose
+    borrower was cancelled in a statement instead of handing it to the next (decisions.md)."""
+    found = [
+        f"{path.relative_to(PACKAGE.parent.parent)}:{line}"
+        for name, path in MODULES.items()
+        if not _within(name, ("rollcall.db",))
+        for line in _pool_takes(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not found, "borrow a connection with rollcall.db.pool.borrow:\n" + "\n".join(found)
+
+
+def test_the_pool_check_catches_a_direct_acquire() -> None:
+    samples = [
+        "async with self._pool.acquire() as conn: pass",
+        "conn = await runtime.pool.acquire(timeout=1)",
+        "await pool.fetchval('SELECT 1')",
+    ]
+    for sample in samples:
+        assert list(_pool_takes(ast.parse(sample))), sample
+    assert not list(_pool_takes(ast.parse("await self._lookups.acquire()")))
+
+
 def test_bodies_are_read_before_any_route_or_dependency_runs() -> None:
     """limits.BodyGuard reads each body whole before the app routes the request, so no
     dependency (a pooled connection, `Conn`) is resolved while a body trickles in. It is the

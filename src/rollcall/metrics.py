@@ -83,6 +83,11 @@ RATE_LIMITS_ALONE = Counter(
     "Rate-limit calls this process counted in its own memory because the shared storage"
     " (ROLLCALL_RATE_LIMIT_STORAGE) did not answer.",
 )
+POOL_DISCARDED = Counter(
+    "rollcall_pool_discarded",
+    "Pooled database connections closed instead of given back: their borrower was interrupted"
+    " (cancelled, timed out) while a statement may have been in flight.",
+)
 REQUESTS_CUT_OFF = Counter(
     "rollcall_requests_cut_off",
     "Requests answered or dropped before they had arrived, by reason: header_timeout,"

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.db.pool import CONNECT_TIMEOUT_S
+from rollcall.db.pool import CONNECT_TIMEOUT_S, borrow
 
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
@@ -75,7 +75,7 @@ class JoinBatcher:
     async def _send(self, batch: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]]) -> None:
         try:
             requests = [request for request, _ in batch]
-            async with self._pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+            async with borrow(self._pool, wait_s=CONNECT_TIMEOUT_S) as conn:
                 rows = await conn.fetch(
                     "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
                     " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"

@@ -11,6 +11,7 @@ import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
+from rollcall.db.pool import borrow
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -139,7 +140,7 @@ async def join(
         try:
             body = await parse_json_body(request, JoinRequest)
         except (MalformedRequest, ValidationFailed):
-            async with runtime.pool.acquire() as conn:
+            async with borrow(runtime.pool) as conn:
                 try:
                     await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
                 except EventNotFound:

@@ -580,6 +580,7 @@ def _keys_and_codes(walk: ops.Walk, conn: psycopg.Connection[TupleRow], events: 
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     op.execute(HMAC_FUNCTIONS)
 
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS admission text NOT NULL DEFAULT 'open'")
