@@ -44,6 +44,7 @@ lint: $(STAMP) ## ruff, mypy (rollcall and bench) and squawk on the migrations' 
 	bash scripts/lint
 
 bench: $(STAMP) ## every benchmark on loopback, 5-7 minutes (docs/benchmarks.md)
+	bash scripts/install-wrk
 	$(BIN)/python -m bench all
 
 clean: ## remove .venv, the tools' caches and artifacts/

@@ -148,9 +148,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(
     app: ASGIApp | str, args: argparse.Namespace, *, trusted: str, workers: int
 ) -> None:
-    import uvicorn
+    from rollcall import supervisor
 
-    uvicorn.run(
+    supervisor.run(
         app,
         factory=isinstance(app, str),
         workers=workers if workers > 1 else None,
