@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -46,16 +47,24 @@ def _wait_listening(server: RollcallServer, workers: int, timeout: float = 60) -
     deadline = time.monotonic() + timeout
     listening: set[int] = set()
     while time.monotonic() < deadline:
-        listening = {
-            child.pid
-            for child in psutil.Process(server.process.pid).children()
-            for conn in child.net_connections(kind="tcp")
-            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port
-        }
+        listening = _listening_workers(server)
         if len(listening) == workers:
             return
         time.sleep(0.05)
     raise TimeoutError(f"{len(listening)} of {workers} workers listen:\n{server.log()}")
+
+
+def _listening_workers(server: RollcallServer) -> set[int]:
+    """The children of the parent that hold a listening socket on the port."""
+    listening = set()
+    for child in psutil.Process(server.process.pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if any(
+                conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port
+                for conn in child.net_connections(kind="tcp")
+            ):
+                listening.add(child.pid)
+    return listening
 
 
 def _workers_holding(parent: int, port: int) -> dict[int, set[int]]:
@@ -149,3 +158,21 @@ async def test_keep_alive_connections_opened_at_once_spread_over_the_workers(
     assert sum(shares) == KEEP_ALIVE_CONNECTIONS, holding
     assert len(shares) == 2, f"one worker holds all {KEEP_ALIVE_CONNECTIONS} connections"
     assert shares[1] <= MOST_TO_LEAST * shares[0], f"the workers hold {shares}"
+
+
+async def test_a_worker_that_dies_is_replaced_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    server = _serve_workers(tmp_path / "data", free_port(), tmp_path / "serve.log", workers=2)
+    try:
+        first = _listening_workers(server)
+        killed = min(first)
+        psutil.Process(killed).kill()
+        assert _gone(killed), "the killed worker is gone"
+        _wait_listening(server, 2)  # uvicorn's supervisor starts another, which binds its own
+        assert killed not in _listening_workers(server)
+        writers = await _keep_alive_connections(server.port, KEEP_ALIVE_CONNECTIONS)
+        holding = _workers_holding(server.process.pid, server.port)
+        for writer in writers:
+            writer.close()
+    finally:
+        assert server.stop() == 0, server.log()
+    assert len(holding) == 2, f"the connections are served by {len(holding)} worker(s)"

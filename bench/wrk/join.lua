@@ -1,5 +1,6 @@
 -- wrk's side of `python -m bench serve`: each request joins a new device to one event.
--- Arguments after `--`: the join path, then a number that makes this run's device ids its own.
+-- Arguments after `--`: the join path, then a number that makes this run's devices and names
+-- its own (names are unique in an event).
 -- At the end it prints one line, "result <json>", that bench/serve.py reads.
 local threads = {}
 
@@ -19,8 +20,8 @@ end
 function request()
   count = count + 1
   local body = string.format(
-    '{"device_id":"%08x-%04x-4000-8000-%012x","display_name":"w%dn%d"}',
-    nonce, id, count, id, count
+    '{"device_id":"%08x-%04x-4000-8000-%012x","display_name":"w%dt%dn%d"}',
+    nonce, id, count, nonce, id, count
   )
   return wrk.format(nil, path, nil, body)
 end
