@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.factories import create_event, join
 from tests.realtime.client import Socket, of_type
@@ -176,3 +177,30 @@ async def test_a_worker_that_dies_is_replaced_on_a_socket_of_its_own(tmp_path: P
     finally:
         assert server.stop() == 0, server.log()
     assert len(holding) == 2, f"the connections are served by {len(holding)} worker(s)"
+
+
+@pytest.mark.slow  # two embedded databases start
+def test_a_second_serve_on_the_same_port_is_refused(tmp_path: Path) -> None:
+    """Each worker's socket allows others on its port (SO_REUSEPORT); another `rollcall serve`
+    must still not join them, and split the connections with a server of its own."""
+    port = free_port()
+    server = _serve_workers(tmp_path / "data", port, tmp_path / "serve.log", workers=2)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
+        command = [sys.executable, "-m", "rollcall.cli", "serve", "--port", str(port)]
+        second = subprocess.Popen(
+            [*command, "--data-dir", str(tmp_path / "other"), "--workers", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            output, _ = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            second.terminate()  # it serves: stopped as an operator would, its database too
+            output, _ = second.communicate(timeout=30)
+    finally:
+        assert server.stop() == 0, server.log()
+    assert second.returncode == 3, output
+    assert "cannot listen on 127.0.0.1 port" in output

@@ -64,6 +64,19 @@ def bind_reusable(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _free_port(host: str, port: int) -> int:
+    """The port, bound once without SO_REUSEPORT to see that nothing else holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            log.error("cannot listen on %s port %d: %s", host, port, exc)
+            sys.exit(STARTUP_FAILURE)
+        return int(probe.getsockname()[1])
+
+
 class PortClaim(socket.socket):
     """The parent's socket on the address: bound, never listening; unpickled, a worker's own."""
 
@@ -72,6 +85,9 @@ class PortClaim(socket.socket):
 
     @classmethod
     def on(cls, host: str, port: int) -> PortClaim:
+        """The address, if no other process serves on it (another `rollcall serve` included:
+        SO_REUSEPORT alone would let a second one share the port, and half the connections)."""
+        port = _free_port(host, port)
         bound = bind_reusable(host, port)
         claim = cls(bound.family, bound.type, bound.proto, fileno=bound.detach())
         claim.host, claim.port = host, int(claim.getsockname()[1])
