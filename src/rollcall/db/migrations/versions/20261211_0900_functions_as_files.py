@@ -1,0 +1,78 @@
+"""The database functions from their files: each function's current text is
+db/functions/<name>.sql, and this revision applies every one of them.
+
+Each text is the one the previous revisions left, so nothing a function does changes: from here
+on, a revision that changes a function edits its file and applies it the same way
+(rollcall.db.sqlfiles). The downgrade puts back each function as the revision that last wrote
+it had it.
+
+Revision ID: functions_as_files
+Revises: live_channel
+Create Date: 2026-12-11 09:00:00+00:00
+"""
+
+from alembic import op
+
+from rollcall.db import migrate
+from rollcall.db import migration_ops as ops
+from rollcall.db.sqlfiles import Frozen
+
+revision = "functions_as_files"
+down_revision = "live_channel"
+branch_labels = None
+depends_on = None
+
+FUNCTIONS = Frozen(
+    revision,
+    {
+        "rollcall_act": "14040a51ded0cdf4",
+        "rollcall_admit": "db6848c2ec48b58a",
+        "rollcall_attendance": "03fd580d25b3aacd",
+        "rollcall_attendance_state": "dcf6d882cf155377",
+        "rollcall_attendance_track": "662b4a3042add57e",
+        "rollcall_event_closed": "0213d28ff4991345",
+        "rollcall_free_recovery": "533bebe2954ee2d6",
+        "rollcall_hmac": "ac61879b04d59581",
+        "rollcall_join": "8480f5b2bcaf2a67",
+        "rollcall_join_many": "b89872261f4f22e0",
+        "rollcall_join_one": "d0e6e1b593e209d6",
+        "rollcall_join_set": "a6aad7a628d0cb0e",
+        "rollcall_name_refused": "bbc50938edce5eb7",
+        "rollcall_new_hmac_key": "3b214ae8e8867366",
+        "rollcall_newcomer_refusal": "57208841fa0e37f8",
+        "rollcall_recovery_digest": "6f4f469f8e0c49ab",
+        "rollcall_recovery_number": "184e3b66ebf24957",
+        "rollcall_room_check": "4aa15c701f249e69",
+        "rollcall_roster_entry": "19487bae379f5604",
+    },
+)
+
+# Where each function was last written before this revision: (revision, its name for the text).
+PREVIOUS = (
+    ("0006", "HMAC_FUNCTIONS"),
+    ("0006", "ADMIT_FUNCTION"),
+    ("attendance", "STATE_FUNCTION"),
+    ("attendance", "ATTENDANCE_FUNCTION"),
+    ("attendance", "CLOSED_FUNCTION"),
+    ("names_seats_teams", "NAME_REFUSED_FUNCTION"),
+    ("names_seats_teams", "NEWCOMER_REFUSAL_FUNCTION"),
+    ("names_seats_teams", "JOIN_ONE_FUNCTION"),
+    ("names_seats_teams", "JOIN_SET_FUNCTION"),
+    ("names_seats_teams", "JOIN_FUNCTION"),
+    ("names_seats_teams", "JOIN_MANY_FUNCTION"),
+    ("names_seats_teams", "TRACK_FUNCTION"),
+    ("live_channel", "ROSTER_ENTRY_FUNCTION"),
+    ("live_channel", "ACT_FUNCTION"),
+)
+
+
+def upgrade() -> None:
+    ops.set_timeouts()
+    for text in FUNCTIONS.texts():
+        op.execute(text)
+
+
+def downgrade() -> None:
+    ops.set_timeouts()
+    for previous, name in PREVIOUS:
+        op.execute(getattr(migrate.revision_module(previous), name))
