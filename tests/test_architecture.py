@@ -6,10 +6,17 @@ docs/architecture.md describes the layers; these tests fail when a change breaks
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 from rollcall import protocol
+from rollcall.db import sqlfiles
+from rollcall.events.schemas import Admission, EventStatus, NameFilter, Names, Reclaim, TeamMode
+from rollcall.participants.outcomes import AdmitOutcome, JoinOutcome
+from rollcall.participants.schemas import ParticipantStatus
+from rollcall.presence.service import Presence
 
 PACKAGE = Path(protocol.__file__).parent
 MIGRATIONS = PACKAGE / "db" / "migrations"
@@ -236,3 +243,124 @@ def test_the_word_check_catches_bare_words() -> None:
     ]
     for sample in samples:
         assert list(_bare_words(ast.parse(sample))), sample
+
+
+# -- the database functions' words ---------------------------------------------------------
+
+SQL_FUNCTIONS = {path.stem: path.read_text() for path in sqlfiles.FUNCTIONS_DIR.glob("*.sql")}
+JOIN_FUNCTIONS = (
+    "rollcall_join",
+    "rollcall_join_many",
+    "rollcall_join_one",
+    "rollcall_join_set",
+    "rollcall_newcomer_refusal",
+)
+CHANNELS = {
+    protocol.EVENTS_CHANNEL,
+    protocol.CONTROL_CHANNEL,
+    protocol.RECEIPTS_CHANNEL,
+    protocol.WEBHOOKS_CHANNEL,
+}
+# Words the join and admission functions compare or store that are not outcomes: the columns'
+# values (as the API's schemas name them), and the JSON keys of the messages they build.
+COLUMN_VALUES = {
+    str(word)
+    for kind in (
+        ParticipantStatus,
+        Presence,
+        EventStatus,
+        Admission,
+        Reclaim,
+        Names,
+        NameFilter,
+        TeamMode,
+    )
+    for word in get_args(kind)
+}
+MESSAGE_KEYS = {
+    "type",
+    "seq",
+    "event_id",
+    "participant",
+    "participant_id",
+    "id",
+    "reclaimed",
+    "request_id",
+}
+QUOTED = re.compile(r"'([a-z_.]*)'")
+
+
+def _quoted(*names: str) -> set[str]:
+    """The quoted words of these functions (their comments left out)."""
+    code = "\n".join(re.sub(r"--[^\n]*", "", SQL_FUNCTIONS[name]) for name in names)
+    return set(QUOTED.findall(code))
+
+
+def test_the_join_functions_answer_exactly_the_join_outcomes() -> None:
+    words = _quoted(*JOIN_FUNCTIONS)
+    outcomes = {str(outcome) for outcome in JoinOutcome}
+    assert outcomes <= words, f"outcomes no function answers: {outcomes - words}"
+    known = outcomes | COLUMN_VALUES | MESSAGE_KEYS | CHANNELS | MESSAGE_TYPES | {"participant."}
+    assert words <= known, f"words of the join functions with no name: {words - known}"
+
+
+def test_the_admission_function_answers_exactly_the_admit_outcomes() -> None:
+    words = _quoted("rollcall_admit")
+    outcomes = {str(outcome) for outcome in AdmitOutcome}
+    assert outcomes <= words, f"outcomes rollcall_admit never answers: {outcomes - words}"
+    known = outcomes | COLUMN_VALUES | MESSAGE_KEYS | CHANNELS | MESSAGE_TYPES
+    assert words <= known, f"words of rollcall_admit with no name: {words - known}"
+
+
+def test_the_sql_speaks_the_protocols_words() -> None:
+    """Message types and NOTIFY channels in the database functions are protocol.py's."""
+    wrong = []
+    for name, text in SQL_FUNCTIONS.items():
+        for word in _quoted(name):
+            if word.startswith(("participant.", "event.")) and word != "participant.":
+                wrong += [] if word in MESSAGE_TYPES else [f"{name}: message type {word!r}"]
+        for channel in re.findall(r"pg_notify\(\s*'([^']*)'", text):
+            wrong += [] if channel in CHANNELS else [f"{name}: channel {channel!r}"]
+    # rollcall_join_set names the message after the outcome: 'participant.' || outcome.
+    wrong += [
+        f"rollcall_join_set: participant.{outcome}"
+        for outcome in (JoinOutcome.JOINED, JoinOutcome.PENDING, JoinOutcome.REJOINED)
+        if f"participant.{outcome}" not in MESSAGE_TYPES
+    ]
+    assert not wrong, "use the words in rollcall/protocol.py:\n" + "\n".join(wrong)
+
+
+OUTCOME_WORDS = {str(word) for enum in (JoinOutcome, AdmitOutcome) for word in enum}
+
+
+def _bare_outcomes(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """`outcome == "full"`, `row["outcome"] in ("joined", ...)`: an outcome compared by its word."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(
+            _names_an_outcome(side) for side in [node.left, *node.comparators]
+        ):
+            for side in [node.left, *node.comparators]:
+                values = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+                for value in values:
+                    if isinstance(value, ast.Constant) and value.value in OUTCOME_WORDS:
+                        yield node.lineno, value.value
+
+
+def _names_an_outcome(node: ast.AST) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id == "outcome"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "outcome"
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Constant) and node.slice.value == "outcome"
+    return False
+
+
+def test_no_join_outcome_compared_by_its_bare_word_in_python() -> None:
+    found = [
+        f"{path.relative_to(PACKAGE.parent.parent)}:{line}: {word!r}"
+        for path in MODULES.values()
+        for line, word in _bare_outcomes(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not found, "use rollcall/participants/outcomes.py:\n" + "\n".join(found)
+    assert list(_bare_outcomes(ast.parse('if result.outcome in ("joined", "x"): pass')))
