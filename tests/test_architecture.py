@@ -364,3 +364,33 @@ def test_no_join_outcome_compared_by_its_bare_word_in_python() -> None:
     ]
     assert not found, "use rollcall/participants/outcomes.py:\n" + "\n".join(found)
     assert list(_bare_outcomes(ast.parse('if result.outcome in ("joined", "x"): pass')))
+
+
+# -- "full" -------------------------------------------------------------------------------
+
+SEATS_AGAINST_CAPACITY = re.compile(
+    r"seats_taken\W*\s*(?:>=|<=|<|>|=)\s*[\w.\[\]\"']*capacity"
+    r"|capacity\W*\s*(?:>=|<=|<|>|=)\s*[\w.\[\]\"']*seats_taken"
+)
+
+
+def test_full_is_decided_once() -> None:
+    """Every seat taken is rollcall_full's to say: the SQL, the services and the pages ask it."""
+    sources = [
+        *(p for p in sqlfiles.FUNCTIONS_DIR.glob("*.sql") if p.stem != "rollcall_full"),
+        *MODULES.values(),
+        *(PACKAGE / "web" / "static").rglob("*.js"),
+    ]
+    found = [
+        f"{path.relative_to(PACKAGE)}: {match.group(0)!r}"
+        for path in sources
+        for match in SEATS_AGAINST_CAPACITY.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "ask rollcall_full (or the Event's counts.full):\n" + "\n".join(found)
+    for sample in (
+        "if (this.event.counts.seats_taken >= this.event.capacity) {",
+        "ELSIF v_event.seats_taken >= v_event.capacity THEN",
+        'if locked["seats_taken"] >= locked["capacity"]:',
+        "WHERE id = $1 AND seats_taken < capacity RETURNING id",
+    ):
+        assert SEATS_AGAINST_CAPACITY.search(sample), sample

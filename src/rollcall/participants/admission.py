@@ -107,8 +107,8 @@ async def unban(conn: DB, *, event: EventRow, participant_id: UUID) -> Participa
             raise NameTaken(f"someone else in this event is now called {name!r}, or looks it")
         seat = await conn.fetchval(
             """
-            UPDATE events SET seats_taken = seats_taken + 1
-            WHERE id = $1 AND seats_taken < capacity RETURNING id
+            UPDATE events AS e SET seats_taken = seats_taken + 1
+            WHERE id = $1 AND NOT rollcall_full(e) RETURNING id
             """,
             event.id,
         )

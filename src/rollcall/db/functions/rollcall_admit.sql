@@ -60,7 +60,7 @@ BEGIN
                 'request_id', v_request.id);
             outcome := 'moved';
             participant_id := v_row.id;
-        ELSIF v_event.seats_taken >= v_event.capacity THEN
+        ELSIF rollcall_full(v_event) THEN
             outcome := 'full';
             RETURN NEXT;
             CONTINUE;

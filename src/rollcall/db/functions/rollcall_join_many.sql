@@ -76,7 +76,7 @@ BEGIN
         END IF;
 
         IF cardinality(v_set) <= 3 OR (v_event.admission = 'open'
-            AND v_event.seats_taken < v_event.capacity
+            AND NOT rollcall_full(v_event)
             AND v_event.capacity - v_event.seats_taken < cardinality(v_set)) THEN
             -- The last seats may go within these joins: one by one, then, so that every new
             -- join after the last seat is full, whatever else it would have been. (Up to three

@@ -94,7 +94,7 @@ BEGIN
             rollcall_room_check(p_event.hmac_key, floor(extract(epoch FROM now()) / p_room_check_s)::bigint - 1)
     THEN
         o_outcome := 'room_check_failed';
-    ELSIF p_event.admission = 'open' AND p_event.seats_taken >= p_event.capacity THEN
+    ELSIF p_event.admission = 'open' AND rollcall_full(p_event) THEN
         o_outcome := 'full';
     ELSE
         v_refusal := rollcall_newcomer_refusal(p_event, p_generated, p_name_forms,

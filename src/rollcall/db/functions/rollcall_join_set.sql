@@ -63,7 +63,7 @@ BEGIN
                       AND p_room_checks[item.ord] IS DISTINCT FROM v_check_now
                       AND p_room_checks[item.ord] IS DISTINCT FROM v_check_before
                      THEN 'room_check_failed'
-                 WHEN p_event.admission = 'open' AND p_event.seats_taken >= p_event.capacity
+                 WHEN p_event.admission = 'open' AND rollcall_full(p_event)
                      THEN 'full'
                  ELSE rollcall_newcomer_refusal(p_event, p_generated[item.ord],
                      p_name_forms[item.ord], p_name_listed[item.ord], p_teams[item.ord])

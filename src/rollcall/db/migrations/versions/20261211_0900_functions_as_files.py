@@ -1,10 +1,14 @@
-"""The database functions from their files: each function's current text is
-db/functions/<name>.sql, and this revision applies every one of them.
+"""The database functions from their files, and "full" decided in one place.
 
-Each text is the one the previous revisions left, so nothing a function does changes: from here
-on, a revision that changes a function edits its file and applies it the same way
-(rollcall.db.sqlfiles). The downgrade puts back each function as the revision that last wrote
-it had it.
+- Each function's current text is db/functions/<name>.sql, and this revision applies every one
+  of them; from here on, a revision that changes a function edits its file and applies it the
+  same way (rollcall.db.sqlfiles).
+- rollcall_full (new): every seat of the event is taken. The joins, rollcall_admit and the
+  routes that take a seat ask it instead of comparing seats_taken with capacity each their own
+  way. What each of them does is unchanged.
+
+The downgrade puts back each function as the revision that last wrote it had it, then drops
+rollcall_full (nothing of that revision calls it).
 
 Revision ID: functions_as_files
 Revises: live_channel
@@ -26,17 +30,18 @@ FUNCTIONS = Frozen(
     revision,
     {
         "rollcall_act": "14040a51ded0cdf4",
-        "rollcall_admit": "db6848c2ec48b58a",
+        "rollcall_admit": "7faa474094ca3542",
         "rollcall_attendance": "03fd580d25b3aacd",
         "rollcall_attendance_state": "dcf6d882cf155377",
         "rollcall_attendance_track": "662b4a3042add57e",
         "rollcall_event_closed": "0213d28ff4991345",
         "rollcall_free_recovery": "533bebe2954ee2d6",
+        "rollcall_full": "e50491ff8dcce473",
         "rollcall_hmac": "ac61879b04d59581",
         "rollcall_join": "8480f5b2bcaf2a67",
-        "rollcall_join_many": "b89872261f4f22e0",
-        "rollcall_join_one": "d0e6e1b593e209d6",
-        "rollcall_join_set": "a6aad7a628d0cb0e",
+        "rollcall_join_many": "512f28174ab68db7",
+        "rollcall_join_one": "f677473bb4cd96e7",
+        "rollcall_join_set": "e4d79282b85b9c7d",
         "rollcall_name_refused": "bbc50938edce5eb7",
         "rollcall_new_hmac_key": "3b214ae8e8867366",
         "rollcall_newcomer_refusal": "57208841fa0e37f8",
@@ -66,6 +71,9 @@ PREVIOUS = (
 )
 
 
+FULL_SIGNATURE = "rollcall_full(events)"
+
+
 def upgrade() -> None:
     ops.set_timeouts()
     for text in FUNCTIONS.texts():
@@ -76,3 +84,4 @@ def downgrade() -> None:
     ops.set_timeouts()
     for previous, name in PREVIOUS:
         op.execute(getattr(migrate.revision_module(previous), name))
+    op.execute(f"DROP FUNCTION IF EXISTS {FULL_SIGNATURE}")
