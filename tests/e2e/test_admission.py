@@ -11,10 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import FAST
 from tests.e2e.pages import Host, HostedEvent, Phone, roster
 from tests.pg import PgServer
-from tests.servers import RollcallServer, rollcall_server
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,9 @@ import httpx
 import pytest
 
 from tests.factories import HostedEvent, bearer, create_event, join
-from tests.realtime.client import Socket, of_type
-from tests.realtime.conftest import FAST
-from tests.realtime.test_ws import host_socket, participant_socket
-from tests.servers import RollcallServer, rollcall_server
+from tests.polling import eventually
+from tests.realtime.client import Socket, host_socket, of_type, participant_socket
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 
 async def set_state(
@@ -56,13 +55,14 @@ async def until_receipts(
     behind: Callable[[list[dict[str, Any]]], bool] = lambda _: True,
 ) -> dict[str, Any]:
     """GET …/receipts until its counts are `wanted` and `behind` holds for its list."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def as_wanted() -> dict[str, Any] | None:
         found = await receipts_of(http, event)
         if {key: found[key] for key in wanted} == wanted and behind(found["behind"]):
             return found
-        assert time.monotonic() < deadline, f"receipts stayed {found}, not {wanted}"
-        await asyncio.sleep(0.1)
+        return None
+
+    return await eventually(as_wanted, timeout=timeout, what=f"receipts {wanted}")
 
 
 @contextlib.asynccontextmanager

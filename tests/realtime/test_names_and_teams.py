@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.factories import create_event, join
-from tests.realtime.client import of_type
-from tests.realtime.test_ws import host_socket, participant_socket
+from tests.realtime.client import host_socket, of_type, participant_socket
 from tests.servers import RollcallServer
 
 TEAMS = [{"id": "red", "name": "Red"}, {"id": "blue", "name": "Blue"}]
