@@ -17,6 +17,21 @@ T = TypeVar("T")
 INTERVAL_S = 0.05
 
 
+class _Patience:
+    """Whether a check's answer ends the wait: yes when it holds, a failure past the deadline."""
+
+    def __init__(self, timeout: float, what: str) -> None:
+        self.timeout, self.what = timeout, what
+        self.deadline = time.monotonic() + timeout
+
+    def done(self, found: object) -> bool:
+        if found:
+            return True
+        if time.monotonic() >= self.deadline:
+            raise AssertionError(f"{self.what}: not within {self.timeout} s (last: {found!r})")
+        return False
+
+
 async def eventually(
     check: Callable[[], Awaitable[T]],
     *,
@@ -25,14 +40,10 @@ async def eventually(
     what: str = "the condition",
 ) -> T:
     """Await `check()` until its result is truthy; that result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {found!r})")
+    patience = _Patience(timeout, what)
+    while not patience.done(found := await check()):
         await asyncio.sleep(interval)
+    return found
 
 
 def eventually_sync(
@@ -43,11 +54,7 @@ def eventually_sync(
     what: str = "the condition",
 ) -> T:
     """Call `check()` until its result is truthy; that result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {found!r})")
+    patience = _Patience(timeout, what)
+    while not patience.done(found := check()):
         time.sleep(interval)
+    return found

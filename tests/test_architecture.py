@@ -190,14 +190,9 @@ def _bare_words(tree: ast.AST) -> Iterator[tuple[int, object]]:
                     and value.value in MESSAGE_TYPES
                 ):
                     yield node.lineno, value.value
-        elif isinstance(node, ast.Compare) and any(
-            _names_a_type(side) for side in [node.left, *node.comparators]
-        ):
-            for side in [node.left, *node.comparators]:
-                values = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
-                for value in values:
-                    if isinstance(value, ast.Constant) and value.value in MESSAGE_TYPES:
-                        yield node.lineno, value.value
+        elif isinstance(node, ast.Compare):
+            for word in _compared_words(node, ("kind", "type"), MESSAGE_TYPES):
+                yield node.lineno, word
         elif (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
@@ -211,14 +206,28 @@ def _bare_words(tree: ast.AST) -> Iterator[tuple[int, object]]:
             yield node.lineno, node.value
 
 
-def _names_a_type(node: ast.AST) -> bool:
-    """`kind`, `x.type`, `x["type"]`: what a message type is compared with."""
+def _compared_words(node: ast.Compare, names: tuple[str, ...], words: set[str]) -> list[str]:
+    """The words of `words` compared, bare, with something called one of `names`: `kind ==
+    "away"`, `x.type in ("a", "b")`, `x["outcome"] == "full"`."""
+    sides = [node.left, *node.comparators]
+    if not any(_called(side, names) for side in sides):
+        return []
+    return [
+        value.value
+        for side in sides
+        for value in (side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side])
+        if isinstance(value, ast.Constant) and value.value in words
+    ]
+
+
+def _called(node: ast.AST, names: tuple[str, ...]) -> bool:
+    """`name`, `x.name`, `x["name"]` for one of the names."""
     if isinstance(node, ast.Name):
-        return node.id in ("kind", "type")
+        return node.id in names
     if isinstance(node, ast.Attribute):
-        return node.attr == "type"
+        return node.attr in names
     if isinstance(node, ast.Subscript):
-        return isinstance(node.slice, ast.Constant) and node.slice.value == "type"
+        return isinstance(node.slice, ast.Constant) and node.slice.value in names
     return False
 
 
@@ -336,24 +345,9 @@ OUTCOME_WORDS = {str(word) for enum in (JoinOutcome, AdmitOutcome) for word in e
 def _bare_outcomes(tree: ast.AST) -> Iterator[tuple[int, str]]:
     """`outcome == "full"`, `row["outcome"] in ("joined", ...)`: an outcome compared by its word."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and any(
-            _names_an_outcome(side) for side in [node.left, *node.comparators]
-        ):
-            for side in [node.left, *node.comparators]:
-                values = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
-                for value in values:
-                    if isinstance(value, ast.Constant) and value.value in OUTCOME_WORDS:
-                        yield node.lineno, value.value
-
-
-def _names_an_outcome(node: ast.AST) -> bool:
-    if isinstance(node, ast.Name):
-        return node.id == "outcome"
-    if isinstance(node, ast.Attribute):
-        return node.attr == "outcome"
-    if isinstance(node, ast.Subscript):
-        return isinstance(node.slice, ast.Constant) and node.slice.value == "outcome"
-    return False
+        if isinstance(node, ast.Compare):
+            for word in _compared_words(node, ("outcome",), OUTCOME_WORDS):
+                yield node.lineno, word
 
 
 def test_no_join_outcome_compared_by_its_bare_word_in_python() -> None:
