@@ -388,3 +388,22 @@ def test_full_is_decided_once() -> None:
         "WHERE id = $1 AND seats_taken < capacity RETURNING id",
     ):
         assert SEATS_AGAINST_CAPACITY.search(sample), sample
+
+
+# -- the host's roster ---------------------------------------------------------------------
+
+STATIC = PACKAGE / "web" / "static"
+
+
+def test_the_hosts_roster_is_reduced_in_one_place() -> None:
+    """What each message of the host's stream does to a roster is shared/roster.js's, for the
+    SDK's Host and the host page alike."""
+    reducer = STATIC / "shared" / "roster.js"
+    switching = [
+        str(path.relative_to(STATIC))
+        for path in STATIC.rglob("*.js")
+        if path != reducer and "case HostMessage." in path.read_text(encoding="utf-8")
+    ]
+    assert not switching, f"a second reducer of the host's stream: {switching}"
+    for user in ("sdk/host.js", "host/roster.js"):
+        assert "applyToRoster(" in (STATIC / user).read_text(encoding="utf-8"), user
