@@ -1,7 +1,7 @@
 // The host's roster: every participant of the event as the host's stream last described them.
 // Data only; the dashboard chooses what to show of it (host/query.js) and draws it.
 
-import { applyToRoster, presenceOf } from "../shared/roster.js";
+import { presenceOf } from "../shared/roster.js";
 import { scoreOf } from "../shared/score.js";
 
 /**
@@ -46,11 +46,16 @@ export class Roster {
   version = 0;
   /** Grows when someone new arrives or a name changes: the order by name is out of date. */
   namesVersion = 0;
-  /** How the stream's messages reach the entries (shared/roster.js applies them). */
-  #store = {
+  /**
+   * The roster as the SDK's Host keeps it up to date from the host's stream (shared/roster.js
+   * applies each message). An entry it changes is touched by the page afterwards, which first
+   * reads the group it was in (the announcer says who moved where).
+   */
+  store = {
     get: (id) => this.#entries.get(id),
-    upsert: (participant) => this.upsert(participant),
+    upsert: (participant) => this.#take(participant),
     remove: (id) => this.#remove(id),
+    replace: (participants) => this.replace(participants),
   };
 
   get(id) {
@@ -78,13 +83,7 @@ export class Roster {
   /** Add or update a participant. An entry stays the same object for as long as it is known, so
    * that views may keep it. */
   upsert(participant) {
-    let entry = this.#entries.get(participant.id);
-    if (!entry) {
-      entry = {};
-      this.#entries.set(participant.id, entry);
-    }
-    Object.assign(entry, participant, { presence: presenceOf(participant) });
-    entry.joinedMs = Date.parse(entry.joined_at) || 0;
+    const entry = this.#take(participant);
     this.touch(entry);
     return entry;
   }
@@ -100,13 +99,15 @@ export class Roster {
     this.version += 1;
   }
 
-  /**
-   * Apply one participant message of the host's stream. Returns the entry it changed (null when
-   * it names nobody known), or undefined when the message is not about a participant.
-   */
-  apply(message) {
-    const entry = applyToRoster(this.#store, message);
-    if (entry) this.touch(entry);
+  /** Store a participant's fields in its entry (the same object while it is known). */
+  #take(participant) {
+    let entry = this.#entries.get(participant.id);
+    if (!entry) {
+      entry = {};
+      this.#entries.set(participant.id, entry);
+    }
+    Object.assign(entry, participant, { presence: presenceOf(participant) });
+    entry.joinedMs = Date.parse(entry.joined_at) || 0;
     return entry;
   }
 

@@ -56,19 +56,24 @@ export class Host extends Emitter {
   #live;
   #token;
   #settle;
-  /** How the stream's messages reach `participants` (shared/roster.js applies them). */
-  #roster = {
-    get: (id) => this.participants.get(id),
-    upsert: (participant) => {
-      const entry = withPresence(participant);
-      this.participants.set(participant.id, entry);
-      return entry;
-    },
-    remove: (id) => this.participants.delete(id),
-  };
+  /** Where the stream's messages go (shared/roster.js applies them): `participants`, unless the
+   * caller keeps its own roster (`get`, `upsert`, `remove`, `replace`), as the host page does. */
+  #roster;
 
-  constructor(code, token, { since, participants }) {
+  constructor(code, token, { since, participants, roster = null }) {
     super();
+    this.#roster = roster ?? {
+      get: (id) => this.participants.get(id),
+      upsert: (participant) => {
+        const entry = withPresence(participant);
+        this.participants.set(participant.id, entry);
+        return entry;
+      },
+      remove: (id) => this.participants.delete(id),
+      replace: (all) => {
+        this.participants = new Map(all.map((entry) => [entry.id, withPresence(entry)]));
+      },
+    };
     this.code = code;
     this.#token = token;
     this.event = null;
@@ -167,9 +172,7 @@ export class Host extends Emitter {
       this.event = message.event ?? this.event;
       if (this.event) this.#takeEventState(this.event.state ?? {}, this.event.state_version ?? 0);
       if (!message.resumed) {
-        this.participants = new Map(
-          (message.participants ?? []).map((entry) => [entry.id, withPresence(entry)]),
-        );
+        this.#roster.replace(message.participants ?? []);
         this.seq = message.seq;
       }
       // Resumed: every message after `since` follows, and moves seq along.

@@ -4,6 +4,20 @@
 
 import { HostMessage } from "./protocol.js";
 
+/** The messages of the host's stream that change a roster. */
+export const ROSTER_MESSAGES = new Set([
+  HostMessage.JOINED,
+  HostMessage.PENDING,
+  HostMessage.REJOINED,
+  HostMessage.RECLAIM_REQUESTED,
+  HostMessage.PRESENCE,
+  HostMessage.LEFT,
+  HostMessage.KICKED,
+  HostMessage.STATE,
+  HostMessage.RENAMED,
+  HostMessage.TEAM,
+]);
+
 /** A roster entry always says its presence; a status that is not `active` is its presence. */
 export function presenceOf(participant) {
   return participant.presence || (participant.status === "active" ? "online" : participant.status);
