@@ -7,7 +7,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,8 +14,8 @@ import psutil
 import pytest
 
 from tests.factories import create_event, join
-from tests.realtime.client import Socket, of_type
-from tests.realtime.test_ws import host_socket
+from tests.polling import eventually_sync
+from tests.realtime.client import Socket, host_socket, of_type
 from tests.servers import RollcallServer, free_port
 
 HOST_SOCKETS = 12
@@ -88,15 +87,17 @@ def _postgres_pids(data_dir: Path) -> list[int]:
 def _gone(pid: int, within_s: float = 5) -> bool:
     """Whether the process has ended, or ends within a few seconds (a helper such as
     multiprocessing's resource tracker notices its parent is gone a moment later)."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
+
+    def ended() -> bool:
         try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
+            return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
         except psutil.NoSuchProcess:
             return True
-        time.sleep(0.05)
-    return False
+
+    try:
+        return eventually_sync(ended, timeout=within_s, what=f"process {pid} ending")
+    except AssertionError:
+        return False
 
 
 async def test_two_workers_share_the_port_the_database_and_the_stop(tmp_path: Path) -> None:
