@@ -2,7 +2,8 @@ CREATE OR REPLACE FUNCTION rollcall_join_one(
     p_event events, p_device_id uuid, p_display_name text, p_name_key text,
     p_name_skeleton text, p_token_hash bytea, p_room_check text, p_recovery_digest bytea,
     p_may_join boolean, p_may_guess boolean, p_room_check_s double precision,
-    p_generated boolean, p_name_forms text, p_name_listed boolean, p_team text,
+    p_generated boolean DEFAULT NULL, p_name_forms text DEFAULT NULL,
+    p_name_listed boolean DEFAULT NULL, p_team text DEFAULT NULL,
     OUT o_outcome text, OUT o_participant event_participants, OUT o_number bigint,
     OUT o_message jsonb
 )

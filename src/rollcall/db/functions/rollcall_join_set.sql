@@ -2,7 +2,8 @@ CREATE OR REPLACE FUNCTION rollcall_join_set(
     p_event events, p_ords integer[], p_device_ids uuid[], p_display_names text[],
     p_name_keys text[], p_name_skeletons text[], p_token_hashes bytea[], p_room_checks text[],
     p_may_join boolean[], p_may_guess boolean[], p_room_check_s double precision,
-    p_generated boolean[], p_name_forms text[], p_name_listed boolean[], p_teams text[]
+    p_generated boolean[] DEFAULT NULL, p_name_forms text[] DEFAULT NULL,
+    p_name_listed boolean[] DEFAULT NULL, p_teams text[] DEFAULT NULL
 ) RETURNS TABLE (
     o_ord integer, o_outcome text, o_participant event_participants, o_number bigint,
     o_message jsonb
