@@ -1,4 +1,4 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|broadcast|profile|all|migrate`:
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|broadcast|profile|serve|all|migrate`:
 run, print, plot, record."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SCENARIOS = [
     "rejoins",
     "broadcast",
     "profile",
+    "serve",
 ]
 ALL_MINUTES = 15
 ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
@@ -86,6 +87,7 @@ async def _main(args: argparse.Namespace) -> int:
         profile,
         rejoins,
         report,
+        serve,
     )
     from bench.harness import Harness
 
@@ -103,6 +105,7 @@ async def _main(args: argparse.Namespace) -> int:
         "rejoins": rejoins.run,
         "broadcast": lambda h: broadcast.run(h, phones=args.phones),
         "profile": profile.run,
+        "serve": serve.run,
     }
     started = time.monotonic()
     h.open()

@@ -114,21 +114,7 @@ WEBHOOK_RETRYING = Gauge(
 )
 
 # Known label values start at zero, so that dashboards and rate() see them before they happen
-# (others, such as a join outcome added later, appear when first counted).
-for _outcome in (
-    "joined",
-    "pending",
-    "rejoined",
-    "reclaimed",
-    "name_taken",
-    "full",
-    "locked",
-    "closed",
-    "banned",
-    "room_check_failed",
-    "join_limited",
-):
-    JOINS.labels(outcome=_outcome)
+# (the join outcomes' in participants/outcomes.py, with the outcomes).
 for _role in Role:
     OPEN_SOCKETS.labels(role=_role)
 for _to in ("sockets", "webhooks"):
