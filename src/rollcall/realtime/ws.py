@@ -93,7 +93,7 @@ class Sockets:
         if hub is None or gate is None:
             await websocket.close(Close.SERVICE_RESTART)
             return
-        if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
+        if not origin_allowed(websocket.scope, websocket.url.scheme, hub.runtime.settings):
             await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
             return
         address = client_address(websocket)
