@@ -298,6 +298,8 @@ async def _open_host(
                 conn, code=code, token=token if isinstance(token, str) else None
             )
         except EventNotFound as exc:
+            if not runtime.limits.guesses.hit(client_address(websocket)):
+                raise Refused(Close.RATE_LIMITED, "too many unknown event codes") from exc
             raise Refused(Close.EVENT_NOT_FOUND, "no such event") from exc
         except InvalidToken as exc:
             raise Refused(Close.INVALID_TOKEN, "not this event's host token") from exc
