@@ -7,8 +7,11 @@ skipped, saying why, only where podman cannot run.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,9 @@ would resolve the real name to the machine that runs Caddy."""
 SUBNET = "172.30.73.0/24"
 PROXY_ADDRESS = "172.30.73.10"
 """Not compose.yaml's defaults, so that the test's network never meets an operator's stack."""
+LOCK = Path(tempfile.gettempdir()) / f"{PROJECT}.lock"
+"""Held while a run's stack is up: a second run on the machine (another checkout) waits for
+it instead of taking down its containers or asking for its addresses."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -36,7 +42,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     if (why := podman.unusable()) is not None:
         pytest.skip(why)
     https_port = free_port()
@@ -57,14 +65,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "ROLLCALL_PROXY_ADDRESS": PROXY_ADDRESS,
         },
     )
-    _build_images(stack, tmp_path_factory.mktemp("images"))
-    stack.compose("down", "--volumes")  # what a run that was stopped short left behind
-    try:
-        _start(stack)
-        yield stack
-    finally:
-        stack.compose("down", "--volumes", "--timeout", "5")
-        print("\n" + "\n".join(stack.timings))
+    failed_before = request.session.testsfailed
+    with stack_lock():
+        _build_images(stack, tmp_path_factory.mktemp("images"))
+        stack.compose("down", "--volumes")  # what a run that was stopped short left behind
+        try:
+            _start(stack)
+            yield stack
+        finally:
+            if request.session.testsfailed > failed_before:
+                _print_logs(stack)
+            stack.compose("down", "--volumes", "--timeout", "5")
+            print("\n" + "\n".join(stack.timings))
+
+
+@contextmanager
+def stack_lock() -> Iterator[None]:
+    """The machine's one deploy stack, held (after waiting for a run that holds it)."""
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _print_logs(stack: Stack) -> None:
+    """What the instances logged, for a failure that their answers alone do not explain."""
+    for service in ("rollcall-1", "rollcall-2"):
+        print(f"\n---- {service}'s log (its end)\n" + stack.logs(service)[-6000:])
 
 
 def _build_images(stack: Stack, work: Path) -> None:
