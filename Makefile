@@ -33,7 +33,7 @@ slow: $(STAMP) ## the slow drills (a thousand phones, soaks, outages) on the emb
 	# browser drills in a process of their own (Playwright's loop); pytest's 5 is "none marked"
 	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m "slow and e2e" || test $$? -eq 5
 
-faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed
+faults: $(STAMP) ## the fault drill: PostgreSQL restarted, connections exhausted, a process killed, a slow crowd
 	env -u ROLLCALL_TEST_DATABASE_URL -u DATABASE_URL $(BIN)/pytest -m faults tests/faults
 
 deploy-test: $(STAMP) ## build the image, run compose.yaml with podman, a phone through Caddy over a restart

@@ -197,7 +197,7 @@ def _to_url(info: dict[str, Any]) -> str:
 
 SOURCE = "ROLLCALL_BENCH_SRC"
 BEFORE = "ROLLCALL_BENCH_BEFORE"
-"""A src/ directory: a scenario that supports it (arrival, heartbeats) also runs on that
+"""A src/ directory: a scenario that supports it (joins, arrival, heartbeats) also runs on that
 rollcall, right before this one: a baseline measured minutes apart in the same run."""
 
 

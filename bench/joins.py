@@ -8,6 +8,7 @@ count the answers that completed inside the measured window (after a warm-up).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from array import array
@@ -17,7 +18,7 @@ from typing import Any
 from uuid import uuid4
 
 from bench import baseline, limitcost, plots
-from bench.cluster import Sampler, Servers
+from bench.cluster import BEFORE, Sampler, Servers, rollcall_from
 from bench.harness import (
     MAX_CAPACITY,
     UNBINDING_LIMITS,
@@ -206,12 +207,16 @@ async def run(h: Harness) -> None:
     details = h.details.setdefault("joins", {"processes": plan.processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
     plain = await _plain_insert(h, plan, details)
+    before = os.environ.get(BEFORE)
     with h.servers(plan.processes) as servers:
         for count, shape in SHAPES:
             tag = f"{count}ev"
             pg_codes, rc_codes = _setup(servers, count, tag)
             script, pg = await _baseline(h, plan, pg_codes[0], count, tag, shape)
+            earlier = await _before(h, plan, before, count, shape) if before else None
             result, meters = await _load(h, plan, servers, rc_codes, shape)
+            if before and earlier is not None:
+                _after_before(h, shape, (result, meters), earlier, before)
             _report(
                 h,
                 plan,
@@ -269,6 +274,52 @@ def _limits_off(h: Harness, details: dict[str, Any]) -> None:
             rate / (1 - share),
             "joins/s",
             note=f"{rate:,.0f} with them: {100 * share:.1f} % apart",
+        )
+
+
+async def _before(
+    h: Harness, plan: Plan, src: str, count: int, shape: str
+) -> tuple[Stampede, Sampler]:
+    """The same stampede on the rollcall of another src/ directory (ROLLCALL_BENCH_BEFORE),
+    on servers of its own, right before this tree's: a baseline in the same run."""
+    with rollcall_from(src), h.servers(plan.processes) as servers:
+        codes = [create_event(servers.url(), f"before {i}").code for i in range(count)]
+        print(f"   {shape}: before ({src})", flush=True)
+        result, meters = await _load(h, plan, servers, codes, shape)
+    p99 = percentile(result.latencies, 99)
+    note = f"p99 {p99:.0f} ms" if p99 is not None else ""
+    h.figure("joins", f"  before: join stampede, {shape}", result.rate, "joins/s", note=note)
+    usage = meters.window(*result.window)
+    h.figure("joins", f"  before: rollcall CPU per join, {shape}", *cost_per(usage, result.rate))
+    return result, meters
+
+
+def _after_before(
+    h: Harness,
+    shape: str,
+    after: tuple[Stampede, Sampler],
+    before: tuple[Stampede, Sampler],
+    src: str,
+) -> None:
+    """This tree's rate and CPU per join over the other tree's (the CPU is the steadier)."""
+    (now, now_meters), (then, then_meters) = after, before
+    if then.rate:
+        h.figure(
+            "joins",
+            f"  after / before, join rate, {shape}",
+            now.rate / then.rate,
+            "x",
+            note=f"{now.rate:,.0f} / {then.rate:,.0f} joins/s; before: {src}",
+        )
+    now_cpu, _ = cost_per(now_meters.window(*now.window), now.rate)
+    then_cpu, _ = cost_per(then_meters.window(*then.window), then.rate)
+    if now_cpu and then_cpu:
+        h.figure(
+            "joins",
+            f"  after / before, CPU per join, {shape}",
+            now_cpu / then_cpu,
+            "x",
+            note=f"{now_cpu:.2f} / {then_cpu:.2f} ms",
         )
 
 

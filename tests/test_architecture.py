@@ -236,3 +236,17 @@ def test_the_word_check_catches_bare_words() -> None:
     ]
     for sample in samples:
         assert list(_bare_words(ast.parse(sample))), sample
+
+
+def test_bodies_are_read_before_any_route_or_dependency_runs() -> None:
+    """limits.BodyGuard reads each body whole before the app routes the request, so no
+    dependency (a pooled connection, `Conn`) is resolved while a body trickles in. It is the
+    innermost middleware: nothing between it and the routes may take a connection.
+    docs/decisions.md, "Slow clients"; tests/test_limits.py drives every
+    route with a body that never completes."""
+    from rollcall.app import create_app
+    from rollcall.limits import BodyGuard
+    from rollcall.settings import Settings
+
+    app = create_app(Settings(public_url="http://rollcall.test"))
+    assert app.user_middleware[-1].cls is BodyGuard

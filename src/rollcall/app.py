@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         redoc_url=None,  # ReDoc needs inline styles and blob: workers, which the CSP refuses
     )
     problems.install(app)
-    app.add_middleware(BodyGuard)
+    app.add_middleware(BodyGuard, timeout_s=settings.body_timeout_s)
     app.add_middleware(HostGuard, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)

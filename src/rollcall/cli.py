@@ -137,7 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["ROLLCALL_TRUSTED_PROXIES"] = trusted
         app = WORKER_APP
     try:
-        _run_uvicorn(app, args, trusted=trusted, workers=workers)
+        _run_uvicorn(app, args, settings=settings, workers=workers)
     finally:
         # uvicorn's supervisor returns once every worker has stopped (SIGTERM, SIGINT): the
         # embedded database this process started stops with them.
@@ -146,10 +146,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(
-    app: ASGIApp | str, args: argparse.Namespace, *, trusted: str, workers: int
+    app: ASGIApp | str, args: argparse.Namespace, *, settings: Settings, workers: int
 ) -> None:
     import uvicorn
 
+    from rollcall.httpprotocol import PROTOCOL
+
+    trusted = settings.trusted_proxies
     uvicorn.run(
         app,
         factory=isinstance(app, str),
@@ -158,6 +161,11 @@ def _run_uvicorn(
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        # Slow clients cost only their own socket: a deadline and a size bound on each header
+        # block (the protocol, reading ROLLCALL_HEADER_TIMEOUT_S and ROLLCALL_MAX_HEADER_BYTES),
+        # the body's deadline in the app (limits.BodyGuard), and idle connections closed.
+        http=PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
         ws_max_size=64 * 1024,
         # Compressing a message happens on the event loop, all at once: a host's welcome of
         # 10,000 people (several MiB) held every other socket of the process for some 60 ms.

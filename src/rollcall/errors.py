@@ -43,6 +43,14 @@ class PayloadTooLarge(Problem):
     status, code, title = 413, "payload_too_large", "The request body is too large"
 
 
+class RequestTimeout(Problem):
+    status, code, title = 408, "request_timeout", "The request took too long to arrive"
+
+
+class HeadersTooLarge(Problem):
+    status, code, title = 431, "headers_too_large", "The request's header fields are too large"
+
+
 class NotFound(Problem):
     status, code, title = 404, "not_found", "Not found"
 

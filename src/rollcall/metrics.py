@@ -78,6 +78,20 @@ POOL_WAIT = Histogram(
     "Seconds spent getting a connection from the database pool (waiting when all are busy).",
     buckets=(0.0001, *_FAST_BUCKETS),
 )
+REQUESTS_CUT_OFF = Counter(
+    "rollcall_requests_cut_off",
+    "Requests answered or dropped before they had arrived, by reason: header_timeout,"
+    " body_timeout, headers_too_large, body_too_large, client_gone (the client left mid-body).",
+    ["reason"],
+)
+for _reason in (
+    "header_timeout",
+    "body_timeout",
+    "headers_too_large",
+    "body_too_large",
+    "client_gone",
+):
+    REQUESTS_CUT_OFF.labels(reason=_reason)
 WEBHOOK_ATTEMPTS = Counter(
     "rollcall_webhook_attempts",
     "Webhook POSTs, by result: delivered (2xx), http_error, timeout, unreachable.",

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=30.0, ge=1, le=365 * 100)
     retention_sweep_s: float = Field(default=600.0, gt=0, le=86400)
     room_check_s: float = Field(default=30.0, ge=5, le=3600)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a request's header block may take to arrive, from its first byte (or from the
+    connection, for its first request); then the connection is closed."""
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a request's body may take to arrive once its headers have: then 408."""
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    """The most a request's target and header fields may hold together: beyond it, 431."""
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """How long an idle connection is kept open for its next request."""
     limit_joins: str = "600/minute"
     limit_events: str = "30/minute"
     limit_guesses: str = "30/minute"

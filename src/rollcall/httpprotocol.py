@@ -1,0 +1,159 @@
+"""The HTTP/1.1 protocol `rollcall serve` runs: uvicorn's, with a deadline and a size bound on
+each request's header block.
+
+uvicorn bounds neither: a client that sends its headers one byte every few seconds, or a
+connection that sends nothing at all, is kept for as long as it likes, and httptools (llhttp)
+accepts header blocks of any size. Here the header block must arrive within
+`ROLLCALL_HEADER_TIMEOUT_S` of the request's first byte (or of the connection, for its first
+request): otherwise 408 and the connection is closed, or only closed when nothing came. A
+target and header fields over `ROLLCALL_MAX_HEADER_BYTES` are answered 431 and the connection
+closed. A request answered before its body has arrived closes its connection. The body's own
+deadline is `limits.BodyGuard`'s, in the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import TimerHandle
+from functools import lru_cache
+from typing import Any, ClassVar, NamedTuple
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from rollcall import metrics
+from rollcall.errors import HeadersTooLarge, Problem, RequestTimeout
+from rollcall.settings import get_settings
+
+PROTOCOL = "rollcall.httpprotocol:GuardedHttpProtocol"
+"""What `rollcall serve` gives uvicorn as `http=`: each worker process imports it by name."""
+
+
+class HeaderLimits(NamedTuple):
+    timeout_s: float
+    max_bytes: int
+
+
+@lru_cache(maxsize=1)
+def _limits_from_settings() -> HeaderLimits:
+    settings = get_settings()
+    return HeaderLimits(settings.header_timeout_s, settings.max_header_bytes)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol; each request's header block is bounded in time and size."""
+
+    limits: ClassVar[HeaderLimits | None] = None
+    """None: from the settings (the environment), read once per process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = self.limits or _limits_from_settings()
+        self._header_deadline: TimerHandle | None = None
+        self._header_bytes = 0
+        self._in_headers = False
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        self._in_headers = True
+        self._arm()
+
+    def on_url(self, url: bytes) -> None:
+        if self._counted(len(url)):
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._counted(len(name) + len(value)):
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._in_headers = False
+        if not self._refused:
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        if self.cycle is not None and self.cycle.more_body:
+            # Answered before its body had arrived (a 421 for a foreign Host, say): the rest
+            # of the body could keep the connection for as long as it trickled in.
+            self.transport.close()
+        super().on_response_complete()
+
+    def _counted(self, size: int) -> bool:
+        """Count header bytes; False (and 431 sent) once they pass the limit."""
+        if self._refused:
+            return False
+        self._header_bytes += size
+        if self._header_bytes <= self._limits.max_bytes:
+            return True
+        self._disarm()
+        metrics.REQUESTS_CUT_OFF.labels(reason="headers_too_large").inc()
+        self._refuse(
+            HeadersTooLarge(
+                f"the request target and header fields are limited to {self._limits.max_bytes}"
+                " bytes"
+            )
+        )
+        return False
+
+    def _arm(self) -> None:
+        if self._header_deadline is None:
+            self._header_deadline = self.loop.call_later(
+                self._limits.timeout_s, self._on_header_deadline
+            )
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _on_header_deadline(self) -> None:
+        self._header_deadline = None
+        if self.transport.is_closing():
+            return
+        if not self._in_headers:
+            self._refused = True
+            self.transport.close()  # a connection that sent nothing
+            return
+        metrics.REQUESTS_CUT_OFF.labels(reason="header_timeout").inc()
+        timeout = self._limits.timeout_s
+        self._refuse(RequestTimeout(f"the request headers did not arrive within {timeout:g} s"))
+
+    def _refuse(self, problem: Problem) -> None:
+        """Answer with the problem as problem+json and close the connection."""
+        from rollcall.problems import problem_response
+
+        self._refused = True
+        response = problem_response(problem)
+        headers = [
+            *self.server_state.default_headers,
+            *response.raw_headers,
+            (b"connection", b"close"),
+        ]
+        lines = [STATUS_LINE[problem.status]]
+        for name, value in headers:
+            lines.extend([name, b": ", value, b"\r\n"])
+        lines.extend([b"\r\n", bytes(response.body)])
+        self.transport.write(b"".join(lines))
+        self.transport.close()
