@@ -14,7 +14,7 @@ import pytest
 from rollcall.webhooks.delivery import MAX_STREAMS
 from tests.factories import HostedEvent, create_event, join
 from tests.servers import RollcallServer, rollcall_server
-from tests.webhooks.conftest import FAST
+from tests.webhooks.conftest import FAST_WEBHOOKS
 from tests.webhooks.receiver import HUGE_BYTES, Receiver
 from tests.webhooks.test_delivery import put_webhook
 
@@ -52,7 +52,7 @@ async def test_bad_receivers_hold_up_nothing_but_their_own_messages(
     good = receivers("ok")
     bad = {mode: receivers(mode) for mode in ("hang", "fail", "redirect", "huge")}
     settings = {
-        **FAST,
+        **FAST_WEBHOOKS,
         "presence_timeout_s": 600,
         "webhook_timeout_s": 2,
         "webhook_retry_for_s": 4,
@@ -118,7 +118,7 @@ async def test_dead_endpoints_in_backoff_hold_no_slot_and_the_global_endpoint_ha
     dead.stop()  # its port now refuses connections
     live, everything = receivers("ok"), receivers("ok")
     settings = {
-        **FAST,
+        **FAST_WEBHOOKS,
         "webhook_retry_base_s": 60,
         "webhook_retry_max_s": 600,
         "webhook_url": everything.url,
