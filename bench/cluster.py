@@ -215,11 +215,20 @@ def rollcall_from(src: str) -> Iterator[None]:
             os.environ[SOURCE] = kept
 
 
+HEAD_OF_TREE = """
+try:
+    from rollcall.db.schema import head
+except ImportError:  # a tree from before db/migrate.py became db/schema.py
+    from rollcall.db.migrate import head
+print(head())
+"""
+
+
 def schema_head(src: str) -> str:
     """The schema revision the rollcall of this src/ directory needs."""
     env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
     return subprocess.run(
-        [sys.executable, "-c", "from rollcall.db.migrate import head; print(head())"],
+        [sys.executable, "-c", HEAD_OF_TREE],
         env=env,
         capture_output=True,
         text=True,

@@ -65,7 +65,7 @@ class Batch:
 
 def install_before(conn: psycopg.Connection[Any]) -> None:
     """Revision 0006's rollcall_join_many and rollcall_join, under the bench's names."""
-    from rollcall.db.migrate import revision_module
+    from rollcall.db.schema import revision_module
 
     revision = revision_module("0006")
     one = str(revision.JOIN_FUNCTION)

@@ -34,7 +34,7 @@ from psycopg.rows import TupleRow
 
 from bench.cluster import REPO, Database
 from bench.harness import percentile
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants.names import normalize_display_name
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -148,7 +148,7 @@ def load(url: str, rows: int) -> int:
     with the same names, so the table is as 0001 made it; then VACUUM ANALYZE, as autovacuum
     would have done to a table in service. Returns the number of events.
     """
-    migrate.upgrade(url, "0001")
+    schema.upgrade(url, "0001")
     per_event = min(PER_EVENT, rows)
     events = max(1, rows // per_event)
     started = time.monotonic()
@@ -610,7 +610,7 @@ async def _migrate_under_load(
         await asyncio.sleep(WARM_UP_S)
         started = time.monotonic()
         commands.append(await rollcall_db(url, "upgrade", "head", rows=rows))
-        after_upgrade = await asyncio.to_thread(migrate.schema_snapshot, url)
+        after_upgrade = await asyncio.to_thread(schema.schema_snapshot, url)
         commands.append(await rollcall_db(url, "downgrade", "0001", rows=rows))
         commands.append(await rollcall_db(url, "upgrade", "head", rows=rows))
         ended = time.monotonic()
@@ -618,7 +618,7 @@ async def _migrate_under_load(
         await sampling
     ops, inserted, renamed = written[0]
     checks.update(await asyncio.to_thread(_check, url, rows, inserted, renamed, legacy, before))
-    checks["schema_same"] = after_upgrade == await asyncio.to_thread(migrate.schema_snapshot, url)
+    checks["schema_same"] = after_upgrade == await asyncio.to_thread(schema.schema_snapshot, url)
     return Run(
         rows=rows,
         events=events,

@@ -26,8 +26,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from bench.cluster import BEFORE
+from rollcall.bodies import BodyGuard
 from rollcall.httpprotocol import GuardedHttpProtocol, HeaderLimits
-from rollcall.limits import BodyGuard
 
 REQUESTS = 2_000
 ROUNDS = 21
@@ -99,8 +99,14 @@ async def _round(protocol_class: type[HttpToolsProtocol], app: Any) -> float:
 
 
 def _body_guard_of(src: str) -> Any:
-    """The BodyGuard class of another src/ directory's limits.py (ROLLCALL_BENCH_BEFORE)."""
-    spec = importlib.util.spec_from_file_location("limits_before", Path(src) / "rollcall/limits.py")
+    """The BodyGuard class of another src/ directory (ROLLCALL_BENCH_BEFORE): its bodies.py, or
+    limits.py in trees from before that module's rename."""
+    module_file = next(
+        path
+        for name in ("bodies.py", "limits.py")
+        if (path := Path(src) / "rollcall" / name).exists()
+    )
+    spec = importlib.util.spec_from_file_location("bodies_before", module_file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

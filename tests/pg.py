@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from rollcall.db import migrate
+from rollcall.db import schema
 
 EXTERNAL_URL_VARIABLE = "ROLLCALL_TEST_DATABASE_URL"
 
@@ -56,7 +56,7 @@ class PgServer:
         url = self.url_for(name)
         try:
             if migrated:
-                migrate.upgrade(url)
+                schema.upgrade(url)
             yield url
         finally:
             self.drop_database(name)

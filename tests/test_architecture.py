@@ -310,10 +310,10 @@ def test_bodies_are_read_before_any_route_or_dependency_runs() -> None:
     """limits.BodyGuard reads each body whole before the app routes the request, so no
     dependency (a pooled connection, `Conn`) is resolved while a body trickles in. It is the
     innermost middleware: nothing between it and the routes may take a connection.
-    docs/decisions.md, "Slow clients"; tests/test_limits.py drives every
+    docs/decisions.md, "Slow clients"; tests/test_bodies.py drives every
     route with a body that never completes."""
     from rollcall.app import create_app
-    from rollcall.limits import BodyGuard
+    from rollcall.bodies import BodyGuard
     from rollcall.settings import Settings
 
     app = create_app(Settings(public_url="http://rollcall.test"))

@@ -14,12 +14,12 @@ from fastapi.openapi.utils import get_openapi
 from rollcall import __version__, health, metrics_routes, problems
 from rollcall.apidocs import routes as apidocs_routes
 from rollcall.attendance import routes as attendance_routes
+from rollcall.bodies import BodyGuard
 from rollcall.cors import AppOrigins
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.events import routes as events_routes
 from rollcall.headers import SecurityHeaders
-from rollcall.limits import BodyGuard
 from rollcall.live import routes as live_routes
 from rollcall.origins import HostGuard
 from rollcall.participants import routes as participants_routes

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.embedded import stop_embedded
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import DatabaseSetupError
@@ -115,9 +115,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise StartRefused(refusal)
     url = resolve_database_url(settings)
     if not args.no_migrate:
-        migrate.upgrade(url)
+        schema.upgrade(url)
     else:
-        migrate.require_head(url, otherwise=" (or serve without --no-migrate)")
+        schema.require_head(url, otherwise=" (or serve without --no-migrate)")
     print("\n".join(banner(where, lan_addresses() if where.all_interfaces else [])))
     if (warning := plain_http_warning(where)) is not None:
         print(warning, file=sys.stderr)
@@ -181,17 +181,17 @@ def _run_uvicorn(
 
 def _cmd_db(args: argparse.Namespace) -> int:
     if args.db_command == "sql":
-        print(migrate.offline_sql(downgrade=args.downgrade), end="")
+        print(schema.offline_sql(downgrade=args.downgrade), end="")
         return 0
     url = resolve_database_url(_settings(args))
     if args.db_command == "upgrade":
-        migrate.upgrade(url, args.revision)
-        print(f"database at {migrate.current(url)}")
+        schema.upgrade(url, args.revision)
+        print(f"database at {schema.current(url)}")
     elif args.db_command == "downgrade":
-        migrate.downgrade(url, args.revision)
-        print(f"database at {migrate.current(url)}")
+        schema.downgrade(url, args.revision)
+        print(f"database at {schema.current(url)}")
     elif args.db_command == "current":
-        print(migrate.current(url))
+        print(schema.current(url))
     return 0
 
 

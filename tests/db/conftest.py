@@ -9,9 +9,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
-from rollcall.db import migrate
-from rollcall.db.migrate import SchemaSnapshot
-from rollcall.db.migrate import alembic_config as rollcall_alembic_config
+from rollcall.db import schema
+from rollcall.db.schema import SchemaSnapshot
+from rollcall.db.schema import alembic_config as rollcall_alembic_config
 from rollcall.db.url import sqlalchemy_url
 from tests.pg import PgServer
 
@@ -36,6 +36,6 @@ def alembic_engine(empty_database_url: str) -> Iterator[Engine]:
 
 def schema_snapshot(engine: Engine) -> SchemaSnapshot:
     """Every column, constraint, index, default and function of the public schema."""
-    return migrate.schema_snapshot(
+    return schema.schema_snapshot(
         engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     )

@@ -7,7 +7,7 @@ import hmac
 
 import psycopg
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants import recovery
 from tests.pg import PgServer
 
@@ -19,13 +19,13 @@ WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1
 
 def test_the_downgrade_restores_the_previous_join_functions_exactly(pg: PgServer) -> None:
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "0005")
+        schema.upgrade(url, "0005")
         with psycopg.connect(url) as conn:
             before = conn.execute(FUNCTIONS).fetchall()
-        migrate.upgrade(url, "0006")
+        schema.upgrade(url, "0006")
         with psycopg.connect(url) as conn:
             during = conn.execute(FUNCTIONS).fetchall()
-        migrate.downgrade(url, "0005")
+        schema.downgrade(url, "0005")
         with psycopg.connect(url) as conn:
             after = conn.execute(FUNCTIONS).fetchall()
     assert [name for name, _ in before] == [
@@ -69,7 +69,7 @@ def test_the_downgrade_removes_waiting_participants_and_keeps_every_other_row(
     pg: PgServer,
 ) -> None:
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "0006")
+        schema.upgrade(url, "0006")
         with psycopg.connect(url, autocommit=True) as conn:
             for event in range(3):
                 event_id = conn.execute(
@@ -85,7 +85,7 @@ def test_the_downgrade_removes_waiting_participants_and_keeps_every_other_row(
                         " name_key, status) VALUES (%s, gen_random_uuid(), %s, %s, %s)",
                         (event_id[0], f"P{n}", f"p{n}", status),
                     )
-        migrate.downgrade(url, "0005")
+        schema.downgrade(url, "0005")
         with psycopg.connect(url) as conn:
             left = conn.execute(
                 "SELECT status, count(*) FROM event_participants GROUP BY 1 ORDER BY 1"

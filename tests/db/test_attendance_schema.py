@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from tests.pg import PgServer
 
 TOKEN = "legacy-host-token"
@@ -56,7 +56,7 @@ def _participant(
 def before_attendance(pg: PgServer) -> Iterator[str]:
     """A database at the revision before, with participants in every state, then upgraded."""
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "join_batches")
+        schema.upgrade(url, "join_batches")
         with psycopg.connect(url, autocommit=True) as conn:
             open_event = _event(conn, "PASTEV", closed_ago_s=None)
             for name, status, presence, seen_ago_s in [
@@ -87,7 +87,7 @@ def before_attendance(pg: PgServer) -> Iterator[str]:
                 joined_ago_s=100,
                 seen_ago_s=90,
             )
-        migrate.upgrade(url)  # to head: the code under test reads its schema
+        schema.upgrade(url)  # to head: the code under test reads its schema
         yield url
 
 

@@ -28,7 +28,7 @@ from pytest_alembic import MigrationContext
 from sqlalchemy import Engine
 
 from rollcall.app import create_app
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants.names import normalize_display_name
 from rollcall.settings import Settings
 from tests.pg import PgServer
@@ -184,7 +184,7 @@ PROGRESS = re.compile(r"rollcall.migrations: ([\w ]+) backfill: (\d+) of (\d+) r
 def legacy_database(pg: PgServer) -> Iterator[str]:
     """60,000 participants at revision 0001, names clashing and tricky among them."""
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "0001")
+        schema.upgrade(url, "0001")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(
                 """
@@ -278,12 +278,12 @@ def test_an_upgrade_killed_during_each_backfill_and_run_again_gets_every_row_rig
     assert len(legacy) == EVENTS * PER_EVENT
 
     _upgrade_killed_during(url, "device_id")
-    assert migrate.current(url) == "0001"
+    assert schema.current(url) == "0001"
     missing = _scalar(url, "SELECT count(*) FROM event_participants WHERE device_id IS NULL")
     assert 0 < missing < len(legacy), "killed before or after the device_id backfill"
 
     _upgrade_killed_during(url, "name_key")
-    assert migrate.current(url) == "0002"
+    assert schema.current(url) == "0002"
     missing = _scalar(url, "SELECT count(*) FROM event_participants WHERE name_key IS NULL")
     assert 0 < missing < len(legacy), "killed before or after the name_key backfill"
 
@@ -296,7 +296,7 @@ def test_an_upgrade_killed_during_each_backfill_and_run_again_gets_every_row_rig
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert migrate.current(url) == migrate.head()
+    assert schema.current(url) == schema.head()
 
     with psycopg.connect(url) as conn:
         after = conn.execute(
@@ -311,4 +311,4 @@ def test_an_upgrade_killed_during_each_backfill_and_run_again_gets_every_row_rig
     assert {row[0]: row[4] for row in after} == expected
     assert seats == dict.fromkeys(seats, PER_EVENT)
     with pg.fresh_database(migrated=True) as clean:
-        assert migrate.schema_snapshot(url) == migrate.schema_snapshot(clean)
+        assert schema.schema_snapshot(url) == schema.schema_snapshot(clean)

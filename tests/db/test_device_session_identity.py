@@ -16,7 +16,7 @@ from psycopg import errors
 from pytest_alembic import MigrationContext
 from sqlalchemy import Engine, text
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from tests.db.conftest import schema_snapshot
 
 EVENTS = 8
@@ -191,11 +191,11 @@ def test_cli_downgrade_base_then_upgrade_head_on_a_database_with_data(
             " VALUES (%s, 'Ana', 'ana')",
             (event_id,),
         )
-    assert rollcall("db", "current").strip() == migrate.head()
+    assert rollcall("db", "current").strip() == schema.head()
     rollcall("db", "downgrade", "base")
     assert rollcall("db", "current").strip() == "base"
     rollcall("db", "upgrade", "head")
-    assert rollcall("db", "current").strip() == migrate.head()
+    assert rollcall("db", "current").strip() == schema.head()
 
 
 def test_participant_lifecycle_backfill_keeps_clashing_names(

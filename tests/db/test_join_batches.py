@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.events.service import new_code
 from rollcall.participants.names import name_skeleton, normalize_display_name
 from rollcall.participants.wordfilter import builtin_list, name_forms
@@ -558,7 +558,7 @@ def test_one_notification_per_event_with_its_last_seq(database_url: str) -> None
 
 def test_one_join_at_a_time_is_as_revision_0006_made_it(conn: Conn) -> None:
     """rollcall_join, now written on the rules it shares with the batches, behaves as before."""
-    previous = migrate.revision_module("0006").JOIN_FUNCTION
+    previous = schema.revision_module("0006").JOIN_FUNCTION
     conn.execute(previous.replace("FUNCTION rollcall_join(", "FUNCTION rollcall_join_0006_twin("))
     try:
         settings = [

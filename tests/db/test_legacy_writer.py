@@ -17,7 +17,7 @@ import uuid
 import psycopg
 import pytest
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants.names import normalize_display_name
 from tests.pg import PgServer
 
@@ -87,7 +87,7 @@ class LegacyWriter(threading.Thread):
 
 def test_a_writer_that_knows_no_name_key_writes_through_revision_0003(pg: PgServer) -> None:
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "0002")
+        schema.upgrade(url, "0002")
         events = _load(url)
         writer = LegacyWriter(url, events)
         writer.start()

@@ -9,7 +9,7 @@ import threading
 
 import psycopg
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.migration_lock import MIGRATION_LOCK_KEY
 
 CLI = "import sys; from rollcall.cli import main; sys.exit(main())"
@@ -46,7 +46,7 @@ def test_two_upgrades_at_once_migrate_one_at_a_time(empty_database_url: str) -> 
     first, second = _upgrade(empty_database_url), _upgrade(empty_database_url)
     outputs = [process.communicate(timeout=300)[0] for process in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], "\n".join(outputs)
-    assert migrate.current(empty_database_url) == migrate.head()
+    assert schema.current(empty_database_url) == schema.head()
     # Each revision ran once: one of the two ran them all, the other found nothing to do.
     ran = [output.count("Running upgrade") for output in outputs]
     assert sorted(ran) == [0, ran[0] + ran[1]], outputs
@@ -64,8 +64,8 @@ def test_an_upgrade_waits_while_another_holds_the_lock(empty_database_url: str) 
         waiting = _upgrade(empty_database_url)
         said = _lines_until(waiting, "waiting for it to finish")
         assert waiting.poll() is None
-        assert migrate.current(empty_database_url) == "base", "nothing ran while it waited"
+        assert schema.current(empty_database_url) == "base", "nothing ran while it waited"
         holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     output = said + waiting.communicate(timeout=300)[0]
     assert waiting.returncode == 0, output
-    assert migrate.current(empty_database_url) == migrate.head()
+    assert schema.current(empty_database_url) == schema.head()

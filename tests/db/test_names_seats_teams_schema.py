@@ -9,7 +9,7 @@ import uuid
 
 import psycopg
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants.names import name_skeleton, normalize_display_name
 from tests.pg import PgServer
 
@@ -51,10 +51,10 @@ def previous_release_join(
 
 def test_the_downgrade_restores_the_functions_and_keeps_seats(pg: PgServer) -> None:
     with pg.fresh_database() as url:
-        migrate.upgrade(url, "attendance")
+        schema.upgrade(url, "attendance")
         with psycopg.connect(url) as conn:
             before = conn.execute(FUNCTIONS).fetchall()
-        migrate.upgrade(url, "names_seats_teams")
+        schema.upgrade(url, "names_seats_teams")
         with psycopg.connect(url, autocommit=True) as conn:
             during = conn.execute(FUNCTIONS).fetchall()
             conn.execute(
@@ -73,7 +73,7 @@ def test_the_downgrade_restores_the_functions_and_keeps_seats(pg: PgServer) -> N
                 " SELECT id, NULL, 'Nana', 'nana', 'active', 'offline', 'red' FROM events"
                 " WHERE code = 'NSTQ22'"
             )
-        migrate.downgrade(url, "attendance")
+        schema.downgrade(url, "attendance")
         with psycopg.connect(url) as conn:
             after = conn.execute(FUNCTIONS).fetchall()
             seats = conn.execute(

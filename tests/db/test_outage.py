@@ -8,7 +8,7 @@ import warnings
 import httpx
 
 from rollcall.app import create_app
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.embedded import ensure_database
 from rollcall.settings import Settings
 from tests.pg import embedded_server
@@ -23,7 +23,7 @@ async def test_routes_answer_503_while_the_database_is_down_and_recover(settings
     with embedded_server("rollcall-outage-") as server:
         ensure_database(server.get_uri(), "rollcall")
         url = server.get_uri("rollcall")
-        migrate.upgrade(url)
+        schema.upgrade(url)
         app = create_app(settings, database_url=url)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

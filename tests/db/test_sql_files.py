@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 
-from rollcall.db import migrate, sqlfiles
+from rollcall.db import schema, sqlfiles
 from rollcall.db.sqlfiles import Frozen
 
 FUNCTIONS = """
@@ -48,7 +48,7 @@ def test_a_file_that_drifts_from_the_database_is_named(database_url: str) -> Non
 
 
 def test_every_revision_still_applies_the_text_it_was_written_with() -> None:
-    script = ScriptDirectory.from_config(migrate.alembic_config(None))
+    script = ScriptDirectory.from_config(schema.alembic_config(None))
     revisions = [rev.module for rev in script.walk_revisions()]
     frozens = [m.FUNCTIONS for m in revisions if isinstance(getattr(m, "FUNCTIONS", None), Frozen)]
     assert frozens, "no revision applies the files"

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 import websockets
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.participants.names import normalize_display_name
 from rollcall.protocol import ClientMessage, HostMessage, ServerMessage
 from tests.factories import HostedEvent, create_event
@@ -170,7 +170,7 @@ async def test_the_previous_release_writes_through_the_upgrade_and_beside_the_ne
 ) -> None:
     with pg.fresh_database() as url:
         previous_release.command("db", "upgrade", database_url=url)
-        assert migrate.current(url) == PREVIOUS_HEAD
+        assert schema.current(url) == PREVIOUS_HEAD
         load_legacy_rows(url, LEGACY_ROWS)
         with rollcall_server(
             url, tmp_path, environment=previous_release.environment, **TIMINGS
@@ -207,7 +207,7 @@ async def _drill(
         upgrade = CURRENT.start("db", "upgrade", database_url=url)
         output, _ = await asyncio.to_thread(upgrade.communicate, timeout=600)
         assert upgrade.returncode == 0, output
-        assert migrate.current(url) == migrate.head()
+        assert schema.current(url) == schema.head()
         upgraded_at = time.monotonic()
         progress(f"upgraded to head; {writes.done} writes so far")
         with contextlib.ExitStack() as beside:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.embedded import ensure_database
 from tests.pg import embedded_server
 
@@ -31,7 +31,7 @@ class RestartablePostgres:
         ensure_database(server.get_uri(), "rollcall")
         self.url: str = server.get_uri("rollcall")
         self.admin_url: str = server.get_uri()
-        migrate.upgrade(self.url)
+        schema.upgrade(self.url)
 
     def _pg_ctl(self, *args: str) -> None:
         with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import sys
 
 from rollcall.attendance import formats, service
 from rollcall.attendance.schemas import AttendanceFormat
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.pool import borrow, create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import EventNotFound
@@ -23,7 +23,7 @@ def report_command(
     settings: Settings, *, code: str, fmt: AttendanceFormat, include_pending: bool
 ) -> int:
     url = resolve_database_url(settings)
-    migrate.require_head(url)
+    schema.require_head(url)
 
     async def run() -> None:
         pool = await create_pool(url, min_size=1, max_size=1)

@@ -10,7 +10,7 @@ from typing import Any
 import segno
 from pydantic import ValidationError
 
-from rollcall.db import migrate
+from rollcall.db import schema
 from rollcall.db.pool import connect
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import ValidationFailed
@@ -35,7 +35,7 @@ def create_event_command(settings: Settings, *, title: str, capacity: int | None
         print(f"rollcall: {exc.detail}", file=sys.stderr)
         return 2
     url = resolve_database_url(settings)
-    migrate.upgrade(url)
+    schema.upgrade(url)
 
     async def create() -> tuple[service.EventRow, str]:
         conn = await connect(url)  # with the pool's JSON codecs (the event's teams)
@@ -63,7 +63,7 @@ def purge_command(settings: Settings, *, dry_run: bool) -> int:
     from rollcall.events import retention
 
     url = resolve_database_url(settings)
-    migrate.require_head(url)
+    schema.require_head(url)
     idle_s = settings.event_idle_hours * 3600
     retention_s = settings.event_retention_days * 86400
 

@@ -24,8 +24,8 @@ import psycopg
 from alembic import op
 from psycopg.rows import TupleRow
 
-from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
+from rollcall.db import schema
 
 revision = "0006"
 down_revision = "0005"
@@ -537,7 +537,7 @@ def downgrade() -> None:
     ops.set_timeouts()
     op.execute(f"DROP FUNCTION IF EXISTS {JOIN_MANY_SIGNATURE}")
     op.execute(f"DROP FUNCTION IF EXISTS {JOIN_SIGNATURE}")
-    previous = migrate.revision_module("0005")  # its functions, to the letter
+    previous = schema.revision_module("0005")  # its functions, to the letter
     op.execute(previous.JOIN_FUNCTION)
     op.execute(previous.JOIN_MANY_FUNCTION)
 

@@ -25,8 +25,8 @@ Create Date: 2026-12-01 08:00:00+00:00
 
 from alembic import op
 
-from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
+from rollcall.db import schema
 
 revision = "join_batches"
 down_revision = "webhooks"
@@ -515,7 +515,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     ops.set_timeouts()
-    previous = migrate.revision_module("0006")  # its functions, to the letter
+    previous = schema.revision_module("0006")  # its functions, to the letter
     op.execute(previous.JOIN_FUNCTION)
     op.execute(previous.JOIN_MANY_FUNCTION)
     for signature in HELPER_SIGNATURES:

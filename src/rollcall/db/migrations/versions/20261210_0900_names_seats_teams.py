@@ -28,8 +28,8 @@ Create Date: 2026-12-10 09:00:00+00:00
 
 from alembic import op
 
-from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
+from rollcall.db import schema
 
 revision = "names_seats_teams"
 down_revision = "attendance"
@@ -710,14 +710,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     ops.set_timeouts()
-    previous = migrate.revision_module("join_batches")  # its functions, to the letter
+    previous = schema.revision_module("join_batches")  # its functions, to the letter
     for signature in NEW_SIGNATURES:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
     op.execute(previous.JOIN_ONE_FUNCTION)
     op.execute(previous.JOIN_SET_FUNCTION)
     op.execute(previous.JOIN_FUNCTION)
     op.execute(previous.JOIN_MANY_FUNCTION)
-    op.execute(migrate.revision_module("0006").ROSTER_ENTRY_FUNCTION)
+    op.execute(schema.revision_module("0006").ROSTER_ENTRY_FUNCTION)
     ops.commit()
     ops.backfill_by_event(
         label="seats without a phone given a device",
@@ -727,7 +727,7 @@ def downgrade() -> None:
     )
     ops.set_not_null_through_check(table=TABLE, column="device_id")
     # After the seats got their devices: as revision attendance counts, that is a move.
-    op.execute(migrate.revision_module("attendance").TRACK_FUNCTION)
+    op.execute(schema.revision_module("attendance").TRACK_FUNCTION)
     ops.execute_justified(
         f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS team",
         ignore="ban-drop-column",

@@ -19,8 +19,8 @@ Create Date: 2026-12-10 10:00:00+00:00
 
 from alembic import op
 
-from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
+from rollcall.db import schema
 
 revision = "live_channel"
 down_revision = "names_seats_teams"
@@ -139,7 +139,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     ops.set_timeouts()
     op.execute(f"DROP FUNCTION IF EXISTS {ACT_SIGNATURE}")
-    previous = migrate.revision_module("names_seats_teams")  # its roster entry, to the letter
+    previous = schema.revision_module("names_seats_teams")  # its roster entry, to the letter
     op.execute(previous.ROSTER_ENTRY_FUNCTION)
     op.execute("DROP TABLE IF EXISTS actions")
     ops.execute_justified(

@@ -17,8 +17,8 @@ Create Date: 2026-12-11 09:00:00+00:00
 
 from alembic import op
 
-from rollcall.db import migrate
 from rollcall.db import migration_ops as ops
+from rollcall.db import schema
 from rollcall.db.sqlfiles import Frozen
 
 revision = "functions_as_files"
@@ -83,5 +83,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     ops.set_timeouts()
     for previous, name in PREVIOUS:
-        op.execute(getattr(migrate.revision_module(previous), name))
+        op.execute(getattr(schema.revision_module(previous), name))
     op.execute(f"DROP FUNCTION IF EXISTS {FULL_SIGNATURE}")

@@ -159,6 +159,6 @@ async def test_a_client_gone_mid_body_is_one_quiet_line(
     await app(_scope("POST", path, "none"), receive, send)
     assert sent == []
     lines = [record for record in caplog.records if record.levelno >= logging.INFO]
-    assert [(r.name, r.levelname) for r in lines] == [("rollcall.limits", "INFO")], lines
+    assert [(r.name, r.levelname) for r in lines] == [("rollcall.bodies", "INFO")], lines
     assert "went away" in lines[0].getMessage()
     assert lines[0].exc_info is None
