@@ -307,7 +307,11 @@ def _report(
     closes: Counter[int] = Counter()
     for a in window.arrivals:
         closes.update(a.closes)
-    usage = meters.window(window.start, window.end)
+    # CPU over the changes and their receipts only, not the wait for a count that may never
+    # say everyone: the phones' heartbeats meanwhile would count against each delivery.
+    cpu_end = min(window.end, max(window.sent.values(), default=window.start) + SETTLE_S)
+    cpu_s = cpu_end - window.start
+    usage = meters.window(window.start, cpu_end)
     seconds = window.end - window.start
     writes = window.statements / seconds
     changes = len(window.sent)
@@ -386,9 +390,7 @@ def _report(
     )
     h.figure("broadcast", f"  CPU, PostgreSQL{label}", postgres, "cores")
     deliveries = phones * changes
-    per_phone = (
-        rollcall * seconds / deliveries * 1e6 if rollcall is not None and deliveries else None
-    )
+    per_phone = rollcall * cpu_s / deliveries * 1e6 if rollcall is not None and deliveries else None
     h.figure(
         "broadcast",
         f"  rollcall CPU per phone and change{label}",
@@ -397,7 +399,7 @@ def _report(
         note="sending the state and reading the receipt; the figure to compare between runs on"
         " a shared machine"
         + (
-            f" (PostgreSQL {postgres * seconds / deliveries * 1e6:.1f} us)"
+            f" (PostgreSQL {postgres * cpu_s / deliveries * 1e6:.1f} us)"
             if postgres is not None and deliveries
             else ""
         ),
