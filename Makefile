@@ -43,7 +43,8 @@ deploy-test: $(STAMP) ## build the image, run compose.yaml with podman, a phone 
 lint: $(STAMP) ## ruff, mypy (rollcall and bench) and squawk on the migrations' SQL
 	bash scripts/lint
 
-bench: $(STAMP) ## every benchmark on loopback, 5-7 minutes (docs/benchmarks.md)
+bench: $(STAMP) ## every benchmark on loopback, 7-9 minutes (docs/benchmarks.md)
+	bash scripts/install-wrk
 	$(BIN)/python -m bench all
 
 clean: ## remove .venv, the tools' caches and artifacts/

@@ -1,4 +1,4 @@
-"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|broadcast|profile|all|migrate`:
+"""`python -m bench joins|joinbatch|arrival|heartbeats|hostwelcome|attendance|rejoins|broadcast|profile|serve|all|migrate`:
 run, print, plot, record."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SCENARIOS = [
     "rejoins",
     "broadcast",
     "profile",
+    "serve",
 ]
 ALL_MINUTES = 15
 ALL_SOAK_PHONES = 20_000  # what fits in ALL_MINUTES with the rest (50,000 alone take ~10 minutes)
@@ -35,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short runs, for development")
     parser.add_argument(
         "--rows", type=int, default=1_000_000, help="migrate: participants in the legacy table"
+    )
+    parser.add_argument(
+        "--writer",
+        choices=["bench", "legacy", "previous"],
+        default="bench",
+        help="migrate: who writes meanwhile: the bench's own writer from revision 0001 (it"
+        " writes what each revision's schema has), the same writing as a release before 0003"
+        " (no name key, no seat: legacy), or the previous release's rollcall serve (its code"
+        " from git) from its schema head",
     )
     parser.add_argument(
         "--processes", type=int, default=None, help="rollcall processes (default: per scenario)"
@@ -59,9 +69,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _main(args: argparse.Namespace) -> int:
     if args.scenario == "migrate":
+        if args.writer == "previous":
+            from bench import migrate_previous
+
+            return await migrate_previous.run(args.rows)
         from bench import migrate
 
-        return await migrate.run(args.rows)
+        return await migrate.run(args.rows, old_writer=args.writer == "legacy")
     from bench import (
         arrival,
         attendance,
@@ -73,6 +87,7 @@ async def _main(args: argparse.Namespace) -> int:
         profile,
         rejoins,
         report,
+        serve,
     )
     from bench.harness import Harness
 
@@ -90,6 +105,7 @@ async def _main(args: argparse.Namespace) -> int:
         "rejoins": rejoins.run,
         "broadcast": lambda h: broadcast.run(h, phones=args.phones),
         "profile": profile.run,
+        "serve": serve.run,
     }
     started = time.monotonic()
     h.open()

@@ -278,6 +278,8 @@ class Servers:
     database_url: str
     count: int
     settings: dict[str, str] = field(default_factory=dict)
+    workers: int | None = 1
+    """Each process's workers; None: `rollcall serve`'s default (one per core)."""
     log_dir: Path = field(default_factory=lambda: REPO / "artifacts" / "bench" / "logs")
     ports: list[int] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -288,7 +290,8 @@ class Servers:
         env["PYTHONUNBUFFERED"] = "1"
         # One process a port, so that each server's CPU is its pid's (a rollcall from before
         # --workers ignores the variable).
-        env["ROLLCALL_WORKERS"] = "1"
+        if self.workers is not None:
+            env["ROLLCALL_WORKERS"] = str(self.workers)
         src, _ = rollcall_source()
         if src is not None:
             env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")

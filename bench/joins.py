@@ -206,7 +206,7 @@ async def run(h: Harness) -> None:
     )
     details = h.details.setdefault("joins", {"processes": plan.processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
-    plain = await _plain_insert(h, plan, details)
+    plain = await plain_insert(h, plan.pg_seconds, details)
     before = os.environ.get(BEFORE)
     with h.servers(plan.processes) as servers:
         for count, shape in SHAPES:
@@ -354,7 +354,9 @@ async def _baseline(
     return script, pg
 
 
-async def _plain_insert(h: Harness, plan: Plan, details: dict[str, Any]) -> baseline.PgbenchResult:
+async def plain_insert(
+    h: Harness, seconds: int, details: dict[str, Any], *, scenario: str = "joins"
+) -> baseline.PgbenchResult:
     """pgbench inserting bare participant rows over many events: the database's limit for the
     row a join must write, without anything else a join does."""
     from rollcall.events.service import new_code
@@ -364,12 +366,12 @@ async def _plain_insert(h: Harness, plan: Plan, details: dict[str, Any]) -> base
             title = f"{baseline.PLAIN_INSERT_TITLE} {k}"
             conn.execute(
                 "INSERT INTO events (id, code, title, capacity, host_token_hash)"
-                " VALUES (md5(%s)::uuid, %s, %s, %s, %s)",
+                " VALUES (md5(%s)::uuid, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (title, new_code(), title, MAX_CAPACITY, secrets.token_hex(16)),
             )
     print(
         f"   pgbench: a plain INSERT of a participant row over {baseline.PLAIN_INSERT_EVENTS}"
-        f" events with {PGBENCH_CLIENTS} clients for {plan.pg_seconds} s",
+        f" events with {PGBENCH_CLIENTS} clients for {seconds} s",
         flush=True,
     )
     plain = await asyncio.to_thread(
@@ -378,7 +380,7 @@ async def _plain_insert(h: Harness, plan: Plan, details: dict[str, Any]) -> base
         env=h.db.pgbench_env(),
         script=baseline.plain_insert_script(),
         clients=PGBENCH_CLIENTS,
-        seconds=plan.pg_seconds,
+        seconds=seconds,
         events=baseline.PLAIN_INSERT_EVENTS,
         work_dir=h.work / "pgbench" / "plain-insert",
     )
@@ -393,7 +395,7 @@ async def _plain_insert(h: Harness, plan: Plan, details: dict[str, Any]) -> base
         "script": baseline.plain_insert_script().text,
     }
     h.figure(
-        "joins",
+        scenario,
         f"pgbench, plain participant INSERT, {baseline.PLAIN_INSERT_EVENTS} events",
         plain.tps,
         "tx/s",

@@ -7,12 +7,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.polling import eventually_sync
+
+# Short timings for test servers: going offline shows within seconds (timeout > interval +
+# flush), and receipts and sweeps come within a fraction of a second.
+FAST = {
+    "heartbeat_interval_s": 0.5,
+    "presence_timeout_s": 2,
+    "heartbeat_flush_s": 0.2,
+    "presence_sweep_s": 0.2,
+    "receipt_flush_s": 0.2,
+}
 
 UNLIMITED = {
     "limit_joins": "1000000/minute",
@@ -53,18 +64,20 @@ class RollcallServer:
 
     def wait_healthy(self, timeout: float = 60) -> None:
         """Until /healthz answers 200; fails at once if the process exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rollcall exited with {self.process.returncode}:\n{self.log()}")
             try:
                 healthz = httpx.get(f"{self.base_url}/healthz", timeout=1, verify=not self.https)
-                if healthz.status_code == 200:
-                    return
             except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"rollcall did not become healthy:\n{self.log()}")
+                return False
+            return healthz.status_code == 200
+
+        try:
+            eventually_sync(healthy, timeout=timeout, what="/healthz answering 200")
+        except AssertionError as late:
+            raise TimeoutError(f"rollcall did not become healthy:\n{self.log()}") from late
 
     def stop(self, *, timeout: float = 15) -> int:
         """SIGTERM, as a process manager would: a graceful stop. Returns the exit code."""

@@ -6,10 +6,17 @@ docs/architecture.md describes the layers; these tests fail when a change breaks
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 from rollcall import protocol
+from rollcall.db import sqlfiles
+from rollcall.events.schemas import Admission, EventStatus, NameFilter, Names, Reclaim, TeamMode
+from rollcall.participants.outcomes import AdmitOutcome, JoinOutcome
+from rollcall.participants.schemas import ParticipantStatus
+from rollcall.presence.service import Presence
 
 PACKAGE = Path(protocol.__file__).parent
 MIGRATIONS = PACKAGE / "db" / "migrations"
@@ -183,14 +190,9 @@ def _bare_words(tree: ast.AST) -> Iterator[tuple[int, object]]:
                     and value.value in MESSAGE_TYPES
                 ):
                     yield node.lineno, value.value
-        elif isinstance(node, ast.Compare) and any(
-            _names_a_type(side) for side in [node.left, *node.comparators]
-        ):
-            for side in [node.left, *node.comparators]:
-                values = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
-                for value in values:
-                    if isinstance(value, ast.Constant) and value.value in MESSAGE_TYPES:
-                        yield node.lineno, value.value
+        elif isinstance(node, ast.Compare):
+            for word in _compared_words(node, ("kind", "type"), MESSAGE_TYPES):
+                yield node.lineno, word
         elif (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
@@ -204,14 +206,28 @@ def _bare_words(tree: ast.AST) -> Iterator[tuple[int, object]]:
             yield node.lineno, node.value
 
 
-def _names_a_type(node: ast.AST) -> bool:
-    """`kind`, `x.type`, `x["type"]`: what a message type is compared with."""
+def _compared_words(node: ast.Compare, names: tuple[str, ...], words: set[str]) -> list[str]:
+    """The words of `words` compared, bare, with something called one of `names`: `kind ==
+    "away"`, `x.type in ("a", "b")`, `x["outcome"] == "full"`."""
+    sides = [node.left, *node.comparators]
+    if not any(_called(side, names) for side in sides):
+        return []
+    return [
+        value.value
+        for side in sides
+        for value in (side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side])
+        if isinstance(value, ast.Constant) and value.value in words
+    ]
+
+
+def _called(node: ast.AST, names: tuple[str, ...]) -> bool:
+    """`name`, `x.name`, `x["name"]` for one of the names."""
     if isinstance(node, ast.Name):
-        return node.id in ("kind", "type")
+        return node.id in names
     if isinstance(node, ast.Attribute):
-        return node.attr == "type"
+        return node.attr in names
     if isinstance(node, ast.Subscript):
-        return isinstance(node.slice, ast.Constant) and node.slice.value == "type"
+        return isinstance(node.slice, ast.Constant) and node.slice.value in names
     return False
 
 
@@ -238,6 +254,58 @@ def test_the_word_check_catches_bare_words() -> None:
         assert list(_bare_words(ast.parse(sample))), sample
 
 
+# -- pooled connections --------------------------------------------------------------------
+
+# What asyncpg's pool itself offers to take a connection: acquire, or a query that borrows one.
+POOL_TAKING = {
+    "acquire",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "execute",
+    "executemany",
+    "copy_to_table",
+}
+
+
+def _pool_takes(tree: ast.AST) -> Iterator[int]:
+    """Calls of the pool's own borrowing methods on anything named like a pool."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in POOL_TAKING
+        ):
+            receiver = node.func.value
+            name = receiver.attr if isinstance(receiver, ast.Attribute) else None
+            name = name or (receiver.id if isinstance(receiver, ast.Name) else "")
+            if name.lower().endswith("pool"):
+                yield node.lineno
+
+
+def test_only_db_takes_a_connection_from_the_pool() -> None:
+    """Outside db/, a pooled connection is taken with db.pool.borrow, which discards one whose
+    borrower was cancelled in a statement instead of handing it to the next (decisions.md)."""
+    found = [
+        f"{path.relative_to(PACKAGE.parent.parent)}:{line}"
+        for name, path in MODULES.items()
+        if not _within(name, ("rollcall.db",))
+        for line in _pool_takes(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not found, "borrow a connection with rollcall.db.pool.borrow:\n" + "\n".join(found)
+
+
+def test_the_pool_check_catches_a_direct_acquire() -> None:
+    samples = [
+        "async with self._pool.acquire() as conn: pass",
+        "conn = await runtime.pool.acquire(timeout=1)",
+        "await pool.fetchval('SELECT 1')",
+    ]
+    for sample in samples:
+        assert list(_pool_takes(ast.parse(sample))), sample
+    assert not list(_pool_takes(ast.parse("await self._lookups.acquire()")))
+
+
 def test_bodies_are_read_before_any_route_or_dependency_runs() -> None:
     """limits.BodyGuard reads each body whole before the app routes the request, so no
     dependency (a pooled connection, `Conn`) is resolved while a body trickles in. It is the
@@ -250,3 +318,161 @@ def test_bodies_are_read_before_any_route_or_dependency_runs() -> None:
 
     app = create_app(Settings(public_url="http://rollcall.test"))
     assert app.user_middleware[-1].cls is BodyGuard
+
+
+# -- the database functions' words ---------------------------------------------------------
+
+SQL_FUNCTIONS = {path.stem: path.read_text() for path in sqlfiles.FUNCTIONS_DIR.glob("*.sql")}
+JOIN_FUNCTIONS = (
+    "rollcall_join",
+    "rollcall_join_many",
+    "rollcall_join_one",
+    "rollcall_join_set",
+    "rollcall_newcomer_refusal",
+)
+CHANNELS = {
+    protocol.EVENTS_CHANNEL,
+    protocol.CONTROL_CHANNEL,
+    protocol.RECEIPTS_CHANNEL,
+    protocol.WEBHOOKS_CHANNEL,
+}
+# Words the join and admission functions compare or store that are not outcomes: the columns'
+# values (as the API's schemas name them), and the JSON keys of the messages they build.
+COLUMN_VALUES = {
+    str(word)
+    for kind in (
+        ParticipantStatus,
+        Presence,
+        EventStatus,
+        Admission,
+        Reclaim,
+        Names,
+        NameFilter,
+        TeamMode,
+    )
+    for word in get_args(kind)
+}
+MESSAGE_KEYS = {
+    "type",
+    "seq",
+    "event_id",
+    "participant",
+    "participant_id",
+    "id",
+    "reclaimed",
+    "request_id",
+}
+QUOTED = re.compile(r"'([a-z_.]*)'")
+
+
+def _quoted(*names: str) -> set[str]:
+    """The quoted words of these functions (their comments left out)."""
+    code = "\n".join(re.sub(r"--[^\n]*", "", SQL_FUNCTIONS[name]) for name in names)
+    return set(QUOTED.findall(code))
+
+
+def test_the_join_functions_answer_exactly_the_join_outcomes() -> None:
+    words = _quoted(*JOIN_FUNCTIONS)
+    outcomes = {str(outcome) for outcome in JoinOutcome}
+    assert outcomes <= words, f"outcomes no function answers: {outcomes - words}"
+    known = outcomes | COLUMN_VALUES | MESSAGE_KEYS | CHANNELS | MESSAGE_TYPES | {"participant."}
+    assert words <= known, f"words of the join functions with no name: {words - known}"
+
+
+def test_the_admission_function_answers_exactly_the_admit_outcomes() -> None:
+    words = _quoted("rollcall_admit")
+    outcomes = {str(outcome) for outcome in AdmitOutcome}
+    assert outcomes <= words, f"outcomes rollcall_admit never answers: {outcomes - words}"
+    known = outcomes | COLUMN_VALUES | MESSAGE_KEYS | CHANNELS | MESSAGE_TYPES
+    assert words <= known, f"words of rollcall_admit with no name: {words - known}"
+
+
+def test_the_sql_speaks_the_protocols_words() -> None:
+    """Message types and NOTIFY channels in the database functions are protocol.py's."""
+    wrong = []
+    for name, text in SQL_FUNCTIONS.items():
+        for word in _quoted(name):
+            if word.startswith(("participant.", "event.")) and word != "participant.":
+                wrong += [] if word in MESSAGE_TYPES else [f"{name}: message type {word!r}"]
+        for channel in re.findall(r"pg_notify\(\s*'([^']*)'", text):
+            wrong += [] if channel in CHANNELS else [f"{name}: channel {channel!r}"]
+    # rollcall_join_set names the message after the outcome: 'participant.' || outcome.
+    wrong += [
+        f"rollcall_join_set: participant.{outcome}"
+        for outcome in (JoinOutcome.JOINED, JoinOutcome.PENDING, JoinOutcome.REJOINED)
+        if f"participant.{outcome}" not in MESSAGE_TYPES
+    ]
+    assert not wrong, "use the words in rollcall/protocol.py:\n" + "\n".join(wrong)
+
+
+OUTCOME_WORDS = {str(word) for enum in (JoinOutcome, AdmitOutcome) for word in enum}
+
+
+def _bare_outcomes(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """`outcome == "full"`, `row["outcome"] in ("joined", ...)`: an outcome compared by its word."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for word in _compared_words(node, ("outcome",), OUTCOME_WORDS):
+                yield node.lineno, word
+
+
+def test_no_join_outcome_compared_by_its_bare_word_in_python() -> None:
+    found = [
+        f"{path.relative_to(PACKAGE.parent.parent)}:{line}: {word!r}"
+        for path in MODULES.values()
+        for line, word in _bare_outcomes(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not found, "use rollcall/participants/outcomes.py:\n" + "\n".join(found)
+    assert list(_bare_outcomes(ast.parse('if result.outcome in ("joined", "x"): pass')))
+
+
+# -- "full" -------------------------------------------------------------------------------
+
+SEATS_AGAINST_CAPACITY = re.compile(
+    r"seats_taken\W*\s*(?:>=|<=|<|>|=)\s*[\w.\[\]\"']*capacity"
+    r"|capacity\W*\s*(?:>=|<=|<|>|=)\s*[\w.\[\]\"']*seats_taken"
+)
+
+
+def test_full_is_decided_once() -> None:
+    """Every seat taken is rollcall_full's to say: the SQL, the services and the pages ask it."""
+    sources = [
+        *(p for p in sqlfiles.FUNCTIONS_DIR.glob("*.sql") if p.stem != "rollcall_full"),
+        *MODULES.values(),
+        *(PACKAGE / "web" / "static").rglob("*.js"),
+    ]
+    found = [
+        f"{path.relative_to(PACKAGE)}: {match.group(0)!r}"
+        for path in sources
+        for match in SEATS_AGAINST_CAPACITY.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "ask rollcall_full (or the Event's counts.full):\n" + "\n".join(found)
+    for sample in (
+        "if (this.event.counts.seats_taken >= this.event.capacity) {",
+        "ELSIF v_event.seats_taken >= v_event.capacity THEN",
+        'if locked["seats_taken"] >= locked["capacity"]:',
+        "WHERE id = $1 AND seats_taken < capacity RETURNING id",
+    ):
+        assert SEATS_AGAINST_CAPACITY.search(sample), sample
+
+
+# -- the host's roster ---------------------------------------------------------------------
+
+STATIC = PACKAGE / "web" / "static"
+
+
+def test_the_hosts_roster_is_reduced_in_one_place() -> None:
+    """What each message of the host's stream does to a roster is shared/roster.js's, applied by
+    the SDK's Host, which the host page is built on."""
+    reducer = STATIC / "shared" / "roster.js"
+    switching = [
+        str(path.relative_to(STATIC))
+        for path in STATIC.rglob("*.js")
+        if path != reducer and "case HostMessage." in path.read_text(encoding="utf-8")
+    ]
+    assert not switching, f"a second reducer of the host's stream: {switching}"
+    assert "applyToRoster(" in (STATIC / "sdk" / "host.js").read_text(encoding="utf-8")
+    # The host page follows its event with the SDK's host client, not a socket of its own.
+    page = [path.read_text(encoding="utf-8") for path in (STATIC / "host").glob("*.js")]
+    assert any("new Host(" in text for text in page)
+    assert not any("LiveSocket" in text for text in page)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -17,15 +15,10 @@ from rollcall.app import create_app
 from rollcall.settings import Settings
 from tests.factories import bearer, create_event, join
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.realtime.client import Socket, of_type
-from tests.servers import rollcall_server
+from tests.servers import FAST, rollcall_server
 
-FAST = {
-    "heartbeat_interval_s": 0.5,
-    "presence_timeout_s": 2,
-    "heartbeat_flush_s": 0.2,
-    "presence_sweep_s": 0.2,
-}
 TOKEN = "a-metrics-token-of-some-length"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -54,13 +47,12 @@ async def scrape_until(
     http: httpx.AsyncClient, check: Callable[[Samples], bool], timeout: float = 10
 ) -> Samples:
     """Scrape until `check` holds of what the scrape shows."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def checked() -> Samples | None:
         samples = await scrape(http)
-        if check(samples):
-            return samples
-        assert time.monotonic() < deadline, f"not within {timeout} s: {samples}"
-        await asyncio.sleep(0.1)
+        return samples if check(samples) else None
+
+    return await eventually(checked, timeout=timeout, what="the scrape")
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,13 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
+from rollcall.db.pool import COMMAND_TIMEOUT_S, DB, UNAVAILABLE_ERRORS, borrow
 from rollcall.metrics import TASK_SECONDS
 
 log = logging.getLogger(__name__)
+
+STOP_WAIT_S = COMMAND_TIMEOUT_S + 1.0
+"""How long a stop waits for a run under way: its statement ends within the command timeout."""
 
 
 class Periodic:
@@ -43,6 +46,8 @@ class Periodic:
         self._wake = wake
         self._not_before = 0.0  # the loop's time before which a run waits (`defer`)
         self._task: asyncio.Task[None] | None = None
+        self._working = False  # a run is under way
+        self._stopping = False
         self._duration = TASK_SECONDS.labels(task=name.replace(" ", "_"))
 
     def defer(self) -> None:
@@ -63,23 +68,36 @@ class Periodic:
                     await asyncio.sleep(deferred)
                 self._wake.clear()  # what comes from here on wakes the next run
             started = time.perf_counter()
+            self._working = True
             try:
                 await self._work()
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("%s skipped, database unavailable: %s", self._name, type(exc).__name__)
             except Exception:
                 log.exception("%s failed", self._name)
+            finally:
+                self._working = False
             self._duration.observe(time.perf_counter() - started)
+            if self._stopping:
+                return
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self._name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """End the loop: at once while it waits; a run under way is left to finish (at most
+        STOP_WAIT_S), so that it is not cancelled in the middle of its statement."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        if self._working:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), STOP_WAIT_S)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._stopping = False
 
 
 V = TypeVar("V")
@@ -135,7 +153,7 @@ class WriteBuffer(ABC, Generic[V]):
                 return 0
             batch, self._pending = self._pending, {}
             try:
-                async with self._pool.acquire() as conn:
+                async with borrow(self._pool) as conn:
                     await self.write(conn, batch)
             except UNAVAILABLE_ERRORS:
                 # Keep them for the next flush, merged with whatever came meanwhile.

@@ -148,13 +148,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(
     app: ASGIApp | str, args: argparse.Namespace, *, settings: Settings, workers: int
 ) -> None:
-    import uvicorn
-
-    from rollcall import wsprotocol
+    from rollcall import supervisor, wsprotocol
     from rollcall.httpprotocol import PROTOCOL
 
     trusted = settings.trusted_proxies
-    uvicorn.run(
+    supervisor.run(
         app,
         factory=isinstance(app, str),
         workers=workers if workers > 1 else None,
@@ -166,7 +164,7 @@ def _run_uvicorn(
         # block (the protocol, reading ROLLCALL_HEADER_TIMEOUT_S and ROLLCALL_MAX_HEADER_BYTES),
         # the body's deadline in the app (limits.BodyGuard), and idle connections closed.
         http=PROTOCOL,
-        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         ws=wsprotocol.PROTOCOL,  # uvicorn's websockets-sansio; broadcasts as prepared frames
         ws_max_size=64 * 1024,
         # Compressing a message happens on the event loop, all at once: a host's welcome of

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import UNAVAILABLE_ERRORS, borrow
 from rollcall.runtime import AppRuntime
 
 router = APIRouter(tags=["health"])
@@ -18,7 +18,7 @@ HEALTH_TIMEOUT_S = 2.0
 @router.get("/healthz", responses={503: {"description": "The database does not answer"}})
 async def healthz(runtime: AppRuntime) -> Any:
     try:
-        async with runtime.pool.acquire(timeout=HEALTH_TIMEOUT_S) as conn:
+        async with borrow(runtime.pool, wait_s=HEALTH_TIMEOUT_S) as conn:
             await conn.fetchval("SELECT 1", timeout=HEALTH_TIMEOUT_S)
     except UNAVAILABLE_ERRORS:
         return JSONResponse(

@@ -78,6 +78,11 @@ POOL_WAIT = Histogram(
     "Seconds spent getting a connection from the database pool (waiting when all are busy).",
     buckets=(0.0001, *_FAST_BUCKETS),
 )
+POOL_DISCARDED = Counter(
+    "rollcall_pool_discarded",
+    "Pooled database connections closed instead of given back: their borrower was interrupted"
+    " (cancelled, timed out) while a statement may have been in flight.",
+)
 REQUESTS_CUT_OFF = Counter(
     "rollcall_requests_cut_off",
     "Requests answered or dropped before they had arrived, by reason: header_timeout,"
@@ -104,21 +109,7 @@ WEBHOOK_RETRYING = Gauge(
 )
 
 # Known label values start at zero, so that dashboards and rate() see them before they happen
-# (others, such as a join outcome added later, appear when first counted).
-for _outcome in (
-    "joined",
-    "pending",
-    "rejoined",
-    "reclaimed",
-    "name_taken",
-    "full",
-    "locked",
-    "closed",
-    "banned",
-    "room_check_failed",
-    "join_limited",
-):
-    JOINS.labels(outcome=_outcome)
+# (the join outcomes' in participants/outcomes.py, with the outcomes).
 for _role in Role:
     OPEN_SOCKETS.labels(role=_role)
 for _to in ("sockets", "webhooks"):

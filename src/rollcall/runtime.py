@@ -6,6 +6,7 @@ handler is given the runtime when it starts. Nothing else reads the app's state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
 from rollcall import metrics
-from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, create_pool
+from rollcall.db.pool import CONNECT_TIMEOUT_S, DB, UNAVAILABLE_ERRORS, borrow, create_pool, unclean
 from rollcall.events.retention import RetentionSweeper
 from rollcall.events.service import DescriptionCache
 from rollcall.live.receipts import ReceiptBuffer
@@ -25,6 +26,8 @@ from rollcall.presence.sweeper import PresenceSweeper
 from rollcall.ratelimits import RateLimits
 from rollcall.settings import Settings
 from rollcall.webhooks.delivery import WebhookDeliverer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,8 +88,22 @@ class Runtime:
         await self.sweeper.stop()
         await self.heartbeats.stop()
         await self.receipts.stop()
+        await _report_pool(self.pool)
         await self.pool.close()
         metrics.process_stopped()
+
+
+async def _report_pool(pool: asyncpg.Pool[Any]) -> None:
+    """Whether every pooled connection came back clean: at a graceful stop nothing holds one."""
+    try:
+        problems = await unclean(pool)
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("pool not checked at stop, database unavailable: %s", type(exc).__name__)
+        return
+    if problems:
+        log.error("pool not clean at stop: %s", "; ".join(problems))
+    else:
+        log.info("pool clean at stop: %d connections answered", pool.get_size())
 
 
 def attach(app: FastAPI, runtime: Runtime | None) -> None:
@@ -117,7 +134,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 async def _connection(runtime: AppRuntime) -> AsyncIterator[DB]:
-    async with runtime.pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+    async with borrow(runtime.pool, wait_s=CONNECT_TIMEOUT_S) as conn:
         yield conn
 
 

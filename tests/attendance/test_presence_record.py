@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from tests.factories import HostedEvent, create_event, join
-from tests.realtime.client import Socket, of_type
-from tests.realtime.conftest import FAST
-from tests.servers import RollcallServer
+from tests.polling import eventually
+from tests.realtime.client import Socket, host_socket, of_type, participant_socket
+from tests.servers import FAST, RollcallServer
 
 TOLERANCE_S = FAST["heartbeat_interval_s"] + FAST["presence_sweep_s"]
 
@@ -50,17 +50,12 @@ async def test_a_phone_that_went_silent_and_came_back_is_one_row_with_what_happe
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
     event = await create_event(http_a)
-    host = await Socket.open(
-        server_a.ws_url,
-        {"type": "hello", "role": "host", "event": event.code, "token": event.host_token},
-    )
-    assert (await host.next())["type"] == "welcome"
+    host = await host_socket(server_a, event.code, event.host_token)
     joined_at = time.monotonic()
     joined = (await join(http_a, event.code, name="Commuter")).json()
     token, pid = joined["session_token"], joined["participant"]["id"]
 
-    phone = await Socket.open(server_a.ws_url, {"type": "hello", "token": token})
-    assert (await phone.next())["type"] == "welcome"
+    phone, _ = await participant_socket(server_a, token)
     silent_from = await beat_for(phone, 1.5)
     await phone.close()  # the train enters a tunnel: no more beats
     offline = await host.until(
@@ -70,8 +65,7 @@ async def test_a_phone_that_went_silent_and_came_back_is_one_row_with_what_happe
     assert offline["participant_id"] == pid
 
     back_at = time.monotonic()
-    phone = await Socket.open(server_a.ws_url, {"type": "hello", "token": token})
-    assert (await phone.next())["type"] == "welcome"
+    phone, _ = await participant_socket(server_a, token)
     await host.until(
         lambda m: m.get("type") == "participant.presence" and m["presence"] == "online"
     )
@@ -100,8 +94,7 @@ async def test_a_hidden_page_counts_as_away_until_it_is_shown(
     event = await create_event(http_a)
     joined_at = time.monotonic()
     joined = (await join(http_a, event.code, name="Scroller")).json()
-    phone = await Socket.open(server_a.ws_url, {"type": "hello", "token": joined["session_token"]})
-    assert (await phone.next())["type"] == "welcome"
+    phone, _ = await participant_socket(server_a, joined["session_token"])
     await beat_for(phone, 1.2)
     away_at = time.monotonic()
     await phone.send({"type": "away"})
@@ -154,12 +147,16 @@ async def test_rollcall_event_report_agrees_with_the_api(
         f"/api/events/{event.code}", json={"status": "closed"}, headers=event.host_headers
     )
     assert closed.status_code == 200
+
     # The event's counts come from presence now: wait until every phone's silence has passed
     # the timeout, so that both readings see the same counts.
-    deadline = time.monotonic() + FAST["presence_timeout_s"] + 10
-    while (await http_a.get(f"/api/events/{event.code}")).json()["counts"]["online"]:
-        assert time.monotonic() < deadline, "still online long after the timeout"
-        await asyncio.sleep(0.1)
+    async def nobody_online() -> bool:
+        counts = (await http_a.get(f"/api/events/{event.code}")).json()["counts"]
+        return counts["online"] == 0
+
+    await eventually(
+        nobody_online, timeout=FAST["presence_timeout_s"] + 10, what="no one online any more"
+    )
 
     api = await roll(http_a, event)
     printed = json.loads(report(realtime_db, event.code, "json"))

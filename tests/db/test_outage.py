@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import warnings
 
@@ -13,6 +12,7 @@ from rollcall.db import migrate
 from rollcall.db.embedded import ensure_database
 from rollcall.settings import Settings
 from tests.pg import embedded_server
+from tests.polling import eventually
 
 
 async def test_routes_answer_503_while_the_database_is_down_and_recover(settings: Settings) -> None:
@@ -70,12 +70,9 @@ async def test_routes_answer_503_while_the_database_is_down_and_recover(settings
                     pgdata=server.pgdata,
                     user=server.system_user,
                 )
-                recovered = None
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    recovered = await client.get(f"/api/events/{code}")
-                    if recovered.status_code == 200:
-                        break
-                    await asyncio.sleep(0.1)
-                assert recovered is not None and recovered.status_code == 200
+
+                async def recovered() -> bool:
+                    return (await client.get(f"/api/events/{code}")).status_code == 200
+
+                await eventually(recovered, timeout=10, what="the event read again")
                 assert (await client.get("/healthz")).status_code == 200

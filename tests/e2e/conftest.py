@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from tests.e2e.pages import PHONE, PROJECTOR, Host, HostedEvent, Phone, create_event
 from tests.pg import PgServer
-from tests.servers import RollcallServer, rollcall_server
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -22,13 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Short presence timings, so that going offline shows within seconds (timeout > interval + flush).
-FAST = {
-    "heartbeat_interval_s": 0.5,
-    "presence_timeout_s": 2,
-    "heartbeat_flush_s": 0.2,
-    "presence_sweep_s": 0.2,
-}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 

@@ -11,10 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import FAST
 from tests.e2e.pages import Host, HostedEvent, Phone, roster
 from tests.pg import PgServer
-from tests.servers import RollcallServer, rollcall_server
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 pytestmark = pytest.mark.e2e
 
@@ -277,3 +276,38 @@ def test_a_new_phone_continues_a_seat_in_an_event_that_takes_no_one_new(
     new.page.get_by_role("button", name="Continue", exact=True).click()
     expect(new.joined_heading("Maya")).to_be_visible()
     expect(old.heading("You continued on another phone")).to_be_visible()
+
+
+def test_a_full_event_that_lets_people_wait_says_so_and_takes_the_newcomer(
+    api: httpx.Client,
+    event: HostedEvent,
+    phone: Callable[..., Phone],
+) -> None:
+    switch(api, event, capacity=1)
+    phone().join_as(event.code, "Ana")
+    switch(api, event, admission="approval")
+
+    late = phone()
+    late.open(event.code)
+    expect(late.page.get_by_test_id("full-wait")).to_have_text(
+        "Every seat is taken just now, but you can wait: join, and the host lets you in when"
+        " a seat is free."
+    )
+    expect(late.heading("This event is full")).to_have_count(0)
+    late.type_name("Bo")
+    expect(late.heading("Waiting for the host")).to_be_visible()
+
+    # With a seat more, the host lets Bo in.
+    switch(api, event, capacity=2)
+    admitted = api.post(
+        f"/api/events/{event.code}/admit", json={"all": True}, headers=event.host_headers
+    )
+    assert admitted.json() == {"admitted": 1}, admitted.text
+    expect(late.joined_heading("Bo")).to_be_visible()
+
+    # Where admission is open, the same full event refuses a newcomer, as the join would.
+    switch(api, event, admission="open")
+    refused = phone()
+    refused.open(event.code)
+    expect(refused.heading("This event is full")).to_be_visible()
+    expect(refused.page.get_by_test_id("full-wait")).to_have_count(0)

@@ -120,3 +120,26 @@ def test_settings_refuse_a_weak_admin_token() -> None:
 def test_settings_refuse_a_timeout_shorter_than_the_heartbeat() -> None:
     with pytest.raises(ValueError, match="longer than"):
         Settings(heartbeat_interval_s=10, presence_timeout_s=5)
+
+
+async def test_the_event_says_when_every_seat_is_taken(client: httpx.AsyncClient) -> None:
+    event = await create_event(client, title="Full", capacity=1)
+
+    async def full() -> bool:
+        return bool((await client.get(f"/api/events/{event.code}")).json()["counts"]["full"])
+
+    assert not await full()
+    assert (await join(client, event.code, name="Ana")).status_code == 201
+    assert await full()
+    switched = await client.patch(
+        f"/api/events/{event.code}", json={"admission": "approval"}, headers=event.host_headers
+    )
+    assert switched.status_code == 200
+    # Full still: a newcomer may wait for a seat now, and holds none while waiting.
+    assert (await join(client, event.code, name="Bo")).status_code == 202
+    assert await full()
+    raised = await client.patch(
+        f"/api/events/{event.code}", json={"capacity": 2}, headers=event.host_headers
+    )
+    assert raised.status_code == 200
+    assert not await full()

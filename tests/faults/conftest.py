@@ -12,6 +12,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,6 +49,26 @@ class RestartablePostgres:
         self._pg_ctl(
             "-w", "-o", "-h ''", "-o", f"-k {pgdata}", "-l", str(self._server.log), "start"
         )
+
+
+@pytest.fixture(autouse=True)
+def clean_pool_at_stop(tmp_path: Path) -> Iterator[None]:
+    """After each drill, every rollcall process it stopped gracefully found its pool clean.
+
+    At a graceful stop a process borrows each of its pooled connections (db.pool.unclean):
+    each must come back, answer, and be outside a transaction; it logs what it found. A drill
+    writes its processes' logs to its tmp_path; a process killed outright logs nothing.
+    """
+    yield
+    logs = {path.name: path.read_text(errors="replace") for path in tmp_path.glob("rollcall-*.log")}
+    unclean = [line for text in logs.values() for line in text.splitlines() if POOL_UNCLEAN in line]
+    assert not unclean, unclean
+    if logs:
+        assert any(POOL_CLEAN in text for text in logs.values()), "no process checked its pool"
+
+
+POOL_CLEAN = "pool clean at stop"
+POOL_UNCLEAN = "pool not clean at stop"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from tests.faults.conftest import Phone, bounded
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.servers import rollcall_server
 
 pytestmark = pytest.mark.faults
@@ -115,15 +116,14 @@ async def test_a_full_connection_limit_is_503_and_service_comes_back(
             assert health.status_code in (200, 503)
 
             # The other client let go: every request is served again.
-            deadline = time.monotonic() + 15
-            while True:
+            async def all_served() -> list[int] | None:
                 again = await bounded(
                     REQUESTS, [client.get(f"/api/events/{code}") for _ in range(REQUESTS)]
                 )
-                if all(answer.status_code == 200 for answer in again):
-                    break
-                assert time.monotonic() < deadline, [a.status_code for a in again]
-                await asyncio.sleep(0.2)
+                codes = [answer.status_code for answer in again]
+                return None if any(status != 200 for status in codes) else codes
+
+            await eventually(all_served, timeout=15, interval=0.2, what="every request served")
             joined = await client.post(
                 f"/api/events/{code}/join",
                 json={"device_id": Phone().device_id, "display_name": "After"},

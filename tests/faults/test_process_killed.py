@@ -28,6 +28,7 @@ from rollcall.protocol import ClientMessage, HostMessage, ServerMessage
 from tests.factories import create_event
 from tests.faults.conftest import bounded
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.servers import RollcallServer, rollcall_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -141,10 +142,10 @@ class Host:
 
 
 async def _wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await asyncio.sleep(0.1)
+    async def holds() -> bool:
+        return bool(condition())
+
+    await eventually(holds, timeout=timeout, interval=0.1, what=what)
 
 
 async def test_a_killed_process_costs_no_one_their_presence_and_the_host_no_message(
@@ -245,10 +246,10 @@ async def _drill(
         return participants
 
     # Before the kill, everyone is online (joined, connected, and no longer silent).
-    deadline = time.monotonic() + 30
-    while not all(p["presence"] == "online" for p in await roster()):
-        assert time.monotonic() < deadline, "not everyone online before the kill"
-        await asyncio.sleep(0.2)
+    async def everyone_online() -> bool:
+        return all(p["presence"] == "online" for p in await roster())
+
+    await eventually(everyone_online, timeout=30, interval=0.2, what="everyone online")
 
     progress("everyone online")
     # Changes keep coming through another process while the victim dies: the host must get

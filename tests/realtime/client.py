@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from tests.factories import HostedEvent, create_event, join
+from tests.servers import RollcallServer
 
 
 class Socket:
@@ -73,3 +78,55 @@ class Socket:
 
 def of_type(*kinds: str) -> Callable[[dict[str, Any]], bool]:
     return lambda message: message.get("type") in kinds
+
+
+async def host_socket(server: RollcallServer, code: str, token: str, **extra: object) -> Socket:
+    """A host's socket past its welcome."""
+    socket = await Socket.open(
+        server.ws_url, {"type": "hello", "role": "host", "event": code, "token": token, **extra}
+    )
+    welcome = await socket.next()
+    assert welcome["type"] == "welcome" and welcome["role"] == "host", welcome
+    return socket
+
+
+async def participant_socket(
+    server: RollcallServer, token: str
+) -> tuple[Socket, dict[str, object]]:
+    """A phone's socket and its welcome."""
+    socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
+    welcome = await socket.next()
+    assert welcome["type"] == "welcome", welcome
+    return socket, welcome
+
+
+@dataclass
+class Room:
+    """An event, its host's socket and one phone in it: where most socket tests start."""
+
+    event: HostedEvent
+    host: Socket
+    joined: dict[str, Any]  # the join's answer: participant, session_token, recovery_code
+    phone: Socket
+    welcome: dict[str, Any]  # the phone's
+
+    @property
+    def participant_id(self) -> str:
+        return str(self.joined["participant"]["id"])
+
+
+async def room(
+    http: httpx.AsyncClient,
+    server: RollcallServer,
+    *,
+    phone_server: RollcallServer | None = None,
+    name: str | None = None,
+    **switches: Any,
+) -> Room:
+    """A new event (`switches`: its fields), its host on `server`, then one phone joined through
+    `http` with its socket on `phone_server` (the same server unless given)."""
+    event = await create_event(http, **switches)
+    host = await host_socket(server, event.code, event.host_token)
+    joined = (await join(http, event.code, name=name)).json()
+    phone, welcome = await participant_socket(phone_server or server, joined["session_token"])
+    return Room(event, host, joined, phone, welcome)

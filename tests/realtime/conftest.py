@@ -9,15 +9,7 @@ import httpx
 import pytest
 
 from tests.pg import PgServer
-from tests.servers import RollcallServer, rollcall_server
-
-FAST = {
-    "heartbeat_interval_s": 0.5,
-    "presence_timeout_s": 2,
-    "heartbeat_flush_s": 0.2,
-    "presence_sweep_s": 0.2,
-    "receipt_flush_s": 0.2,
-}
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ import pytest
 from rollcall.protocol import Close, HostMessage, ServerMessage
 from rollcall.settings import Settings
 from tests.factories import bearer, create_event, join, new_device
-from tests.realtime.client import Socket, of_type
-from tests.realtime.conftest import FAST
-from tests.realtime.test_ws import host_socket, participant_socket
-from tests.servers import RollcallServer, rollcall_server
+from tests.realtime.client import Socket, host_socket, of_type, participant_socket, room
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 DEFAULT_LIMITS = {
     name: Settings.model_fields[name].default
@@ -219,10 +217,8 @@ async def test_a_socket_flooding_messages_is_closed_and_others_are_untouched(
 async def test_flipping_away_and_back_a_hundred_times_costs_hosts_two_messages(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    phone, _ = await participant_socket(server_a, joined["session_token"])
+    started = await room(http_a, server_a)
+    host, phone = started.host, started.phone
     await host.until(of_type(HostMessage.JOINED))
     await host.drain(0.3)
     started = time.monotonic()

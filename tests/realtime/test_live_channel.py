@@ -16,10 +16,9 @@ import httpx
 import pytest
 
 from tests.factories import HostedEvent, bearer, create_event, join
-from tests.realtime.client import Socket, of_type
-from tests.realtime.conftest import FAST
-from tests.realtime.test_ws import host_socket, participant_socket
-from tests.servers import RollcallServer, rollcall_server
+from tests.polling import eventually
+from tests.realtime.client import Socket, host_socket, of_type, participant_socket, room
+from tests.servers import FAST, RollcallServer, rollcall_server
 
 
 async def set_state(
@@ -56,13 +55,14 @@ async def until_receipts(
     behind: Callable[[list[dict[str, Any]]], bool] = lambda _: True,
 ) -> dict[str, Any]:
     """GET …/receipts until its counts are `wanted` and `behind` holds for its list."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def as_wanted() -> dict[str, Any] | None:
         found = await receipts_of(http, event)
         if {key: found[key] for key in wanted} == wanted and behind(found["behind"]):
             return found
-        assert time.monotonic() < deadline, f"receipts stayed {found}, not {wanted}"
-        await asyncio.sleep(0.1)
+        return None
+
+    return await eventually(as_wanted, timeout=timeout, what=f"receipts {wanted}")
 
 
 @contextlib.asynccontextmanager
@@ -131,10 +131,8 @@ async def test_the_welcome_carries_the_latest_and_a_socket_closed_over_two_chang
 async def test_hosts_get_event_state_and_actions_in_their_stream_in_seq_order(
     server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    ana = (await join(http_a, event.code)).json()
-    host = await host_socket(server_a, event.code, event.host_token)
-    phone, _ = await participant_socket(server_b, ana["session_token"])
+    started = await room(http_a, server_a, phone_server=server_b)
+    event, host, phone, ana = started.event, started.host, started.phone, started.joined
     await set_state(http_a, event, {"question": "q1"})
     await phone.send({"type": "action", "id": "q1", "name": "answer", "data": {"choice": "B"}})
     ack = await phone.until(of_type("action.ack"), timeout=2)
@@ -165,10 +163,8 @@ async def test_hosts_get_event_state_and_actions_in_their_stream_in_seq_order(
 async def test_a_repeated_action_id_is_one_action_over_ws_http_and_reconnects(
     server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    ana = (await join(http_a, event.code)).json()
-    host = await host_socket(server_a, event.code, event.host_token)
-    phone, _ = await participant_socket(server_a, ana["session_token"])
+    started = await room(http_a, server_a)
+    event, host, phone, ana = started.event, started.host, started.phone, started.joined
     answer = {"type": "action", "id": "q1", "name": "answer", "data": {"choice": "B"}}
     await phone.send(answer)
     first = await phone.until(of_type("action.ack"), timeout=2)

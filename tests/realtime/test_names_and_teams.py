@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.factories import create_event, join
-from tests.realtime.client import of_type
-from tests.realtime.test_ws import host_socket, participant_socket
+from tests.realtime.client import host_socket, of_type, room
 from tests.servers import RollcallServer
 
 TEAMS = [{"id": "red", "name": "Red"}, {"id": "blue", "name": "Blue"}]
@@ -17,12 +16,9 @@ async def test_rename_and_team_reach_the_hosts_and_the_phone(
     server_b: RollcallServer,
     http_a: httpx.AsyncClient,
 ) -> None:
-    event = await create_event(http_a, teams=TEAMS)
-    joined = (await join(http_a, event.code, name="Ana")).json()
-    pid = joined["participant"]["id"]
-    host = await host_socket(server_a, event.code, event.host_token)
-    phone, welcome = await participant_socket(server_b, joined["session_token"])
-    assert welcome["participant"]["team"] is None  # type: ignore[index]
+    started = await room(http_a, server_a, phone_server=server_b, name="Ana", teams=TEAMS)
+    event, host, phone, pid = started.event, started.host, started.phone, started.participant_id
+    assert started.welcome["participant"]["team"] is None
     path = f"/api/events/{event.code}/participants/{pid}"
     await http_a.patch(
         path, json={"display_name": "Anna", "team": "red"}, headers=event.host_headers

@@ -10,8 +10,7 @@ import psycopg
 
 from rollcall import event_log
 from tests.factories import create_event, join
-from tests.realtime.client import Socket, of_type
-from tests.realtime.test_ws import host_socket, participant_socket
+from tests.realtime.client import Socket, host_socket, of_type, room
 from tests.servers import RollcallServer
 
 
@@ -108,11 +107,9 @@ async def test_a_since_the_server_no_longer_has_or_from_the_future_gets_a_fresh_
 async def test_bad_input_closes_only_that_socket(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
+    started = await room(http_a, server_a)
+    event, host, phone = started.event, started.host, started.phone
     other = await create_event(http_a, title="Other")
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    phone, _ = await participant_socket(server_a, joined["session_token"])
 
     async def close_code(*frames: str | bytes, hello: dict[str, object] | None = None) -> int:
         socket = await Socket.open(server_a.ws_url, hello)

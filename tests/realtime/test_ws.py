@@ -8,26 +8,8 @@ import time
 import httpx
 
 from tests.factories import create_event, join, new_device
-from tests.realtime.client import Socket, of_type
+from tests.realtime.client import Socket, host_socket, of_type, participant_socket, room
 from tests.servers import RollcallServer
-
-
-async def host_socket(server: RollcallServer, code: str, token: str, **extra: object) -> Socket:
-    socket = await Socket.open(
-        server.ws_url, {"type": "hello", "role": "host", "event": code, "token": token, **extra}
-    )
-    welcome = await socket.next()
-    assert welcome["type"] == "welcome" and welcome["role"] == "host", welcome
-    return socket
-
-
-async def participant_socket(
-    server: RollcallServer, token: str
-) -> tuple[Socket, dict[str, object]]:
-    socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
-    welcome = await socket.next()
-    assert welcome["type"] == "welcome", welcome
-    return socket, welcome
 
 
 async def test_a_host_on_one_process_sees_a_join_made_through_another(
@@ -73,11 +55,8 @@ async def test_the_participant_welcome_and_live_state(
 async def test_silence_is_offline_once_and_a_beat_is_online_once(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    pid = joined["participant"]["id"]
-    phone, _ = await participant_socket(server_a, joined["session_token"])
+    started = await room(http_a, server_a)
+    host, phone, pid = started.host, started.phone, started.participant_id
     await host.until(of_type("participant.joined"))
 
     silent_since = time.monotonic()  # the phone sends nothing from here on
@@ -101,10 +80,8 @@ async def test_silence_is_offline_once_and_a_beat_is_online_once(
 async def test_away_lasts_until_back_and_heartbeats_keep_it_away(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    phone, _ = await participant_socket(server_a, joined["session_token"])
+    started = await room(http_a, server_a)
+    host, phone = started.host, started.phone
     await phone.send({"type": "away"})
     away = await host.until(of_type("participant.presence"), timeout=2)
     assert away["presence"] == "away"
@@ -237,10 +214,8 @@ async def test_an_away_phone_that_stops_beating_goes_offline(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
     """A page that goes away and then closes says `away` last; silence still ends in offline."""
-    event = await create_event(http_a)
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    phone, _ = await participant_socket(server_a, joined["session_token"])
+    started = await room(http_a, server_a)
+    host, phone = started.host, started.phone
     await phone.send({"type": "away"})
     assert (await host.until(of_type("participant.presence")))["presence"] == "away"
     await phone.close()
@@ -253,10 +228,8 @@ async def test_an_away_page_with_an_open_socket_stays_away_though_its_timers_sle
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
     """A hidden tab may beat once a minute only; while its socket lives, it is away, not gone."""
-    event = await create_event(http_a)
-    host = await host_socket(server_a, event.code, event.host_token)
-    joined = (await join(http_a, event.code)).json()
-    phone, _ = await participant_socket(server_a, joined["session_token"])
+    started = await room(http_a, server_a)
+    host, phone = started.host, started.phone
     await phone.send({"type": "away"})
     assert (await host.until(of_type("participant.presence")))["presence"] == "away"
     quiet = await host.drain(4.0)  # twice the 2 s timeout, and the phone sends nothing

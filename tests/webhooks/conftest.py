@@ -12,13 +12,12 @@ import pytest
 
 from rollcall.webhooks.service import new_secret
 from tests.pg import PgServer
+from tests.servers import FAST
 from tests.webhooks.receiver import Receiver
 
-FAST = {
-    "heartbeat_interval_s": 0.5,
-    "presence_timeout_s": 2,
-    "heartbeat_flush_s": 0.2,
-    "presence_sweep_s": 0.2,
+# The test servers' short timings, and webhooks retried within a second.
+FAST_WEBHOOKS = {
+    **FAST,
     "webhook_allow_private": "true",  # the receivers are on loopback
     "webhook_retry_base_s": 0.2,
     "webhook_retry_max_s": 1.0,

@@ -7,7 +7,6 @@ It records every request it answers. `mode` says how it answers: "ok" (204), "fa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from tests.polling import eventually
 from tests.servers import free_port
 
 HUGE_BYTES = 1 << 30
@@ -128,14 +128,16 @@ class Receiver:
         self, predicate: Callable[[list[Received]], bool], *, timeout: float, what: str
     ) -> list[Received]:
         """The requests so far, once the predicate holds of them (within the deadline)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def held() -> tuple[list[Received]] | None:
             got = self.snapshot()
-            if predicate(got):
-                return got
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: not within {timeout} s; got {len(got)} requests")
-            await asyncio.sleep(0.05)
+            return (got,) if predicate(got) else None  # a tuple: true even when `got` is empty
+
+        try:
+            return (await eventually(held, timeout=timeout, what=what))[0]
+        except AssertionError as late:
+            got = len(self.snapshot())
+            raise TimeoutError(f"{what}: not within {timeout} s; got {got} requests") from late
 
 
 def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:

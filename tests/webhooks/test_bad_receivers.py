@@ -12,7 +12,7 @@ import httpx
 
 from tests.factories import HostedEvent, create_event, join
 from tests.servers import RollcallServer, rollcall_server
-from tests.webhooks.conftest import FAST
+from tests.webhooks.conftest import FAST_WEBHOOKS
 from tests.webhooks.receiver import HUGE_BYTES, Receiver
 from tests.webhooks.test_delivery import put_webhook
 
@@ -50,7 +50,7 @@ async def test_bad_receivers_hold_up_nothing_but_their_own_messages(
     good = receivers("ok")
     bad = {mode: receivers(mode) for mode in ("hang", "fail", "redirect", "huge")}
     settings = {
-        **FAST,
+        **FAST_WEBHOOKS,
         "presence_timeout_s": 600,
         "webhook_timeout_s": 2,
         "webhook_retry_for_s": 4,

@@ -16,7 +16,7 @@ from rollcall.protocol import HostMessage
 from tests.factories import HostedEvent, bearer, create_event, join
 from tests.realtime.client import Socket, of_type
 from tests.servers import RollcallServer, rollcall_server
-from tests.webhooks.conftest import FAST, event_log_of
+from tests.webhooks.conftest import FAST_WEBHOOKS, event_log_of
 from tests.webhooks.receiver import Received, Receiver, first_of_each
 
 DOWN_FOR_S = 20.0
@@ -94,7 +94,7 @@ async def test_a_receiver_down_for_20_s_then_up_gets_every_message_in_order(
     webhook_db: str, logs: Path, receivers: Callable[..., Receiver]
 ) -> None:
     receiver = receivers("ok")
-    with rollcall_server(webhook_db, logs, **FAST) as server:
+    with rollcall_server(webhook_db, logs, **FAST_WEBHOOKS) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
             event = await create_event(http)
             secret = await put_webhook(http, event, receiver.url)
@@ -145,7 +145,7 @@ async def test_two_processes_deliver_each_message_once(
     webhook_db: str, logs: Path, receivers: Callable[..., Receiver], global_secret: str
 ) -> None:
     receiver = receivers("ok")
-    settings = {**FAST, "webhook_url": receiver.url, "webhook_secret": global_secret}
+    settings = {**FAST_WEBHOOKS, "webhook_url": receiver.url, "webhook_secret": global_secret}
     with (
         rollcall_server(webhook_db, logs, **settings) as a,
         rollcall_server(webhook_db, logs, **settings) as b,
@@ -189,7 +189,7 @@ async def test_a_restart_during_delivery_loses_nothing(
 ) -> None:
     receiver = receivers("slow", delay_s=0.03)
     settings = {
-        **FAST,
+        **FAST_WEBHOOKS,
         "presence_timeout_s": 600,  # the log holds exactly the joins
         "webhook_url": receiver.url,
         "webhook_secret": global_secret,
@@ -224,7 +224,7 @@ async def test_event_state_and_actions_reach_the_webhook_in_seq_order(
     webhook_db: str, logs: Path, receivers: Callable[..., Receiver]
 ) -> None:
     receiver = receivers("ok")
-    with rollcall_server(webhook_db, logs, **FAST) as server:
+    with rollcall_server(webhook_db, logs, **FAST_WEBHOOKS) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
             event = await create_event(http)
             secret = await put_webhook(http, event, receiver.url)

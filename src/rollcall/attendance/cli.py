@@ -12,7 +12,7 @@ import sys
 from rollcall.attendance import formats, service
 from rollcall.attendance.schemas import AttendanceFormat
 from rollcall.db import migrate
-from rollcall.db.pool import create_pool
+from rollcall.db.pool import borrow, create_pool
 from rollcall.db.url import resolve_database_url
 from rollcall.errors import EventNotFound
 from rollcall.events.service import get_event
@@ -28,7 +28,7 @@ def report_command(
     async def run() -> None:
         pool = await create_pool(url, min_size=1, max_size=1)
         try:
-            async with pool.acquire() as conn:
+            async with borrow(pool) as conn:
                 event = await get_event(conn, code=code)
                 roll, pages = await service.roll_call(
                     conn,

@@ -19,7 +19,7 @@ from uuid import UUID
 import asyncpg
 
 from rollcall.attendance.schemas import AttendanceEntry
-from rollcall.db.pool import DB
+from rollcall.db.pool import DB, borrow
 from rollcall.errors import EventNotFound
 from rollcall.events.schemas import Event
 from rollcall.events.service import EventRow, describe
@@ -132,7 +132,7 @@ async def roll_call(
         page, after = first, _after(first)
         yield page
         while after is not None:
-            async with pool.acquire() as borrowed:
+            async with borrow(pool) as borrowed:
                 page = await _page(borrowed, event_id=event.id, roll=roll, after=after)
             yield page
             after = _after(page)

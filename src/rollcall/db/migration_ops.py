@@ -7,6 +7,7 @@ the SQL an operator would review.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import textwrap
 import time
@@ -18,6 +19,7 @@ import psycopg
 from alembic import op
 from psycopg.rows import TupleRow
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger("rollcall.migrations")
 
@@ -310,3 +312,55 @@ def add_check_not_valid(*, table: str, name: str, check: str) -> None:
         why="Removes only a leftover of an interrupted run of this same step, so it can rerun.",
     )
     op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) NOT VALID")
+
+
+TABLE_LOCK_WAIT = "500ms"
+"""How long a revision waits for the first table it locks: writers queue behind it meanwhile."""
+TABLE_LOCK_ATTEMPTS = 120
+TABLE_LOCK_PAUSE_S = (0.1, 0.5)
+"""Between two attempts, a pause drawn from this range: the writers go on meanwhile."""
+
+
+def lock_tables(*tables: str) -> None:
+    """Lock these tables (ACCESS EXCLUSIVE, in this order) for the rest of the transaction.
+
+    Writers take `events` before `event_participants` (a join locks its event row first), and
+    some take `event_participants` alone; a revision that altered one table and then waited
+    for the other could deadlock with a writer of the previous release, which then loses its
+    write. So a revision takes every lock it needs up front: it waits (briefly) only for the
+    first, while it holds nothing, and takes the others without waiting (NOWAIT). When one is
+    busy it lets go of all of them, pauses and tries again, so it never waits while holding a
+    lock a writer wants, and a writer waits at most TABLE_LOCK_WAIT behind it.
+    """
+    statements = [
+        f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE{'' if n == 0 else ' NOWAIT'}"
+        for n, table in enumerate(tables)
+    ]
+    if offline():
+        op.execute(f"SET LOCAL lock_timeout = '{TABLE_LOCK_WAIT}'")
+        for statement in statements:
+            op.execute(statement)
+        op.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        return
+    bind = op.get_bind()
+    for attempt in range(1, TABLE_LOCK_ATTEMPTS + 1):
+        bind.exec_driver_sql("SAVEPOINT rollcall_lock_tables")
+        try:
+            bind.exec_driver_sql(f"SET LOCAL lock_timeout = '{TABLE_LOCK_WAIT}'")
+            for statement in statements:
+                bind.exec_driver_sql(statement)
+        except OperationalError as error:
+            if not isinstance(error.orig, psycopg.errors.LockNotAvailable):
+                raise
+            bind.exec_driver_sql("ROLLBACK TO SAVEPOINT rollcall_lock_tables")
+            if attempt % 10 == 0:
+                log.info("%s busy: %d attempts to lock them so far", ", ".join(tables), attempt)
+            time.sleep(random.uniform(*TABLE_LOCK_PAUSE_S))  # noqa: S311 (a pause, not a secret)
+            continue
+        bind.exec_driver_sql("RELEASE SAVEPOINT rollcall_lock_tables")
+        bind.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        return
+    raise RuntimeError(
+        f"{', '.join(tables)} stayed busy through {TABLE_LOCK_ATTEMPTS} attempts to lock them;"
+        " run the upgrade again"
+    )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from rollcall.metrics import POOL_WAIT
+from rollcall.metrics import POOL_DISCARDED, POOL_WAIT
 
 # A query that cannot finish within this many seconds fails instead of holding a request.
 COMMAND_TIMEOUT_S = 5.0
@@ -141,3 +144,64 @@ async def connect(url: str) -> asyncpg.Connection[Any]:
 
 DB: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 """What services take as `conn`: a connection, or one borrowed from the pool."""
+
+
+INTERRUPTIONS: tuple[type[BaseException], ...] = (asyncio.CancelledError, TimeoutError)
+"""How a block that holds a connection ends while a statement may still be in flight: the task
+was cancelled (a socket closed, a shutdown, an `asyncio.timeout` around the block), or a
+timeout inside it gave up on a statement (the command timeout)."""
+
+
+@asynccontextmanager
+async def borrow(pool: asyncpg.Pool[Any], *, wait_s: float | None = None) -> AsyncIterator[DB]:
+    """A pooled connection for the length of the block (waiting at most `wait_s` for one): the
+    one way code takes one.
+
+    A block that ends normally, or with an ordinary error, gives the connection back. One
+    interrupted (INTERRUPTIONS, or anything that is not an Exception) discards it instead:
+    whether its statement ran, was cancelled or still runs on the server is unknown, and a
+    connection handed back in that state can fail the next borrower (inside a transaction on
+    the server's side, or a late cancel request). The pool opens a fresh one in its place; the
+    server rolls back whatever the closed session had open (docs/decisions.md).
+    """
+    async with pool.acquire(timeout=wait_s) as conn:
+        try:
+            yield conn
+        except BaseException as exc:
+            if isinstance(exc, INTERRUPTIONS) or not isinstance(exc, Exception):
+                conn.terminate()
+                POOL_DISCARDED.inc()
+            raise
+
+
+CHECK_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+CHECK_WAIT_S = 2.0
+"""How long `unclean` waits for each connection: one not given back by then is held (a leak)."""
+
+
+async def unclean(pool: asyncpg.Pool[Any]) -> list[str]:
+    """What is wrong with the pool's connections, if anything (an empty list: all clean).
+
+    Borrows every connection the pool holds, all at once; each must answer a trivial query,
+    and the server must say, with its answer, that the session is not inside a transaction.
+    For a pool at rest: at a graceful stop, or after a test.
+    """
+    found: list[str] = []
+    async with AsyncExitStack() as stack:
+        borrowed: list[DB] = []
+        for _ in range(pool.get_size()):
+            try:
+                borrowed.append(await stack.enter_async_context(borrow(pool, wait_s=CHECK_WAIT_S)))
+            except TimeoutError:
+                found.append(f"a connection was not given back within {CHECK_WAIT_S:g} s")
+        for conn in borrowed:
+            try:
+                # Its answer ends with the server's own word on the session: in a transaction
+                # block or not (ReadyForQuery), whatever asyncpg believed before.
+                await conn.execute("SELECT 1", timeout=CHECK_WAIT_S)
+            except CHECK_ERRORS as exc:
+                found.append(f"connection {conn.get_server_pid()}: {type(exc).__name__}: {exc}")
+                continue
+            if conn.is_in_transaction():
+                found.append(f"connection {conn.get_server_pid()} is inside a transaction")
+    return found

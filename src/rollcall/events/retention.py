@@ -26,7 +26,7 @@ import asyncpg
 
 from rollcall import event_log
 from rollcall.background import Periodic
-from rollcall.db.pool import DB
+from rollcall.db.pool import DB, borrow
 from rollcall.errors import EventClosed
 from rollcall.events import service
 from rollcall.events.schemas import EventUpdate
@@ -229,7 +229,7 @@ class RetentionSweeper:
         self._loop = Periodic("retention", self.run_once, interval_s)
 
     async def run_once(self) -> Purge:
-        async with self._pool.acquire() as conn:
+        async with borrow(self._pool) as conn:
             done = await purge(
                 conn,
                 idle_s=self._idle_s,

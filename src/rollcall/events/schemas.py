@@ -143,6 +143,10 @@ class TeamCount(BaseModel):
 
 class EventCounts(BaseModel):
     seats_taken: int = Field(description="participants who are neither waiting nor kicked")
+    full: bool = Field(
+        description="every seat is taken: a newcomer's join is refused (409 `event_full`), or,"
+        " with admission `approval`, waits for a seat like any newcomer",
+    )
     pending: int = Field(description="participants waiting for the host")
     active: int
     online: int

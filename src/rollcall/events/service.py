@@ -299,6 +299,7 @@ async def _counts_and_state(
         )
         SELECT
             (SELECT seats_taken FROM events WHERE id = $1) AS seats_taken,
+            (SELECT rollcall_full(e) FROM events AS e WHERE id = $1) AS full,
             count(*) FILTER (WHERE p.status = 'pending') AS pending,
             count(*) FILTER (WHERE p.status = 'active') AS active,
             count(*) FILTER (WHERE presence = 'online' AND p.status <> 'pending') AS online,
@@ -319,11 +320,14 @@ async def _counts_and_state(
         presence_timeout_s,
     )
     assert record is not None
-    counted = {key: record[key] or 0 for key in EventCounts.model_fields if key != "teams"}
+    counted = {
+        key: record[key] or 0 for key in EventCounts.model_fields if key not in ("teams", "full")
+    }
     teams = {
         team: TeamCount(active=active, online=online) for team, active, online in record["teams"]
     }
-    return EventCounts(**counted, teams=teams), record["state"], record["state_version"]
+    counts = EventCounts(**counted, teams=teams, full=record["full"])
+    return counts, record["state"], record["state_version"]
 
 
 async def describe(conn: DB, *, event: EventRow, presence_timeout_s: float) -> Event:

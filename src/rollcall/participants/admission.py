@@ -21,6 +21,7 @@ from rollcall.errors import (
 )
 from rollcall.events.service import EventRow
 from rollcall.participants.names import name_skeleton, normalize_display_name
+from rollcall.participants.outcomes import AdmitOutcome
 from rollcall.participants.schemas import Participant
 from rollcall.participants.service import (
     PARTICIPANT_COLUMNS,
@@ -33,11 +34,11 @@ from rollcall.participants.service import (
 from rollcall.protocol import HostMessage
 
 ADMIT_REFUSALS: dict[str, type[Exception]] = {
-    "closed": EventClosed,
-    "not_found": ParticipantNotFound,
-    "not_pending": ParticipantNotPending,
-    "full": EventFull,
-    "banned": DeviceBanned,
+    AdmitOutcome.CLOSED: EventClosed,
+    AdmitOutcome.NOT_FOUND: ParticipantNotFound,
+    AdmitOutcome.NOT_PENDING: ParticipantNotPending,
+    AdmitOutcome.FULL: EventFull,
+    AdmitOutcome.BANNED: DeviceBanned,
 }
 
 
@@ -49,11 +50,11 @@ async def admit_many(conn: DB, *, event: EventRow, participant_ids: list[UUID] |
     no seat is left for any of them.
     """
     rows = await conn.fetch("SELECT * FROM rollcall_admit($1, $2)", event.id, participant_ids)
-    outcomes = [row["outcome"] for row in rows]
-    if "closed" in outcomes:
+    outcomes = [AdmitOutcome(row["outcome"]) for row in rows]
+    if AdmitOutcome.CLOSED in outcomes:
         raise EventClosed("a closed event cannot be changed")
-    admitted = sum(outcome in ("admitted", "moved") for outcome in outcomes)
-    if admitted == 0 and "full" in outcomes:
+    admitted = sum(outcome in (AdmitOutcome.ADMITTED, AdmitOutcome.MOVED) for outcome in outcomes)
+    if admitted == 0 and AdmitOutcome.FULL in outcomes:
         raise EventFull("no seat is left for anyone waiting; raise the capacity first")
     return admitted
 
@@ -64,7 +65,7 @@ async def admit(conn: DB, *, event: EventRow, participant_id: UUID) -> Participa
     Returns the participant now in the seat (for a seat move, the one whose seat it was).
     """
     rows = await conn.fetch("SELECT * FROM rollcall_admit($1, $2)", event.id, [participant_id])
-    outcome = rows[0]["outcome"] if rows else "not_found"
+    outcome = AdmitOutcome(rows[0]["outcome"]) if rows else AdmitOutcome.NOT_FOUND
     if outcome in ADMIT_REFUSALS:
         raise ADMIT_REFUSALS[outcome]()
     seated: UUID = rows[0]["participant_id"]
@@ -106,8 +107,8 @@ async def unban(conn: DB, *, event: EventRow, participant_id: UUID) -> Participa
             raise NameTaken(f"someone else in this event is now called {name!r}, or looks it")
         seat = await conn.fetchval(
             """
-            UPDATE events SET seats_taken = seats_taken + 1
-            WHERE id = $1 AND seats_taken < capacity RETURNING id
+            UPDATE events AS e SET seats_taken = seats_taken + 1
+            WHERE id = $1 AND NOT rollcall_full(e) RETURNING id
             """,
             event.id,
         )

@@ -15,10 +15,12 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.db.pool import CONNECT_TIMEOUT_S
+from rollcall.db.pool import CONNECT_TIMEOUT_S, borrow
 
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
+GATHER_S = 0.002
+"""How long a batch may wait for the joins the last batch's answers will bring back."""
 JOIN_WAIT_S = 4.0
 """A join that has not settled by then fails with TimeoutError (503, Retry-After): a phone
 waiting on a database that is restarting or overwhelmed hears "try again", not silence.
@@ -52,6 +54,8 @@ class JoinBatcher:
         self._waiting: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._expected = 1  # the size of the last batch answered
+        self._gathering: asyncio.TimerHandle | None = None
 
     async def join(self, request: BatchedJoin) -> asyncpg.Record:
         """The row rollcall_join returns for this request (its `outcome` says what happened)."""
@@ -60,11 +64,31 @@ class JoinBatcher:
         self._send_more()
         return await asyncio.wait_for(future, JOIN_WAIT_S)
 
-    def _send_more(self) -> None:
+    def _send_more(self, *, gathered: bool = False) -> None:
+        """Send what waits, in batches, while fewer than MAX_IN_FLIGHT are in flight.
+
+        Clients whose joins were just answered send their next ones a moment later, one by
+        one: sent at once, the first would go alone and the rest wait for it. So a batch waits
+        until as many joins as the last batch had have arrived, or GATHER_S has passed. An
+        idle server's last batch was one join: a lone join goes at once.
+        """
+        if gathered:
+            self._gathering = None
         # Phones that stopped waiting (JOIN_WAIT_S) are not sent: under overload, no work for them.
         self._waiting = [
             (request, future) for request, future in self._waiting if not future.done()
         ]
+        if self._gathering is not None:
+            if len(self._waiting) < self._expected:
+                return
+            self._gathering.cancel()
+            self._gathering = None
+        if self._waiting and len(self._waiting) < self._expected and not gathered:
+            if self._in_flight < MAX_IN_FLIGHT:
+                self._gathering = asyncio.get_running_loop().call_later(
+                    GATHER_S, lambda: self._send_more(gathered=True)
+                )
+            return
         while self._waiting and self._in_flight < MAX_IN_FLIGHT:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             self._in_flight += 1
@@ -75,7 +99,7 @@ class JoinBatcher:
     async def _send(self, batch: list[tuple[BatchedJoin, asyncio.Future[asyncpg.Record]]]) -> None:
         try:
             requests = [request for request, _ in batch]
-            async with self._pool.acquire(timeout=CONNECT_TIMEOUT_S) as conn:
+            async with borrow(self._pool, wait_s=CONNECT_TIMEOUT_S) as conn:
                 rows = await conn.fetch(
                     "SELECT * FROM rollcall_join_many($1::text[], $2::uuid[], $3::text[],"
                     " $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bytea[],"
@@ -97,6 +121,7 @@ class JoinBatcher:
                     [r.name_listed for r in requests],
                     [r.team for r in requests],
                 )
+            self._expected = min(MAX_BATCH, len(batch))
             by_position = {row["ord"]: row for row in rows}
             for position, (_, future) in enumerate(batch, start=1):
                 if not future.done():

@@ -11,6 +11,7 @@ import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
+from rollcall.db.pool import borrow
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -41,6 +42,7 @@ from rollcall.events.links import public_base, recovery_url
 from rollcall.events.schemas import GeneratedName
 from rollcall.participants import admission, generated, seats, service, teams
 from rollcall.participants.deps import ParticipantSession
+from rollcall.participants.outcomes import JoinOutcome
 from rollcall.participants.schemas import (
     AdmitRequest,
     Admitted,
@@ -70,7 +72,7 @@ from rollcall.runtime import AppRuntime, AppSettings, Conn
 router = APIRouter(tags=["participants"])
 
 
-JOIN_STATUS = {"joined": 201, "pending": 202, "reclaim_pending": 202}
+JOIN_STATUS = {JoinOutcome.JOINED: 201, JoinOutcome.PENDING: 202, JoinOutcome.RECLAIM_PENDING: 202}
 
 
 @router.post(
@@ -139,7 +141,7 @@ async def join(
         try:
             body = await parse_json_body(request, JoinRequest)
         except (MalformedRequest, ValidationFailed):
-            async with runtime.pool.acquire() as conn:
+            async with borrow(runtime.pool) as conn:
                 try:
                     await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
                 except EventNotFound:
@@ -167,7 +169,7 @@ async def join(
         participant=result.participant,
         session_token=result.session_token,
         rejoined=result.rejoined,
-        reclaimed=result.outcome == "reclaimed",
+        reclaimed=result.outcome == JoinOutcome.RECLAIMED,
         recovery_code=result.recovery_code,
         heartbeat_interval_s=runtime.settings.heartbeat_interval_s,
     )

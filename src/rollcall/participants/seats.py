@@ -46,12 +46,13 @@ async def add_seat(
     name = CheckedName.of(display_name)
     async with conn.transaction():
         locked = await conn.fetchrow(
-            "SELECT status, seats_taken, capacity, teams FROM events WHERE id = $1 FOR UPDATE",
+            "SELECT status, rollcall_full(e) AS full, teams FROM events AS e WHERE id = $1"
+            " FOR UPDATE",
             event.id,
         )
         if locked is None or locked["status"] == "closed":
             raise EventClosed("a closed event cannot be changed")
-        if locked["seats_taken"] >= locked["capacity"]:
+        if locked["full"]:
             raise EventFull("every seat is taken; raise the capacity first")
         if await name_refused(conn, event_id=event.id, name=name):
             raise NameNotAllowed("this event does not allow this name; choose another")

@@ -1,7 +1,8 @@
 """Join, rejoin, leave, kick, state: the participant rules, decided by the database.
 
 Uniqueness of devices and names are constraints; the join rules, seats included, run in the
-database function rollcall_join under the event row lock. Concurrent requests are resolved by
+database function rollcall_join_many (db/functions/) under the event row lock; what it
+answers is a JoinOutcome (outcomes.py). Concurrent requests are resolved by
 PostgreSQL, never by a check-then-insert here.
 """
 
@@ -38,9 +39,10 @@ from rollcall.errors import (
     TeamNotFound,
 )
 from rollcall.events.service import EventRow, event_columns, event_from
-from rollcall.participants import generated, recovery
+from rollcall.participants import generated, outcomes, recovery
 from rollcall.participants.batch import BatchedJoin, JoinBatcher
 from rollcall.participants.names import name_skeleton, normalize_display_name
+from rollcall.participants.outcomes import JoinOutcome
 from rollcall.participants.schemas import Participant, ParticipantPatch, RosterEntry
 from rollcall.participants.wordfilter import builtin_list, name_forms
 from rollcall.presence.service import PRESENCE_ROW_COLUMNS, PresenceRow, presence_sql
@@ -98,12 +100,12 @@ class JoinAllowance:
 class JoinResult:
     participant: Participant
     session_token: str
-    outcome: str  # joined, pending, rejoined, reclaimed or reclaim_pending
+    outcome: JoinOutcome  # one of outcomes.ADMITTED
     recovery_code: str | None
 
     @property
     def rejoined(self) -> bool:
-        return self.outcome in ("rejoined", "reclaimed")
+        return self.outcome in outcomes.REJOINED
 
 
 @dataclass(frozen=True)
@@ -115,37 +117,19 @@ class Session:
 
 
 JOIN_REFUSALS: dict[str, type[Exception]] = {
-    "not_found": EventNotFound,
-    "closed": EventClosed,
-    "banned": DeviceBanned,
-    "locked": EventLocked,
-    "full": EventFull,
-    "room_check_failed": RoomCheckFailed,
-    "reclaim_disabled": ReclaimDisabled,
-    "recovery_invalid": RecoveryCodeInvalid,
-    "names_generated": NamesGenerated,
-    "generated_names_off": GeneratedNamesOff,
-    "team_choice_off": TeamChoiceOff,
-    "team_not_found": TeamNotFound,
+    JoinOutcome.NOT_FOUND: EventNotFound,
+    JoinOutcome.CLOSED: EventClosed,
+    JoinOutcome.BANNED: DeviceBanned,
+    JoinOutcome.LOCKED: EventLocked,
+    JoinOutcome.FULL: EventFull,
+    JoinOutcome.ROOM_CHECK_FAILED: RoomCheckFailed,
+    JoinOutcome.RECLAIM_DISABLED: ReclaimDisabled,
+    JoinOutcome.RECOVERY_INVALID: RecoveryCodeInvalid,
+    JoinOutcome.NAMES_GENERATED: NamesGenerated,
+    JoinOutcome.GENERATED_NAMES_OFF: GeneratedNamesOff,
+    JoinOutcome.TEAM_CHOICE_OFF: TeamChoiceOff,
+    JoinOutcome.TEAM_NOT_FOUND: TeamNotFound,
 }
-ADMITTED_OUTCOMES = ("joined", "pending", "rejoined", "reclaimed", "reclaim_pending")
-# Attempts of a device new to the event without a recovery code: what the join limit counts.
-NEWCOMER_OUTCOMES = (
-    "joined",
-    "pending",
-    "locked",
-    "full",
-    "name_taken",
-    "room_check_failed",
-    "name_not_allowed",
-    "names_generated",
-    "generated_names_off",
-    "team_choice_off",
-    "team_not_found",
-)
-WRONG_GUESSES = ("room_check_failed", "recovery_invalid")
-# A drawn name the event will not have: draw another.
-REDRAWN = ("name_taken", "name_not_allowed")
 
 
 @dataclass(frozen=True)
@@ -200,7 +184,7 @@ async def join(
 ) -> JoinResult:
     """Join the event from `device_id`, or rejoin the participant this device already has there.
 
-    The rules run in the database (rollcall_join_many, revision names_seats_teams), in their
+    The rules run in the database (rollcall_join_many, db/functions/), in their
     documented order, while the event row is locked; the batcher sends many joins in one
     transaction, and the database takes them as sets with the outcome of one after another.
     With `recovery_code`, a device new to the event takes over that participant's seat. A
@@ -212,7 +196,7 @@ async def join(
         None if recovery_code is None else recovery.digest_of(recovery.number_of(recovery_code))
     )
     refused_words: frozenset[str] = frozenset()
-    outcome = "retry"
+    outcome = JoinOutcome.RETRY
     for attempt in range(GENERATED_ATTEMPTS if choice.generated else JOIN_ATTEMPTS):
         name = CheckedName.of(choice.attempt(attempt, refused_words))
         token = new_token()
@@ -234,37 +218,37 @@ async def join(
                 team=team,
             )
         )
-        outcome = record["outcome"]
+        outcome = JoinOutcome(record["outcome"])
         metrics.JOINS.labels(outcome=outcome).inc()
-        allowance.counts_as_join = outcome in NEWCOMER_OUTCOMES
-        allowance.wrong_guess = outcome in WRONG_GUESSES
-        if outcome in ADMITTED_OUTCOMES:
+        allowance.counts_as_join = outcome in outcomes.NEWCOMER
+        allowance.wrong_guess = outcome in outcomes.WRONG_GUESSES
+        if outcome in outcomes.ADMITTED:
             return JoinResult(
                 to_participant(record), token, outcome, shown_code(record["recovery_number"])
             )
-        if outcome in REDRAWN and choice.generated:
-            if outcome == "name_not_allowed":  # the host blocked a word of it: not again
+        if outcome in outcomes.REDRAWN and choice.generated:
+            if outcome == JoinOutcome.NAME_NOT_ALLOWED:  # the host blocked a word of it: not again
                 refused_words |= frozenset(name.name.split())
             continue
-        if outcome == "name_not_allowed":
+        if outcome == JoinOutcome.NAME_NOT_ALLOWED:
             raise NameNotAllowed("this event does not allow this name; choose another")
-        if outcome == "name_taken":
+        if outcome == JoinOutcome.NAME_TAKEN:
             raise NameTaken(f"someone else in this event is called {name.name!r}, or looks it")
-        if outcome == "join_limited":
+        if outcome == JoinOutcome.JOIN_LIMITED:
             raise RateLimited(
                 "too many joins from this address; try again later",
                 retry_after_s=allowance.join_retry_after_s,
             )
-        if outcome == "guess_limited":
+        if outcome == JoinOutcome.GUESS_LIMITED:
             raise RateLimited(
                 "too many wrong codes from this address; try again later",
                 retry_after_s=allowance.guess_retry_after_s,
             )
         if outcome in JOIN_REFUSALS:
             raise JOIN_REFUSALS[outcome]()
-    if outcome == "name_not_allowed":
+    if outcome == JoinOutcome.NAME_NOT_ALLOWED:
         raise NameNotAllowed("no generated name gets past this event's word filter")
-    if outcome == "name_taken":
+    if outcome == JoinOutcome.NAME_TAKEN:
         raise NameTaken("no free generated name was found; try again")
     raise RuntimeError("join did not settle after several attempts")
 

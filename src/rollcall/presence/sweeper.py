@@ -9,6 +9,7 @@ import asyncpg
 
 from rollcall import event_log
 from rollcall.background import Periodic
+from rollcall.db.pool import borrow
 from rollcall.presence.service import sweep
 
 TRIM_EVERY_S = 60.0
@@ -30,7 +31,7 @@ class PresenceSweeper:
         self._loop = Periodic("presence sweep", self.run_once, interval_s)
 
     async def run_once(self) -> int:
-        async with self._pool.acquire() as conn:
+        async with borrow(self._pool) as conn:
             changed = await sweep(conn, presence_timeout_s=self._timeout)
             if time.monotonic() - self._last_trim >= TRIM_EVERY_S:
                 self._last_trim = time.monotonic()

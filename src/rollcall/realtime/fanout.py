@@ -31,7 +31,7 @@ from uuid import UUID
 import asyncpg
 
 from rollcall import event_log
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import UNAVAILABLE_ERRORS, borrow
 from rollcall.protocol import Close, HostMessage, Role, ServerMessage
 from rollcall.realtime.connection import Connection, Encoded, move
 from rollcall.realtime.registry import Registry
@@ -213,7 +213,7 @@ class Fanout:
         while self._registry.has_event(event_id):
             since = self._take_since(event_id)
             try:
-                async with self._pool.acquire() as conn:
+                async with borrow(self._pool) as conn:
                     messages = await event_log.messages_after(
                         conn, event_id=event_id, since=since, limit=FETCH_LIMIT
                     )
@@ -230,7 +230,7 @@ class Fanout:
         try:
             since = {event_id: self._take_since(event_id) for event_id in events}
             try:
-                async with self._pool.acquire() as conn:
+                async with borrow(self._pool) as conn:
                     found = await event_log.messages_after_each(
                         conn, since=since, limit=FETCH_LIMIT
                     )

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from rollcall.db.pool import DB
+from rollcall.db.pool import DB, borrow
 
 HELLO_WAIT_S = 2.0
 """How long a hello waits for a database connection before it is told to try again later."""
@@ -56,14 +56,14 @@ class SocketGate:
             await asyncio.wait_for(self._lookups.acquire(), HELLO_WAIT_S)
         except TimeoutError as exc:
             raise TooBusy from exc
+        borrowed = False
         try:
-            try:
-                connection = await self._pool.acquire(timeout=HELLO_WAIT_S)
-            except TimeoutError as exc:
-                raise TooBusy from exc
-            try:
+            async with borrow(self._pool, wait_s=HELLO_WAIT_S) as connection:
+                borrowed = True
                 yield connection
-            finally:
-                await self._pool.release(connection)
+        except TimeoutError as exc:
+            if borrowed:  # the lookup's own query timed out, not the wait for a connection
+                raise
+            raise TooBusy from exc
         finally:
             self._lookups.release()

@@ -29,7 +29,7 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import UNAVAILABLE_ERRORS, borrow
 from rollcall.live import receipts
 from rollcall.live.schemas import Receipts
 from rollcall.protocol import HostMessage, ServerMessage
@@ -172,7 +172,7 @@ class ReceiptsFeed:
             if not marked:
                 return
             try:
-                async with self._pool.acquire() as conn:
+                async with borrow(self._pool) as conn:
                     counted = await receipts.summaries(conn, event_ids=marked)
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("receipts not counted: %s", type(exc).__name__)

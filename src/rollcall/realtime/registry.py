@@ -26,7 +26,7 @@ from uuid import UUID
 
 import asyncpg
 
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import UNAVAILABLE_ERRORS, borrow
 from rollcall.protocol import CONTROL_CHANNEL
 from rollcall.realtime.connection import Connection, move, replace
 
@@ -158,7 +158,7 @@ class Registry:
             batch = [c for c in self._outbox if not c.closing]
             self._outbox = []
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with borrow(self._pool) as conn, conn.transaction():
                     for payload in _payloads(batch):
                         await conn.execute("SELECT pg_notify($1, $2)", CONTROL_CHANNEL, payload)
             except UNAVAILABLE_ERRORS as exc:

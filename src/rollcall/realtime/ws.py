@@ -24,7 +24,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from rollcall import event_log, metrics
 from rollcall.auth import cookie_token
-from rollcall.db.pool import DB, UNAVAILABLE_ERRORS
+from rollcall.db.pool import DB, UNAVAILABLE_ERRORS, borrow
 from rollcall.errors import (
     EventNotFound,
     InvalidToken,
@@ -395,7 +395,7 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
             if connection.settling is None:
                 await _mark_here(runtime, connection, away=connection.away)
             else:  # beyond the pace: recorded now, announced when the pace allows
-                async with runtime.pool.acquire() as conn:
+                async with borrow(runtime.pool) as conn:
                     await note_away(
                         conn, participant_id=connection.participant_id, away=connection.away
                     )
@@ -441,7 +441,7 @@ async def _act(runtime: Runtime, connection: Connection, message: dict[str, Any]
         _refuse(connection, refusal, **about)
         return
     try:
-        async with runtime.pool.acquire() as conn:
+        async with borrow(runtime.pool) as conn:
             ack = await actions.act(conn, participant_id=connection.participant_id, action=action)
     except Problem as problem:
         _refuse(connection, problem, **about)
@@ -480,7 +480,7 @@ async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any
         _refuse(connection, problem)
         return
     if (event_version or 0) > connection.event_version or (version or 0) > connection.state_version:
-        async with runtime.pool.acquire() as conn:
+        async with borrow(runtime.pool) as conn:
             connection.event_version = max(
                 connection.event_version,
                 await state.current_version(conn, event_id=connection.event_id),
@@ -508,7 +508,7 @@ async def _mark_here(
     known: PresenceRow | None = None,
 ) -> None:
     assert connection.participant_id is not None
-    async with runtime.pool.acquire() as conn:
+    async with borrow(runtime.pool) as conn:
         change = await set_presence(
             conn,
             participant_id=connection.participant_id,
@@ -549,7 +549,7 @@ async def _send_room_checks(connection: Connection, runtime: Runtime) -> None:
     while not connection.closing:
         connection.event_changed.clear()
         try:
-            async with runtime.pool.acquire() as conn:
+            async with borrow(runtime.pool) as conn:
                 now = await events.room_check(
                     conn, event_id=connection.event_id, period_s=runtime.settings.room_check_s
                 )

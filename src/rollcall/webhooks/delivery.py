@@ -30,7 +30,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from rollcall import __version__, event_log, metrics
-from rollcall.db.pool import UNAVAILABLE_ERRORS
+from rollcall.db.pool import UNAVAILABLE_ERRORS, borrow
 from rollcall.protocol import EVENTS_CHANNEL, WEBHOOKS_CHANNEL
 from rollcall.settings import Settings
 from rollcall.webhooks import service
@@ -218,7 +218,7 @@ class WebhookDeliverer:
 
     async def _deliver(self, key: StreamKey, stream: _Stream) -> None:
         """POST the stream's messages in order until it has none left, or gives up."""
-        async with self._pool.acquire() as conn:
+        async with borrow(self._pool) as conn:
             cursor = await service.stream_cursor(conn, key=key)
         if cursor is None:
             return
@@ -230,7 +230,7 @@ class WebhookDeliverer:
                 if stream.reload.is_set():  # the host set the webhook again: retry now
                     stream.reload.clear()
                     cursor = Cursor(delivered_seq=cursor.delivered_seq)
-                async with self._pool.acquire() as conn:
+                async with borrow(self._pool) as conn:
                     target = await service.stream_target(conn, key=key)
                     entries = await event_log.entries_after(
                         conn, event_id=key.event_id, since=cursor.delivered_seq, limit=BATCH
@@ -317,7 +317,7 @@ class WebhookDeliverer:
         )
 
     async def _store(self, key: StreamKey, cursor: Cursor, attempts: list[Attempt]) -> None:
-        async with asyncio.timeout(PERSIST_TIMEOUT_S), self._pool.acquire() as conn:
+        async with asyncio.timeout(PERSIST_TIMEOUT_S), borrow(self._pool) as conn:
             await service.record_progress(conn, key=key, cursor=cursor, attempts=attempts)
 
     def _signer(self, target: Target) -> Webhook:

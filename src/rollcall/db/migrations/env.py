@@ -7,12 +7,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from rollcall.db.migration_lock import migration_lock
+
 config = context.config
 
 
 def _configure(connection: Connection) -> None:
     context.configure(connection=connection, transaction_per_migration=True)
-    with context.begin_transaction():
+    with migration_lock(connection), context.begin_transaction():
         context.run_migrations()
 
 

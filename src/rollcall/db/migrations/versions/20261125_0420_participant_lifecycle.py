@@ -99,9 +99,52 @@ SELECT (SELECT count(*) FROM walked), (SELECT count(*) FROM walked WHERE name_ke
 """
 ATTEMPTS = 10
 
+# A release before this revision keeps serving while it runs, and after it until its processes
+# are replaced: it inserts participants without a name key (and counts no seat). This trigger
+# fills both in for it, so its inserts never meet the NOT NULL below and the seats stay right:
+# under the event's row lock (as a join and the backfill take it), a printable ASCII name gets
+# its key as the backfill computes it (`key#id` when a row of the event has the key already,
+# or has no key yet and will get that one), any other name `#id`, as a name the backfill
+# cannot key in SQL (a name keyed so is unique on its own). It never fires for this release's
+# writes, which always give the key.
+FILL_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION rollcall_name_key_fill() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_key text := '';
+BEGIN
+    PERFORM 1 FROM events WHERE id = NEW.event_id FOR UPDATE;
+    IF NEW.display_name ~ {PRINTABLE_ASCII} THEN
+        SELECT {ASCII_NAME_KEY} INTO v_key
+        FROM (SELECT {ASCII_FOLDED} AS folded FROM (SELECT NEW.display_name) AS n(display_name)) AS f;
+    END IF;
+    IF v_key = '' OR EXISTS (
+        SELECT 1 FROM {TABLE} AS p
+        WHERE p.event_id = NEW.event_id
+          AND (p.name_key = v_key OR (p.name_key IS NULL AND p.display_name ~ {PRINTABLE_ASCII}
+               AND (SELECT {ASCII_NAME_KEY}
+                    FROM (SELECT {ASCII_FOLDED} AS folded FROM (SELECT p.display_name) AS n(display_name)) AS f) = v_key))
+    ) THEN
+        NEW.name_key := v_key || '#' || NEW.id;
+    ELSE
+        NEW.name_key := v_key;
+    END IF;
+    UPDATE events SET seats_taken = seats_taken + 1 WHERE id = NEW.event_id AND NEW.status <> 'kicked';
+    RETURN NEW;
+END
+$$
+"""
+FILL_TRIGGER = f"""
+CREATE OR REPLACE TRIGGER rollcall_name_key_fill
+BEFORE INSERT ON {TABLE}
+FOR EACH ROW WHEN (NEW.name_key IS NULL)
+EXECUTE FUNCTION rollcall_name_key_fill()
+"""
+
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     # Events before participants: the order in which joins lock them, so no deadlock with one.
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS seats_taken bigint NOT NULL DEFAULT 0")
     ops.add_check_not_valid(
@@ -123,6 +166,8 @@ def upgrade() -> None:
     )
     op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS away boolean NOT NULL DEFAULT false")
     op.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS name_key text")
+    op.execute(FILL_FUNCTION)
+    op.execute(FILL_TRIGGER)
     ops.validate_constraint(table="events", name="events_seats_taken_check")
     ops.validate_constraint(table=TABLE, name="event_participants_status_check")
 
@@ -177,6 +222,8 @@ def _key(name: str) -> str:
 
 def downgrade() -> None:
     ops.set_timeouts()
+    op.execute(f"DROP TRIGGER IF EXISTS rollcall_name_key_fill ON {TABLE}")
+    op.execute("DROP FUNCTION IF EXISTS rollcall_name_key_fill()")
     ops.execute_justified(
         "ALTER TABLE events DROP COLUMN IF EXISTS seats_taken",
         ignore="ban-drop-column",

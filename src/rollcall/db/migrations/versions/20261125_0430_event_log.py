@@ -24,6 +24,7 @@ depends_on = None
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0")
     op.execute("ALTER TABLE event_participants ADD COLUMN IF NOT EXISTS reported_presence text")
     op.execute(

@@ -172,6 +172,7 @@ EXECUTE FUNCTION rollcall_event_closed()
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     # Constant defaults: PostgreSQL 11+ adds these columns without rewriting the table.
     for column in ("online_s", "away_s", "offline_s"):
         op.execute(

@@ -13,7 +13,8 @@
   with the seat's recovery code, whatever the event's reclaim switch says.
 - rollcall_join_one, rollcall_join_set, rollcall_join and rollcall_join_many take four more
   inputs per join, each with a default, so the previous release's calls (without them) go on
-  working: whether the name was generated, its folded forms, whether the built-in list refuses
+  working (the inner two as well: a previous release's rollcall_join_many under way while this
+  revision commits goes on to call them as it knew them): whether the name was generated, its folded forms, whether the built-in list refuses
   it, and the team the phone chose. A new participant is refused, after the seat rules and before
   the name is taken, by rollcall_newcomer_refusal. They return the participant's team too.
 - rollcall_roster_entry gives `team` and `has_phone`.
@@ -90,7 +91,8 @@ CREATE OR REPLACE FUNCTION rollcall_join_one(
     p_event events, p_device_id uuid, p_display_name text, p_name_key text,
     p_name_skeleton text, p_token_hash bytea, p_room_check text, p_recovery_digest bytea,
     p_may_join boolean, p_may_guess boolean, p_room_check_s double precision,
-    p_generated boolean, p_name_forms text, p_name_listed boolean, p_team text,
+    p_generated boolean DEFAULT NULL, p_name_forms text DEFAULT NULL,
+    p_name_listed boolean DEFAULT NULL, p_team text DEFAULT NULL,
     OUT o_outcome text, OUT o_participant event_participants, OUT o_number bigint,
     OUT o_message jsonb
 )
@@ -234,7 +236,8 @@ CREATE OR REPLACE FUNCTION rollcall_join_set(
     p_event events, p_ords integer[], p_device_ids uuid[], p_display_names text[],
     p_name_keys text[], p_name_skeletons text[], p_token_hashes bytea[], p_room_checks text[],
     p_may_join boolean[], p_may_guess boolean[], p_room_check_s double precision,
-    p_generated boolean[], p_name_forms text[], p_name_listed boolean[], p_teams text[]
+    p_generated boolean[] DEFAULT NULL, p_name_forms text[] DEFAULT NULL,
+    p_name_listed boolean[] DEFAULT NULL, p_teams text[] DEFAULT NULL
 ) RETURNS TABLE (
     o_ord integer, o_outcome text, o_participant event_participants, o_number bigint,
     o_message jsonb
@@ -652,6 +655,7 @@ SELECT count(*) FROM {TABLE} WHERE event_id = ANY(%(events)s)
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS names text NOT NULL DEFAULT 'chosen'")
     op.execute(
         "ALTER TABLE events ADD COLUMN IF NOT EXISTS name_filter text NOT NULL DEFAULT 'off'"
@@ -681,9 +685,9 @@ def upgrade() -> None:
         " idempotent. The previous release never reads a device-less row: it finds"
         " participants by device or by token, and such a seat has neither.",
     )
-    for name in checks:
-        ops.validate_constraint(table="events", name=name)
-
+    # The functions are replaced while the tables are locked: a join of the previous release
+    # is then either done (its locks are why lock_tables waits) or not begun, and it never
+    # finds a function it calls gone in the middle ("cache lookup failed for function").
     op.execute(ROSTER_ENTRY_FUNCTION)
     op.execute(TRACK_FUNCTION)
     op.execute(NAME_REFUSED_FUNCTION)
@@ -700,6 +704,8 @@ def upgrade() -> None:
     op.execute(JOIN_SET_FUNCTION)
     op.execute(JOIN_FUNCTION)
     op.execute(JOIN_MANY_FUNCTION)
+    for name in checks:
+        ops.validate_constraint(table="events", name=name)
 
 
 def downgrade() -> None:

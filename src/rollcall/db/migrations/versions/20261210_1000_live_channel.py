@@ -104,6 +104,7 @@ ACT_SIGNATURE = "rollcall_act(uuid, text, text, jsonb)"
 
 def upgrade() -> None:
     ops.set_timeouts()
+    ops.lock_tables("events", "event_participants")  # in a join's order, up front
     op.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS state jsonb NOT NULL DEFAULT '{}'")
     op.execute(
         "ALTER TABLE events ADD COLUMN IF NOT EXISTS state_version bigint NOT NULL DEFAULT 0"

@@ -1,7 +1,7 @@
 // The host's roster: every participant of the event as the host's stream last described them.
 // Data only; the dashboard chooses what to show of it (host/query.js) and draws it.
 
-import { HostMessage } from "../shared/protocol.js";
+import { presenceOf } from "../shared/roster.js";
 import { scoreOf } from "../shared/score.js";
 
 /**
@@ -46,6 +46,17 @@ export class Roster {
   version = 0;
   /** Grows when someone new arrives or a name changes: the order by name is out of date. */
   namesVersion = 0;
+  /**
+   * The roster as the SDK's Host keeps it up to date from the host's stream (shared/roster.js
+   * applies each message). An entry it changes is touched by the page afterwards, which first
+   * reads the group it was in (the announcer says who moved where).
+   */
+  store = {
+    get: (id) => this.#entries.get(id),
+    upsert: (participant) => this.#take(participant),
+    remove: (id) => this.#remove(id),
+    replace: (participants) => this.replace(participants),
+  };
 
   get(id) {
     return this.#entries.get(id);
@@ -72,83 +83,36 @@ export class Roster {
   /** Add or update a participant. An entry stays the same object for as long as it is known, so
    * that views may keep it. */
   upsert(participant) {
+    const entry = this.#take(participant);
+    this.touch(entry);
+    return entry;
+  }
+
+  /** Mark a change made to an entry in place (a score on its way, a new name, say). */
+  touch(entry) {
+    if (entry.keyOf !== entry.display_name) {
+      entry.key = searchKey(entry.display_name);
+      entry.keyOf = entry.display_name;
+      this.namesVersion += 1;
+    }
+    entry.category = categoryOf(entry);
+    this.version += 1;
+  }
+
+  /** Store a participant's fields in its entry (the same object while it is known). */
+  #take(participant) {
     let entry = this.#entries.get(participant.id);
     if (!entry) {
       entry = {};
       this.#entries.set(participant.id, entry);
     }
-    if (entry.display_name !== participant.display_name) {
-      entry.key = searchKey(participant.display_name);
-      this.namesVersion += 1;
-    }
-    const presence =
-      participant.presence || (participant.status === "active" ? "online" : participant.status);
-    Object.assign(entry, participant, { presence });
-    entry.category = categoryOf(entry);
+    Object.assign(entry, participant, { presence: presenceOf(participant) });
     entry.joinedMs = Date.parse(entry.joined_at) || 0;
-    this.version += 1;
-  }
-
-  /** Mark a change made to an entry in place (a score on its way, say). */
-  touch(entry) {
-    entry.category = categoryOf(entry);
-    this.version += 1;
-  }
-
-  /**
-   * Apply one participant message of the host's stream. Returns the entry it changed (null when
-   * it names nobody known), or undefined when the message is not about a participant.
-   */
-  apply(message) {
-    const entry = this.#entries.get(message.participant_id);
-    switch (message.type) {
-      case HostMessage.JOINED:
-      case HostMessage.PENDING:
-      case HostMessage.REJOINED:
-      case HostMessage.RECLAIM_REQUESTED:
-        // An approved seat move: the request is gone, its seat's owner is on the new phone.
-        if (message.request_id && this.#entries.delete(message.request_id)) this.version += 1;
-        if (!message.participant) return entry ?? null;
-        this.upsert(message.participant);
-        return this.#entries.get(message.participant.id);
-      case HostMessage.PRESENCE:
-        if (entry && entry.status !== "left" && entry.status !== "kicked") {
-          entry.presence = message.presence;
-        }
-        break;
-      case HostMessage.LEFT:
-        // Someone waiting who withdrew or was removed leaves the roster.
-        if (entry?.status === "pending") {
-          this.#entries.delete(entry.id);
-          this.version += 1;
-          return null;
-        }
-        if (entry) Object.assign(entry, { status: "left", presence: "left" });
-        break;
-      case HostMessage.KICKED:
-        if (entry) Object.assign(entry, { status: "kicked", presence: "kicked" });
-        break;
-      case HostMessage.STATE:
-        if (entry && message.version >= entry.version) {
-          Object.assign(entry, { state: message.state, version: message.version });
-        }
-        break;
-      case HostMessage.RENAMED:
-        if (entry) {
-          entry.display_name = message.display_name;
-          entry.key = searchKey(message.display_name);
-          this.namesVersion += 1;
-        }
-        break;
-      case HostMessage.TEAM:
-        if (entry) entry.team = message.team;
-        break;
-      default:
-        return undefined;
-    }
-    if (!entry) return null;
-    this.touch(entry);
     return entry;
+  }
+
+  #remove(id) {
+    if (this.#entries.delete(id)) this.version += 1;
   }
 
   /** Who waits for the host (newcomers and seat moves), in the order they asked. */

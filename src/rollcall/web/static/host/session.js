@@ -1,8 +1,9 @@
 // The dashboard's state and what changes it: the event and roster loaded over HTTP, then the
-// host's stream on /ws. A full roster comes in each welcome that is not resumed, then one
-// message per change, numbered by `seq`; a reconnect passes the last seq as `since`. However
-// fast messages come, the page is drawn at most once an animation frame.
+// host's stream on /ws, followed by the SDK's host client (sdk/host.js: welcome, `seq`, `since`
+// on reconnect, gaps), which applies each message to this page's roster. However fast messages
+// come, the page is drawn at most once an animation frame.
 
+import { Host } from "/sdk/rollcall.js";
 import { api } from "../shared/api.js";
 import { failureScreen, RetryClock } from "../shared/failure.js";
 import {
@@ -12,8 +13,8 @@ import {
   keepHostToken,
   remember,
 } from "../shared/hostkeys.js";
-import { LiveSocket } from "../shared/live.js";
-import { ClientMessage, Close, HostMessage, Role, ServerMessage } from "../shared/protocol.js";
+import { HostMessage } from "../shared/protocol.js";
+import { ROSTER_MESSAGES } from "../shared/roster.js";
 import { loadingScreen, show } from "../shared/screens.js";
 import { Toast } from "../shared/toast.js";
 import { Admission } from "./admission.js";
@@ -26,7 +27,6 @@ import { Roster } from "./roster.js";
 import { badTokenScreen, noTokenScreen, unknownScreen } from "./screens.js";
 import { Teams } from "./teams.js";
 
-const FINAL_CLOSES = [Close.INVALID_TOKEN, Close.KICKED, Close.EVENT_NOT_FOUND, Close.EVENT_CLOSED];
 /** Problem codes the page words itself; any other shows the server's own detail. */
 const REASONS = {
   network_error: "error.network",
@@ -51,10 +51,9 @@ export class HostSession {
     this.token = null; // the host token that opened the event
     this.cardActions = cardActions;
     this.event = null;
-    this.seq = null; // the last message seen, for `since` on reconnect
     this.roster = new Roster();
     this.query = new RosterQuery(tr.locale);
-    this.live = null;
+    this.host = null; // the SDK's host client: the stream on /ws, kept in `roster`
     this.dashboard = null; // the dashboard's view while it shows
     this.screen = null; // else a function that builds the screen shown
     this.frame = 0;
@@ -123,14 +122,14 @@ export class HostSession {
 
   /** A host token from the token form, or from a host link opened over this page. */
   useToken(given) {
-    this.live?.stop();
+    this.host?.close();
     this.offered = given;
     this.focusDashboard = true;
     this.start();
   }
 
   failed(error) {
-    this.live?.stop();
+    this.host?.close();
     this.topBar.hideControls();
     if (error.code === "event_not_found") return this.showUnknown();
     this.showMessage(() =>
@@ -151,50 +150,26 @@ export class HostSession {
   // --- live updates
 
   connect() {
-    this.live?.stop();
-    this.live = new LiveSocket({
-      hello: () => {
-        const hello = {
-          type: ClientMessage.HELLO,
-          role: Role.HOST,
-          event: this.code,
-          token: this.token,
-        };
-        if (this.seq !== null) hello.since = this.seq;
-        return hello;
-      },
-      onMessage: (message) => this.onMessage(message),
-      onStatus: (status) => this.topBar.pill.update(status),
-      onFinal: (closeCode) => this.onFinal(closeCode),
-      finalCodes: FINAL_CLOSES,
+    this.host?.close();
+    const host = new Host(this.code, this.token, {
+      since: null,
+      participants: [],
+      roster: this.roster.store,
     });
-    this.live.start();
-  }
-
-  onMessage(message) {
-    if (message.type === ServerMessage.WELCOME) {
-      if (message.event) this.setEvent(message.event);
-      if (!message.resumed) {
-        this.roster.replace(message.participants || []);
-        this.seq = message.seq;
-      }
-      if (message.receipts) this.receipts.update(message.receipts);
-      // Resumed: every message after `since` follows; seq moves with them.
+    this.host = host;
+    host.ready.catch(() => {}); // a refusal comes as "end" too
+    host.on("connection", ({ status }) => this.topBar.pill.update(status));
+    host.on("roster", () => {
+      if (host.event) this.setEvent(host.event);
       this.render();
-      return;
-    }
-    if (message.type === ServerMessage.ROOM_CHECK) return this.admission.onRoomCheck(message);
-    if (message.type === ServerMessage.RECEIPTS) return this.receipts.update(message);
-    if (typeof message.seq !== "number") return;
-    if (this.seq !== null && message.seq <= this.seq) return; // seen already
-    if (this.seq !== null && message.seq > this.seq + 1) {
-      this.live.reconnectNow(); // a gap: ask again from the last one seen
-      return;
-    }
-    this.seq = message.seq;
-    this.apply(message);
+    });
+    host.on("message", (message) => this.apply(message));
+    host.on("room_check", (message) => this.admission.onRoomCheck(message));
+    host.on("receipts", (receipts) => this.receipts.update(receipts));
+    host.on("end", ({ reason }) => this.ended(reason));
   }
 
+  /** A message of the host's stream, already applied to the roster by the SDK's Host. */
   apply(message) {
     if (message.type === HostMessage.EVENT_UPDATED) {
       this.setEvent(message.event);
@@ -205,11 +180,13 @@ export class HostSession {
       this.render();
       return;
     }
-    const id = message.participant_id ?? message.participant?.id;
-    const before = this.roster.get(id)?.category;
-    const entry = this.roster.apply(message);
-    if (entry === undefined) return;
-    if (entry) this.announcer.change(before, entry);
+    if (!ROSTER_MESSAGES.has(message.type)) return;
+    const entry = this.roster.get(message.participant?.id ?? message.participant_id);
+    if (entry) {
+      const before = entry.category; // the group it was in: touch() works out the new one
+      this.roster.touch(entry);
+      this.announcer.change(before, entry);
+    }
     this.render();
   }
 
@@ -221,16 +198,17 @@ export class HostSession {
       this.announcer.say(this.tr.t(`announce.event_${event.status}`));
     }
     if (event.status === "closed") {
-      this.live?.stop();
+      this.host?.close();
       if (before !== "closed") this.endedFocus = true;
     }
     this.render();
   }
 
-  onFinal(closeCode) {
-    if (closeCode === Close.INVALID_TOKEN) return this.showBadToken();
-    if (closeCode === Close.EVENT_NOT_FOUND) return this.showUnknown();
-    if (closeCode === Close.EVENT_CLOSED) return this.setEvent({ ...this.event, status: "closed" });
+  /** The stream stopped for good: the key was refused, the event is gone or over. */
+  ended(reason) {
+    if (reason === "invalid_token") return this.showBadToken();
+    if (reason === "event_not_found") return this.showUnknown();
+    if (reason === "event_closed") return this.setEvent({ ...this.event, status: "closed" });
     this.failed({
       code: "closed",
       message: this.tr.t("failure.ended_connection"),
@@ -319,7 +297,7 @@ export class HostSession {
   }
 
   showBadToken() {
-    this.live?.stop();
+    this.host?.close();
     if (this.token && this.token === hostToken(this.code)) forgetHostToken(this.code);
     this.token = null;
     this.topBar.showCode(this.code);
@@ -327,7 +305,7 @@ export class HostSession {
   }
 
   showUnknown() {
-    this.live?.stop();
+    this.host?.close();
     this.topBar.showCode(this.code);
     this.showMessage(() => unknownScreen(this.tr, this.code));
   }

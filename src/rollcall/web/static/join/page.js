@@ -113,7 +113,9 @@ export class JoinPage {
     if (this.recover) return this.showReclaimForm();
     const refused = { retry: () => this.start(), reclaim: () => this.showReclaimForm() };
     if (this.event.status === "locked") return this.showScreen("locked", refused);
-    if (this.event.counts.seats_taken >= this.event.capacity) {
+    // Every seat taken (the server says so): where the host lets people in, a newcomer may
+    // still join and wait for a seat; elsewhere the join would be refused.
+    if (this.event.counts.full && this.event.admission !== "approval") {
       return this.showScreen("full", refused);
     }
     this.askName(lastName(this.code) || "");
@@ -348,6 +350,7 @@ export class JoinPage {
         onReclaim: (value) => this.reclaim(value),
         reclaimOnly,
         recoveryCode: this.recover,
+        mayWait: !reclaimOnly && Boolean(this.event?.counts?.full),
         teams: reclaimOnly ? [] : teams,
         team: this.team,
         generated:

@@ -64,6 +64,7 @@ function teamPicker(t, teams, chosen) {
  * wrong (`problem`: a catalog key and its values, or null). Where the event's names are
  * generated (`generated`: {name, rerollsLeft, onReroll}), it shows the name the server offers
  * and a button for another instead of a field; where teams are chosen (`teams`), it asks for one.
+ * `mayWait`: every seat is taken and the event lets newcomers wait, which it says.
  */
 export class NameForm {
   constructor({
@@ -78,6 +79,7 @@ export class NameForm {
     teams = [],
     team = null,
     recoveryCode = null,
+    mayWait = false,
   }) {
     this.t = t;
     this.problem = null;
@@ -127,6 +129,10 @@ export class NameForm {
       "section",
       { "data-screen": "name", "aria-labelledby": "event-title" },
       intro(t("name.kicker"), title),
+      // Every seat is taken, but this event lets newcomers wait for the host.
+      mayWait
+        ? el("p", { class: "wait-note", "data-testid": "full-wait", text: t("name.fullWait") })
+        : null,
       // A locked or full event takes no new names, but a seat can still move to this phone.
       reclaimOnly ? null : el("div", { class: "card join-card" }, form),
       onReclaim ? this.reclaimForm(onReclaim, { open: reclaimOnly, code: recoveryCode }) : null,

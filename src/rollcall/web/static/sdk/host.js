@@ -7,6 +7,7 @@
 import { ApiError, api } from "/static/shared/api.js";
 import { LiveSocket } from "/static/shared/live.js";
 import { ClientMessage, Close, HostMessage, Role, ServerMessage } from "/static/shared/protocol.js";
+import { applyToRoster, presenceOf } from "/static/shared/roster.js";
 import { Emitter } from "./emitter.js";
 import { eventPath, normaliseCode } from "./event.js";
 
@@ -55,9 +56,24 @@ export class Host extends Emitter {
   #live;
   #token;
   #settle;
+  /** Where the stream's messages go (shared/roster.js applies them): `participants`, unless the
+   * caller keeps its own roster (`get`, `upsert`, `remove`, `replace`), as the host page does. */
+  #roster;
 
-  constructor(code, token, { since, participants }) {
+  constructor(code, token, { since, participants, roster = null }) {
     super();
+    this.#roster = roster ?? {
+      get: (id) => this.participants.get(id),
+      upsert: (participant) => {
+        const entry = withPresence(participant);
+        this.participants.set(participant.id, entry);
+        return entry;
+      },
+      remove: (id) => this.participants.delete(id),
+      replace: (all) => {
+        this.participants = new Map(all.map((entry) => [entry.id, withPresence(entry)]));
+      },
+    };
     this.code = code;
     this.#token = token;
     this.event = null;
@@ -156,9 +172,7 @@ export class Host extends Emitter {
       this.event = message.event ?? this.event;
       if (this.event) this.#takeEventState(this.event.state ?? {}, this.event.state_version ?? 0);
       if (!message.resumed) {
-        this.participants = new Map(
-          (message.participants ?? []).map((entry) => [entry.id, withPresence(entry)]),
-        );
+        this.#roster.replace(message.participants ?? []);
         this.seq = message.seq;
       }
       // Resumed: every message after `since` follows, and moves seq along.
@@ -185,46 +199,12 @@ export class Host extends Emitter {
   }
 
   #apply(message) {
-    const entry = this.participants.get(message.participant_id);
-    switch (message.type) {
-      case HostMessage.JOINED:
-      case HostMessage.REJOINED:
-      case HostMessage.PENDING:
-      case HostMessage.RECLAIM_REQUESTED:
-        // Every message that carries a participant replaces the entry with its id.
-        this.participants.set(message.participant.id, withPresence(message.participant));
-        if (message.request_id) this.participants.delete(message.request_id);
-        break;
-      case HostMessage.PRESENCE:
-        if (entry) entry.presence = message.presence;
-        break;
-      case HostMessage.LEFT:
-        if (entry?.status === "pending") this.participants.delete(entry.id);
-        else if (entry) Object.assign(entry, { status: "left", presence: "left" });
-        break;
-      case HostMessage.KICKED:
-        if (entry) Object.assign(entry, { status: "kicked", presence: "kicked" });
-        break;
-      case HostMessage.STATE:
-        if (entry && message.version >= entry.version) {
-          Object.assign(entry, { state: message.state, version: message.version });
-        }
-        break;
-      case HostMessage.RENAMED:
-        if (entry) entry.display_name = message.display_name;
-        break;
-      case HostMessage.TEAM:
-        if (entry) entry.team = message.team;
-        break;
-      case HostMessage.EVENT_UPDATED:
-        this.event = message.event;
-        if (message.event.status === "closed") this.#stop(...REFUSALS[Close.EVENT_CLOSED]);
-        break;
-      case HostMessage.EVENT_STATE:
-        this.#takeEventState(message.state, message.version);
-        break;
-      default:
-        break;
+    if (applyToRoster(this.#roster, message) !== undefined) return;
+    if (message.type === HostMessage.EVENT_UPDATED) {
+      this.event = message.event;
+      if (message.event.status === "closed") this.#stop(...REFUSALS[Close.EVENT_CLOSED]);
+    } else if (message.type === HostMessage.EVENT_STATE) {
+      this.#takeEventState(message.state, message.version);
     }
   }
 
@@ -254,9 +234,7 @@ export class Host extends Emitter {
   }
 }
 
-/** A roster entry always says its presence; a status that is not `active` is its presence. */
+/** A participant as `participants` holds it: a copy, with its presence. */
 function withPresence(participant) {
-  const presence =
-    participant.presence || (participant.status === "active" ? "online" : participant.status);
-  return { ...participant, presence };
+  return { ...participant, presence: presenceOf(participant) };
 }
