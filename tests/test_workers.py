@@ -45,14 +45,11 @@ def _serve_workers(data_dir: Path, port: int, log: Path, workers: int) -> Rollca
 def _wait_listening(server: RollcallServer, workers: int, timeout: float = 60) -> None:
     """Until every worker listens on the port: each listens on its own socket once its app
     has started, and /healthz answers as soon as the first one does."""
-    deadline = time.monotonic() + timeout
-    listening: set[int] = set()
-    while time.monotonic() < deadline:
-        listening = _listening_workers(server)
-        if len(listening) == workers:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{len(listening)} of {workers} workers listen:\n{server.log()}")
+    eventually_sync(
+        lambda: len(_listening_workers(server)) == workers,
+        timeout=timeout,
+        what=f"{workers} workers listening",
+    )
 
 
 def _listening_workers(server: RollcallServer) -> set[int]:

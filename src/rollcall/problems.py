@@ -15,11 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rollcall import jsonbody
 from rollcall.db.pool import UNAVAILABLE_ERRORS
 from rollcall.errors import (
+    EventNotFound,
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     Problem,
+    RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
@@ -120,7 +122,12 @@ def install(app: FastAPI) -> None:
 
 
 def openapi_problem(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry documenting which problem codes a route can answer with."""
+    """The `responses=` entry documenting which problem codes a route can answer with.
+
+    An unknown event code is a guess (ratelimits.py): a route that can answer
+    `event_not_found` can also answer `rate_limited`."""
+    if EventNotFound in problems and RateLimited not in problems:
+        problems = (*problems, RateLimited)
     by_status: dict[int, list[str]] = {}
     for problem in problems:
         by_status.setdefault(problem.status, []).append(problem.code)

@@ -7,6 +7,7 @@ Several processes each keep their own counts (docs/operations.md says what that 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import Counter, deque
@@ -17,6 +18,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
 
+from rollcall.errors import EventNotFound, InvalidToken, Problem, RateLimited
 from rollcall.settings import Settings
 
 
@@ -32,6 +34,9 @@ class AddressLimit:
     def hit(self, address: str) -> bool:
         """Spend one attempt now; False when the limit is reached (nothing is spent then)."""
         return self._limiter.hit(self.item, self.name, address)
+
+    def refusal(self, address: str, detail: str) -> RateLimited:
+        return RateLimited(detail, retry_after_s=self.retry_after_s(address))
 
     def reserve(self, address: str) -> bool:
         """Hold one attempt while it runs; False when spent and held ones reach the limit."""
@@ -66,18 +71,57 @@ class RateLimits:
         limiter = MovingWindowRateLimiter(MemoryStorage())
         self.joins = AddressLimit("joins", settings.limit_joins, limiter)
         self.events = AddressLimit("events", settings.limit_events, limiter)
+        # Unknown event codes and wrong admin tokens, per address: guesses at what exists.
         self.guesses = AddressLimit("guesses", settings.limit_guesses, limiter)
+        # Wrong room checks and recovery codes, per (address, event): guesses at one event's
+        # secrets, which spend nothing of that address's budget at other events.
+        self.event_guesses = AddressLimit("event_guesses", settings.limit_guesses, limiter)
         self.ws_messages = parse(settings.limit_ws_messages)
         # Counted per participant (its id as the key), not per address: a venue's phones
         # share one address, and each may answer at its own pace.
         self.actions = AddressLimit("actions", settings.limit_actions, limiter)
 
+    def unknown_code(self, address: str, code: str) -> Problem:
+        """An unknown event code is a guess: 404, or 429 once the address has guessed too much."""
+        if self.guesses.hit(address):
+            return EventNotFound(f"no event has the code {code!r}")
+        return self.guesses.refusal(
+            address, "too many unknown event codes from this address; try again later"
+        )
+
+    def wrong_admin_token(self, address: str) -> Problem:
+        """A wrong admin token is a guess too: 401, or 429 once the address has guessed too much."""
+        if self.guesses.hit(address):
+            return InvalidToken("creating events needs ROLLCALL_ADMIN_TOKEN as a bearer token")
+        return self.guesses.refusal(address, "too many wrong tokens from this address; try later")
+
+
+def event_key(address: str, code: str) -> str:
+    """The key of one address's guesses at one event (event_guesses)."""
+    return f"{address} {code}"
+
 
 def client_address(connection: HTTPConnection) -> str:
-    """Who is asking: the peer's address (uvicorn has already replaced it with X-Forwarded-For's
-    when the peer is one of ROLLCALL_TRUSTED_PROXIES)."""
+    """Who is asking, as the limits count: the peer's address (uvicorn has already replaced it
+    with X-Forwarded-For's when the peer is one of ROLLCALL_TRUSTED_PROXIES), an IPv6 one as
+    its /64, since one host usually holds the whole /64."""
     client = connection.client
-    return client.host if client is not None else "unknown"
+    return counted_address(client.host) if client is not None else "unknown"
+
+
+def counted_address(host: str) -> str:
+    """An IPv4 address as it is (an IPv4-mapped IPv6 one as its IPv4); IPv6 as its /64."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # no zone: fe80::1%eth0
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.is_loopback:
+        return str(address)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 @dataclass

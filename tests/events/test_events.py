@@ -28,6 +28,30 @@ async def test_create_returns_the_links_and_a_host_token_once(client: httpx.Asyn
     assert "host_token" not in public and public["counts"]["seats_taken"] == 0
 
 
+async def test_titles_and_team_names_lose_format_characters(client: httpx.AsyncClient) -> None:
+    """A bidi override or a zero-width character would make a title show other than it reads."""
+    response = await client.post(
+        "/api/events",
+        json={
+            "title": "\u202eQuiz\u200b night\u2066 ",
+            "teams": [{"id": "red", "name": "Red\u200d\u202e team"}],
+        },
+    )
+    assert response.status_code == 201, response.text
+    event = response.json()["event"]
+    assert event["title"] == "Quiz night"
+    assert [team["name"] for team in event["teams"]] == ["Red team"]
+    code, host = event["code"], {"authorization": f"Bearer {response.json()['host_token']}"}
+    renamed = await client.patch(
+        f"/api/events/{code}", json={"title": "\ufeffFinal\u200e round"}, headers=host
+    )
+    assert renamed.json()["title"] == "Final round"
+    for invisible in ("\u200b\u200b", "\u202e \u2066"):
+        refused = await client.post("/api/events", json={"title": invisible})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "title"
+
+
 async def test_the_qr_code_is_an_svg(client: httpx.AsyncClient) -> None:
     event = await create_event(client)
     response = await client.get(f"/api/events/{event.code}/qr.svg")

@@ -12,11 +12,19 @@ import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from rollcall.exposure import lan_addresses
 from rollcall.protocol import Close
 from tests.factories import create_event, join
 from tests.polling import eventually
 from tests.realtime.client import Socket, of_type
 from tests.servers import FAST, RollcallServer, rollcall_server
+
+UPGRADE = {
+    "connection": "Upgrade",
+    "upgrade": "websocket",
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 async def test_a_socket_from_another_site_is_refused_and_the_own_site_is_not(
@@ -50,17 +58,65 @@ async def test_a_rebound_host_name_is_refused_when_the_public_url_is_set(
             assert served.status_code == 200
             assert (await http.get("/healthz")).status_code == 200  # 127.0.0.1 on the machine
             upgrade = await http.get(
-                "/ws",
-                headers={
-                    "host": "evil.example",
-                    "origin": "http://evil.example",
-                    "connection": "Upgrade",
-                    "upgrade": "websocket",
-                    "sec-websocket-version": "13",
-                    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-                },
+                "/ws", headers={**UPGRADE, "host": "evil.example", "origin": "http://evil.example"}
             )
             assert upgrade.status_code == 403
+
+
+async def test_a_rebound_host_name_is_refused_on_the_loopback_default(
+    server_a: RollcallServer,
+) -> None:
+    """No ROLLCALL_PUBLIC_URL: a page that rebinds its own name to 127.0.0.1 gets nothing."""
+    async with httpx.AsyncClient(base_url=server_a.base_url) as http:
+        event = await create_event(http)
+        rebound = {"host": f"attacker.example:{server_a.port}"}
+        created = await http.post("/api/events", json={"title": "x"}, headers=rebound)
+        assert created.status_code == 421
+        assert created.headers["content-type"] == "application/problem+json"
+        assert created.json()["code"] == "misdirected_request"
+        read = await http.get(f"/api/events/{event.code}", headers=rebound)
+        assert read.status_code == 421
+        assert (await http.get("/", headers={"host": "127.0.0.1.nip.io"})).status_code == 421
+        upgrade = await http.get(
+            "/ws", headers={**UPGRADE, **rebound, "origin": "http://attacker.example"}
+        )
+        assert upgrade.status_code == 403
+        for name in ("localhost", "127.0.0.1", "[::1]", "app.localhost", "127.0.0.2"):
+            served = await http.get(f"/api/events/{event.code}", headers={"host": name})
+            assert served.status_code == 200, name
+
+
+async def test_serving_all_interfaces_answers_the_lan_address_it_prints(
+    realtime_db: str, logs: Path
+) -> None:
+    lan = lan_addresses()
+    if not lan:
+        pytest.skip("this machine has no LAN address to dial")
+    token = "a-long-enough-admin-token"
+    with rollcall_server(
+        realtime_db, logs, args=["--host", "0.0.0.0"], admin_token=token, **FAST
+    ) as server:
+        assert f"phones will use http://{lan[0]}:{server.port}" in server.log()
+        base = f"http://{lan[0]}:{server.port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            created = await http.post(
+                "/api/events", json={"title": "LAN"}, headers={"authorization": f"Bearer {token}"}
+            )
+            assert created.status_code == 201, created.text
+            code = created.json()["event"]["code"]
+            joined = await join(http, code)
+            assert joined.status_code == 201
+            for host in ("attacker.example", "192.0.2.250", "[2001:db8::1]"):
+                refused = await http.get(f"/api/events/{code}", headers={"host": host})
+                assert refused.status_code == 421, host
+                assert refused.json()["code"] == "misdirected_request"
+        phone = await Socket.open(
+            f"ws://{lan[0]}:{server.port}/ws",
+            {"type": "hello", "token": joined.json()["session_token"]},
+            origin=base,
+        )
+        assert (await phone.until(of_type("welcome")))["participant"]["id"]
+        await phone.close()
 
 
 async def test_sockets_past_the_cap_per_address_are_closed_with_4429(

@@ -29,6 +29,21 @@ from tests.webhooks.receiver import Receiver
         ("fd00::1", False),
         ("::ffff:10.0.0.1", False),
         ("::ffff:93.184.215.14", True),
+        # IPv6 addresses that lead to an IPv4 one: that one must be public.
+        ("::ffff:0:10.0.0.1", False),  # IPv4-translated
+        ("::ffff:0:93.184.215.14", True),
+        ("::10.0.0.1", False),  # IPv4-compatible
+        ("::127.0.0.1", False),
+        ("64:ff9b::10.0.0.1", False),  # NAT64
+        ("64:ff9b::169.254.169.254", False),
+        ("64:ff9b::93.184.215.14", True),
+        ("64:ff9b:1::a00:1", False),  # NAT64 for local use
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:5db8:d70e::1", True),  # 6to4 of 93.184.215.14
+        ("fec0::1", False),  # site-local
+        ("192.0.0.9", False),  # IETF protocol assignments
+        ("192.0.0.170", False),
     ],
 )
 def test_which_addresses_are_public(address: str, public: bool) -> None:

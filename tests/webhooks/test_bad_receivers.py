@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from rollcall.webhooks.delivery import MAX_STREAMS
 from tests.factories import HostedEvent, create_event, join
 from tests.servers import RollcallServer, rollcall_server
 from tests.webhooks.conftest import FAST_WEBHOOKS
@@ -104,3 +106,48 @@ async def test_bad_receivers_hold_up_nothing_but_their_own_messages(
     # The receiver offered 1 GB each time; the kernel's socket buffers took a few MB at most.
     assert bad["huge"].huge_bytes_sent < huge_requests * 32 * MB < huge_requests * HUGE_BYTES
     assert memory_after - memory_before < 64 * MB, (memory_before, memory_after)
+
+
+@pytest.mark.slow
+async def test_dead_endpoints_in_backoff_hold_no_slot_and_the_global_endpoint_has_its_own(
+    webhook_db: str, logs: Path, receivers: Callable[..., Receiver], global_secret: str
+) -> None:
+    """More dead webhooks than there are delivery slots, all waiting to retry: a live event's
+    webhook and ROLLCALL_WEBHOOK_URL still get their messages at once."""
+    dead = receivers("ok")
+    dead.stop()  # its port now refuses connections
+    live, everything = receivers("ok"), receivers("ok")
+    settings = {
+        **FAST_WEBHOOKS,
+        "webhook_retry_base_s": 60,
+        "webhook_retry_max_s": 600,
+        "webhook_url": everything.url,
+        "webhook_secret": global_secret,
+    }
+    with rollcall_server(webhook_db, logs, **settings) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            gate = asyncio.Semaphore(16)
+
+            async def dead_event(i: int) -> HostedEvent:
+                async with gate:
+                    event = await create_event(http, title=f"dead {i}")
+                    await put_webhook(http, event, dead.url)
+                    await join(http, event.code)
+                    return event
+
+            deads = await asyncio.gather(*(dead_event(i) for i in range(MAX_STREAMS + 8)))
+            failing = await deliveries_when(
+                http, deads[0], lambda d: d["failed_attempts"] >= 1, timeout=20
+            )
+            assert failing["next_attempt_at"] is not None
+            mine = await create_event(http, title="live")
+            await put_webhook(http, mine, live.url)
+            await join(http, mine.code, name="Ana")
+            started = time.monotonic()
+            await live.until(lambda got: len(got) >= 1, timeout=5, what="the live webhook")
+            assert time.monotonic() - started < 3, "the live webhook waited for a slot"
+            await everything.until(
+                lambda got: any(r.payload()["event"] == mine.code for r in got),
+                timeout=10,
+                what="the global webhook",
+            )

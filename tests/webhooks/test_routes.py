@@ -88,6 +88,8 @@ async def test_a_secret_is_made_and_shown_once_and_never_read_back(
         ("http://169.254.169.254/latest/meta-data", "loopback, private or link-local"),
         ("http://[::1]/hook", "loopback, private or link-local"),
         ("http://[::ffff:127.0.0.1]/hook", "loopback, private or link-local"),
+        ("http://[64:ff9b::a9fe:a9fe]/latest/meta-data", "loopback, private or link-local"),
+        ("http://[2002:c0a8:101::1]/hook", "loopback, private or link-local"),
         ("http://[fe80::1]/hook", "loopback, private or link-local"),
         ("http://0.0.0.0/hook", "loopback, private or link-local"),
     ],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from rollcall.participants.names import drawn_only
 from rollcall.participants.wordfilter import (
     MAX_BLOCKED_WORD_LENGTH,
     MAX_BLOCKED_WORDS,
@@ -24,16 +25,21 @@ TeamMode = Literal["host", "choose"]
 MAX_TEAMS = 100
 
 
-def _no_control_characters(value: str) -> str:
+def _shown_text(value: str) -> str:
+    """A title or team name: control characters refused; format characters (bidi overrides,
+    zero-width) dropped, as from names, so that it shows what it says."""
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("the title must not contain control characters (tabs, newlines, ...)")
+        raise ValueError("must not contain control characters (tabs, newlines, ...)")
+    value = drawn_only(value).strip()
+    if not value:
+        raise ValueError("must not be empty")
     return value
 
 
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_shown_text),
 ]
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -46,7 +52,7 @@ class Team(BaseModel):
     name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
-        AfterValidator(_no_control_characters),
+        AfterValidator(_shown_text),
     ]
 
 

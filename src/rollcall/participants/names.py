@@ -27,6 +27,12 @@ def _drawn(ch: str) -> bool:
     return unicodedata.category(ch) != "Cf" and ch not in INVISIBLE
 
 
+def drawn_only(text: str) -> str:
+    """The text without format characters (bidi controls, zero-width spaces and joiners) and
+    invisible fillers: what a reader sees is all there is."""
+    return "".join(ch for ch in text if _drawn(ch))
+
+
 def normalize_display_name(raw: str) -> tuple[str, str]:
     """Return (display name, uniqueness key), or raise ValueError saying what is wrong.
 
@@ -37,7 +43,7 @@ def normalize_display_name(raw: str) -> tuple[str, str]:
     """
     if any(unicodedata.category(ch) == "Cc" for ch in raw):
         raise ValueError("the name must not contain control characters (tabs, newlines, ...)")
-    drawn = "".join(ch for ch in unicodedata.normalize("NFKC", raw) if _drawn(ch))
+    drawn = drawn_only(unicodedata.normalize("NFKC", raw))
     name = " ".join(drawn.split())
     if not name:
         raise ValueError("the name must not be empty")

@@ -66,7 +66,7 @@ from rollcall.participants.schemas import (
 )
 from rollcall.presence.service import set_presence
 from rollcall.problems import BAD_BODY, openapi_problem, parse_json_body
-from rollcall.ratelimits import RateLimits, client_address
+from rollcall.ratelimits import RateLimits, client_address, event_key
 from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
@@ -127,17 +127,19 @@ async def join(
     then the body, closed, banned, rejoin, seat reclaim, locked, room check, full, the kind of
     name (chosen or generated), the word filter, the team, name taken. With
     `"generated_name": true` the server picks a free two-word name in `language`.
-    Per client address, joins of newcomers count against ROLLCALL_LIMIT_JOINS; unknown codes,
-    wrong room checks and wrong recovery codes against ROLLCALL_LIMIT_GUESSES. No pooled
+    Per client address, joins of newcomers count against ROLLCALL_LIMIT_JOINS and unknown codes
+    against ROLLCALL_LIMIT_GUESSES; wrong room checks and recovery codes count against
+    ROLLCALL_LIMIT_GUESSES per (address, event). No pooled
     connection is held while the join waits for its batch.
     """
     address = client_address(request)
     limits = runtime.limits
-    allowance = _reserve(limits, address)
+    normalized = events.normalize_code(code)
+    if normalized is None:
+        raise limits.unknown_code(address, code)
+    guesses = event_key(address, normalized)
+    allowance = _reserve(limits, address, guesses)
     try:
-        normalized = events.normalize_code(code)
-        if normalized is None:
-            raise _unknown_code(code, allowance)
         try:
             body = await parse_json_body(request, JoinRequest)
         except (MalformedRequest, ValidationFailed):
@@ -145,7 +147,7 @@ async def join(
                 try:
                     await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
                 except EventNotFound:
-                    raise _unknown_code(code, allowance) from None
+                    raise limits.unknown_code(address, code) from None
             raise
         try:
             result = await service.join(
@@ -159,9 +161,9 @@ async def join(
                 allowance=allowance,
             )
         except EventNotFound:
-            raise _unknown_code(code, allowance) from None
+            raise limits.unknown_code(address, code) from None
     finally:
-        _charge(limits, address, allowance)
+        _charge(limits, address, guesses, allowance)
     response.status_code = JOIN_STATUS.get(result.outcome, 200)
     set_session_cookie(response, result.session_token, https=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"
@@ -175,35 +177,27 @@ async def join(
     )
 
 
-def _reserve(limits: RateLimits, address: str) -> service.JoinAllowance:
-    """Hold this attempt's place in the address's join and guess limits while it runs."""
+def _reserve(limits: RateLimits, address: str, guesses: str) -> service.JoinAllowance:
+    """Hold this attempt's place in the address's join limit, and in its guesses at this
+    event (room checks, recovery codes), while it runs."""
     may_join = limits.joins.reserve(address)
-    may_guess = limits.guesses.reserve(address)
+    may_guess = limits.event_guesses.reserve(guesses)
     return service.JoinAllowance(
         may_join=may_join,
         may_guess=may_guess,
         join_retry_after_s=1 if may_join else limits.joins.retry_after_s(address),
-        guess_retry_after_s=1 if may_guess else limits.guesses.retry_after_s(address),
+        guess_retry_after_s=1 if may_guess else limits.event_guesses.retry_after_s(guesses),
     )
 
 
-def _charge(limits: RateLimits, address: str, allowance: service.JoinAllowance) -> None:
+def _charge(
+    limits: RateLimits, address: str, guesses: str, allowance: service.JoinAllowance
+) -> None:
     """Count what the attempt turned out to be: a newcomer's join, a wrong guess, or neither."""
     if allowance.may_join:
         limits.joins.release(address, spend=allowance.counts_as_join)
     if allowance.may_guess:
-        limits.guesses.release(address, spend=allowance.wrong_guess)
-
-
-def _unknown_code(code: str, allowance: service.JoinAllowance) -> Exception:
-    """An unknown event code is a wrong guess: 404, or 429 once the address has guessed too much."""
-    if not allowance.may_guess:
-        return RateLimited(
-            "too many wrong codes from this address; try again later",
-            retry_after_s=allowance.guess_retry_after_s,
-        )
-    allowance.wrong_guess = True
-    return EventNotFound(f"no event has the code {code!r}")
+        limits.event_guesses.release(guesses, spend=allowance.wrong_guess)
 
 
 @router.get("/api/session", response_model=SessionView, responses=openapi_problem(InvalidToken))

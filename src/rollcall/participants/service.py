@@ -241,7 +241,7 @@ async def join(
             )
         if outcome == JoinOutcome.GUESS_LIMITED:
             raise RateLimited(
-                "too many wrong codes from this address; try again later",
+                "too many wrong codes for this event from this address; try again later",
                 retry_after_s=allowance.guess_retry_after_s,
             )
         if outcome in JOIN_REFUSALS:

@@ -93,7 +93,7 @@ class Sockets:
         if hub is None or gate is None:
             await websocket.close(Close.SERVICE_RESTART)
             return
-        if not origin_allowed(websocket.headers, websocket.url.scheme, hub.runtime.settings):
+        if not origin_allowed(websocket.scope, websocket.url.scheme, hub.runtime.settings):
             await websocket.close(Close.POLICY_VIOLATION)  # before accept: HTTP 403
             return
         address = client_address(websocket)
@@ -298,6 +298,8 @@ async def _open_host(
                 conn, code=code, token=token if isinstance(token, str) else None
             )
         except EventNotFound as exc:
+            if not runtime.limits.guesses.hit(client_address(websocket)):
+                raise Refused(Close.RATE_LIMITED, "too many unknown event codes") from exc
             raise Refused(Close.EVENT_NOT_FOUND, "no such event") from exc
         except InvalidToken as exc:
             raise Refused(Close.INVALID_TOKEN, "not this event's host token") from exc

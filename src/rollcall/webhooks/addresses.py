@@ -50,10 +50,45 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",  # IETF protocol assignments (some of which Python calls global)
+        "fec0::/10",  # site-local, deprecated but still routed inside some networks
+        "64:ff9b:1::/48",  # NAT64 for local use (RFC 8215)
+    )
+)
+EMBEDDING_IPV4 = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "::ffff:0:0:0/96",  # IPv4-translated (RFC 2765)
+        "64:ff9b::/96",  # NAT64's well-known prefix (RFC 6052)
+        "::/96",  # IPv4-compatible (deprecated)
+    )
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to (mapped, translated, NAT64, 6to4, compatible)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
+
+
 def is_public(address: IPAddress) -> bool:
-    """A global unicast address: not loopback, private, link-local, shared, reserved or multicast."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """A global unicast address: not loopback, private, link-local, shared, reserved or
+    multicast; for an IPv6 address that carries an IPv4 one (a gateway would deliver to it),
+    the IPv4 one is what must be public."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded  # :: and ::1 too: 0.0.0.0 and 0.0.0.1 are not public
+    if any(address in network for network in NOT_GLOBAL if network.version == address.version):
+        return False
     return address.is_global and not address.is_multicast
 
 

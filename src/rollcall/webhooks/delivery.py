@@ -8,6 +8,11 @@ acknowledges it or ROLLCALL_WEBHOOK_RETRY_FOR_S has passed. The cursor is stored
 batch and after each failure, so a restart resends at most one batch: at least once, with the
 same webhook-id. A stream waits only on its own receiver: a receiver that hangs, fails or
 answers with a huge body holds up its own messages and nothing else.
+
+Slots: at most MAX_STREAMS streams of events' own endpoints POST at once (one stream per
+event), and the endpoint of ROLLCALL_WEBHOOK_URL has STREAMS_PER_ENDPOINT of its own that
+they never take. A stream waiting to retry ends and holds no slot; it is started again when
+its retry is due. Streams waiting for a slot get one in the order they asked.
 """
 
 from __future__ import annotations
@@ -53,7 +58,11 @@ PASS_GAP_S = 0.05
 BATCH = 100
 """Messages read per batch; the cursor is stored after each."""
 STREAMS_PER_ENDPOINT = 8
+"""Streams of one endpoint at once: the ROLLCALL_WEBHOOK_URL endpoint's slots, its own."""
 MAX_STREAMS = 512
+"""Streams of events' own endpoints at once."""
+RETRY_MARGIN_S = 0.05
+"""A stream's retry is looked at this long after it is due, so that the database agrees."""
 ERROR_BODY_BYTES = 512
 """Of a failed answer's body, only this much is read, for the delivery log."""
 PERSIST_TIMEOUT_S = 2.0
@@ -74,7 +83,9 @@ class WebhookDeliverer:
         self._task: asyncio.Task[None] | None = None
         self._streams: dict[StreamKey, _Stream] = {}
         self._per_endpoint: dict[UUID, int] = defaultdict(int)
-        self._deferred: dict[UUID, dict[StreamKey, None]] = defaultdict(dict)
+        self._global_id: UUID | None = None
+        self._waiting: dict[StreamKey, None] = {}  # for a slot, in the order they asked
+        self._retries: dict[StreamKey, asyncio.TimerHandle] = {}  # ended, to retry later
         self._dirty: set[UUID] = set()
         self._full_scan = True
         self._wake = asyncio.Event()
@@ -118,7 +129,7 @@ class WebhookDeliverer:
     async def _lead(self, conn: asyncpg.Connection[Any]) -> None:
         """Deliver while this process holds the lock, which lives as long as `conn`."""
         log.info("this process delivers webhooks")
-        await service.sync_global(conn, url=self._settings.webhook_url)
+        self._global_id = await service.sync_global(conn, url=self._settings.webhook_url)
         await conn.add_listener(WEBHOOKS_CHANNEL, self._on_endpoint_change)
         listening = False
         self._full_scan = True
@@ -176,17 +187,25 @@ class WebhookDeliverer:
     def _start(self, key: StreamKey) -> None:
         if key in self._streams:
             return
-        if (
-            self._per_endpoint[key.endpoint_id] >= STREAMS_PER_ENDPOINT
-            or len(self._streams) >= MAX_STREAMS
-        ):
-            self._deferred[key.endpoint_id][key] = None
+        if not self._has_slot(key):
+            self._waiting[key] = None
             return
+        self._waiting.pop(key, None)
         stream = _Stream()
         stream.task = asyncio.create_task(self._deliver(key, stream), name=f"webhook {key}")
         self._streams[key] = stream
         self._per_endpoint[key.endpoint_id] += 1
         stream.task.add_done_callback(lambda task: self._ended(key, task))
+
+    def _has_slot(self, key: StreamKey) -> bool:
+        """Whether a stream may start: a slot of its endpoint, and for an event's own endpoint
+        one of MAX_STREAMS (the global endpoint's slots are its own)."""
+        if self._per_endpoint.get(key.endpoint_id, 0) >= STREAMS_PER_ENDPOINT:
+            return False
+        if key.endpoint_id == self._global_id:
+            return True
+        global_streams = self._per_endpoint.get(self._global_id, 0) if self._global_id else 0
+        return len(self._streams) - global_streams < MAX_STREAMS
 
     def _ended(self, key: StreamKey, task: asyncio.Task[None]) -> None:
         self._streams.pop(key, None)
@@ -197,34 +216,58 @@ class WebhookDeliverer:
         if failure is not None:
             # Left to the next full scan, so that a stream that keeps failing does not spin.
             log.warning("webhook stream %s stopped: %r", key, failure)
-        else:
+        elif key not in self._retries:
             # A message may have come in while the stream was finishing: look at its event again.
             self._dirty.add(key.event_id)
-        deferred = self._deferred.get(key.endpoint_id)
-        if deferred:
-            following = next(iter(deferred))
-            del deferred[following]
-            if not deferred:
-                del self._deferred[key.endpoint_id]
-            self._dirty.add(following.event_id)
+        for waiting in list(self._waiting):  # the freed slot goes to who asked first
+            if self._has_slot(waiting):
+                self._start(waiting)
         self._wake.set()
 
+    def _retry_at(self, key: StreamKey, when: datetime) -> None:
+        """The stream ends until `when`, holding no slot; then its event is looked at again."""
+        if (previous := self._retries.pop(key, None)) is not None:
+            previous.cancel()
+        delay = max(0.0, (when - datetime.now(UTC)).total_seconds()) + RETRY_MARGIN_S
+        self._retries[key] = asyncio.get_running_loop().call_later(delay, self._retry_due, key)
+        metrics.WEBHOOK_RETRYING.set(len(self._retries))
+
+    def _retry_due(self, key: StreamKey) -> None:
+        self._retries.pop(key, None)
+        metrics.WEBHOOK_RETRYING.set(len(self._retries))
+        self._dirty.add(key.event_id)
+        self._wake.set()
+
+    def _settled(self, key: StreamKey) -> None:
+        """The stream delivered, gave up or lost its endpoint: it waits for no retry."""
+        if (pending := self._retries.pop(key, None)) is not None:
+            pending.cancel()
+            metrics.WEBHOOK_RETRYING.set(len(self._retries))
+
     async def _stop_streams(self) -> None:
+        self._waiting.clear()  # first: a stream that ends must not start a waiting one
         tasks = [stream.task for stream in self._streams.values() if stream.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._deferred.clear()
+        for pending in self._retries.values():
+            pending.cancel()
+        self._retries.clear()
+        metrics.WEBHOOK_RETRYING.set(0)
 
     async def _deliver(self, key: StreamKey, stream: _Stream) -> None:
-        """POST the stream's messages in order until it has none left, or gives up."""
+        """POST the stream's messages in order until it has none left, gives up, or fails: then
+        it ends, to be started again when its retry is due (it holds no slot meanwhile)."""
         async with borrow(self._pool) as conn:
             cursor = await service.stream_cursor(conn, key=key)
         if cursor is None:
+            self._settled(key)
+            return
+        if cursor.next_attempt_at is not None and cursor.next_attempt_at > datetime.now(UTC):
+            self._retry_at(key, cursor.next_attempt_at)
             return
         attempts: list[Attempt] = []
         stored = cursor
-        retrying = False
         try:
             while True:
                 if stream.reload.is_set():  # the host set the webhook again: retry now
@@ -237,57 +280,57 @@ class WebhookDeliverer:
                     )
                 read_at = time.perf_counter()
                 if target is None or not entries:
+                    self._settled(key)
                     return
                 signer = self._signer(target)
                 for entry in entries:
                     attempt = await self._post(key, target, signer, entry)
                     attempts.append(attempt)
                     if attempt.delivered:
-                        if cursor.failed_attempts:
-                            log.info(
-                                "webhooks of event %s to %s delivered again after %d attempts",
-                                key.event_id,
-                                _where(target.url),
-                                cursor.failed_attempts + 1,
-                            )
-                        cursor = Cursor(delivered_seq=entry.seq)
-                        lag = entry.age_s + time.perf_counter() - read_at
-                        metrics.DELIVERY_LAG.labels(to="webhooks").observe(lag)
-                        if retrying:
-                            retrying = False
-                            metrics.WEBHOOK_RETRYING.dec()
+                        cursor = self._delivered(key, target, cursor, entry.seq)
+                        metrics.DELIVERY_LAG.labels(to="webhooks").observe(
+                            entry.age_s + time.perf_counter() - read_at
+                        )
                         continue
                     cursor = self._failed(cursor, attempt)
-                    if cursor.failed_attempts == 1 or cursor.gave_up_at is not None:
-                        log.warning(
-                            "webhooks of event %s to %s %s after %d attempts: %s",
-                            key.event_id,
-                            _where(target.url),
-                            "gave up" if cursor.gave_up_at is not None else "failing",
-                            cursor.failed_attempts,
-                            attempt.error,
-                        )
-                    if not retrying and cursor.gave_up_at is None:
-                        retrying = True
-                        metrics.WEBHOOK_RETRYING.inc()
+                    self._log_failure(key, target, cursor, attempt)
                     await self._store(key, cursor, attempts)
                     stored, attempts = cursor, []
-                    if cursor.gave_up_at is not None:
-                        return
-                    assert cursor.next_attempt_at is not None
-                    delay = (cursor.next_attempt_at - datetime.now(UTC)).total_seconds()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stream.reload.wait(), timeout=max(0.0, delay))
-                    break  # read again from the cursor: the same message, maybe a new URL
-                else:
-                    await self._store(key, cursor, attempts)
-                    stored, attempts = cursor, []
+                    if cursor.next_attempt_at is None:
+                        self._settled(key)  # gave up
+                    else:
+                        self._retry_at(key, cursor.next_attempt_at)
+                    return
+                await self._store(key, cursor, attempts)
+                stored, attempts = cursor, []
         finally:
-            if retrying:
-                metrics.WEBHOOK_RETRYING.dec()
             if attempts or cursor != stored:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._store(key, cursor, attempts))
+
+    def _delivered(self, key: StreamKey, target: Target, cursor: Cursor, seq: int) -> Cursor:
+        if cursor.failed_attempts:
+            log.info(
+                "webhooks of event %s to %s delivered again after %d attempts",
+                key.event_id,
+                _where(target.url),
+                cursor.failed_attempts + 1,
+            )
+        self._settled(key)
+        return Cursor(delivered_seq=seq)
+
+    def _log_failure(
+        self, key: StreamKey, target: Target, cursor: Cursor, attempt: Attempt
+    ) -> None:
+        if cursor.failed_attempts == 1 or cursor.gave_up_at is not None:
+            log.warning(
+                "webhooks of event %s to %s %s after %d attempts: %s",
+                key.event_id,
+                _where(target.url),
+                "gave up" if cursor.gave_up_at is not None else "failing",
+                cursor.failed_attempts,
+                attempt.error,
+            )
 
     def _failed(self, cursor: Cursor, attempt: Attempt) -> Cursor:
         """The cursor after a failed attempt: when to retry, or that it gives up."""

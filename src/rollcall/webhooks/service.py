@@ -218,15 +218,15 @@ async def deliveries(conn: DB, *, event: EventRow) -> WebhookDeliveries:
 # -- what the delivering process uses ----------------------------------------------------------
 
 
-async def sync_global(conn: DB, *, url: str | None) -> None:
-    """Make the endpoint of ROLLCALL_WEBHOOK_URL match the setting.
+async def sync_global(conn: DB, *, url: str | None) -> UUID | None:
+    """Make the endpoint of ROLLCALL_WEBHOOK_URL match the setting; its id (None: unset).
 
     Set for the first time, it starts after each existing event's newest message; unset, it
     is removed with its cursors (and stops holding the log back).
     """
     if url is None:
         await conn.execute("DELETE FROM webhook_endpoints WHERE event_id IS NULL")
-        return
+        return None
     async with conn.transaction():
         record = await conn.fetchrow(
             """
@@ -247,6 +247,8 @@ async def sync_global(conn: DB, *, url: str | None) -> None:
                 """,
                 record["id"],
             )
+    endpoint_id: UUID = record["id"]
+    return endpoint_id
 
 
 async def has_endpoints(conn: DB) -> bool:
@@ -259,21 +261,24 @@ SELECT w.id AS endpoint_id, e.id AS event_id
 FROM webhook_endpoints AS w
 JOIN events AS e ON e.id = w.event_id
 JOIN webhook_cursors AS c ON c.endpoint_id = w.id AND c.event_id = e.id
-WHERE c.gave_up_at IS NULL AND e.seq > c.delivered_seq {only}
+WHERE c.gave_up_at IS NULL AND e.seq > c.delivered_seq {due} {only}
 UNION ALL
 SELECT w.id, e.id
 FROM webhook_endpoints AS w
 CROSS JOIN events AS e
 LEFT JOIN webhook_cursors AS c ON c.endpoint_id = w.id AND c.event_id = e.id
 WHERE w.event_id IS NULL AND c.gave_up_at IS NULL
-    AND e.seq > coalesce(c.delivered_seq, 0) {only}
+    AND e.seq > coalesce(c.delivered_seq, 0) {due} {only}
 """
-_DUE_ALL = _DUE.format(only="")
-_DUE_OF_EVENTS = _DUE.format(only="AND e.id = ANY($1::uuid[])")
+# A stream waiting to retry is not due before its time (it holds no delivery slot meanwhile).
+_RETRY_DUE = "AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now())"
+_DUE_ALL = _DUE.format(due=_RETRY_DUE, only="")
+_DUE_OF_EVENTS = _DUE.format(due=_RETRY_DUE, only="AND e.id = ANY($1::uuid[])")
 
 
 async def due_streams(conn: DB, *, event_ids: list[UUID] | None = None) -> list[StreamKey]:
-    """Streams with messages their endpoint has not acknowledged (of these events only, if given)."""
+    """Streams with messages their endpoint has not acknowledged and no retry still to wait
+    for (of these events only, if given)."""
     if event_ids is None:
         records = await conn.fetch(_DUE_ALL)
     else:
