@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from array import array
 from collections import Counter
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench import plots
-from bench.cluster import Sampler, Servers, raise_open_file_limit
+from bench.cluster import BEFORE, Sampler, Servers, raise_open_file_limit, rollcall_from
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
 from bench.heartbeats import (
     COUNT_UPDATES,
@@ -171,11 +172,35 @@ class Window:
 
 
 async def run(h: Harness, *, phones: int | None = None) -> None:
-    """`phones` (the command's --phones) when given, else 10,000 (2,000 with --quick)."""
+    """`phones` (the command's --phones) when given, else 10,000 (2,000 with --quick); with
+    ROLLCALL_BENCH_BEFORE, on that rollcall first, then on this one, and their ratios."""
     plan = plan_for(phones or (2_000 if h.quick else PHONES), h.processes, CHANGES * EVERY_S)
     changes = 5 if h.quick else CHANGES
+    before = os.environ.get(BEFORE)
+    if not before:
+        await _once(h, plan, changes)
+        return
+    with rollcall_from(before):
+        earlier = await _once(h, plan, changes, label=" (before)")
+    now = await _once(h, plan, changes)
+    for name, was, is_ in zip(
+        ("delivery p99", "rollcall CPU per phone and change"), earlier, now, strict=True
+    ):
+        h.figure(
+            "broadcast",
+            f"  after / before, {name}",
+            is_ / was if is_ is not None and was else None,
+            "x",
+            note=f"{is_ or 0:.1f} / {was or 0:.1f}; before: {before}",
+        )
+
+
+async def _once(
+    h: Harness, plan: Plan, changes: int, label: str = ""
+) -> tuple[float | None, float | None]:
+    """One run on fresh servers; its delivery p99 (ms) and rollcall CPU per phone (µs)."""
     print(
-        f"== broadcast: {plan.phones:,} phones, {changes} event-state changes one a second,"
+        f"== broadcast{label}: {plan.phones:,} phones, {changes} event-state changes one a second,"
         f" {plan.processes} rollcall process(es) ({plan.why})"
     )
     h.forget_participants()
@@ -203,7 +228,7 @@ async def run(h: Harness, *, phones: int | None = None) -> None:
             finally:
                 if host.wire is not None:
                     host.wire.abort()
-    _report(h, plan, window, host, meters)
+    return _report(h, plan, window, host, meters, label)
 
 
 async def _broadcast(
@@ -262,7 +287,9 @@ async def _broadcast(
     return Window(start, end, sent, arrivals, statements, ramp_s)
 
 
-def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: Sampler) -> None:
+def _report(
+    h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: Sampler, label: str
+) -> tuple[float | None, float | None]:
     phones = sum(a.open for a in window.arrivals)
     latencies: list[float] = []  # ms, one per phone and change
     everyone: list[float] = []  # ms, per change: until the last phone had it
@@ -280,11 +307,15 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     closes: Counter[int] = Counter()
     for a in window.arrivals:
         closes.update(a.closes)
-    usage = meters.window(window.start, window.end)
+    # CPU over the changes and their receipts only, not the wait for a count that may never
+    # say everyone: the phones' heartbeats meanwhile would count against each delivery.
+    cpu_end = min(window.end, max(window.sent.values(), default=window.start) + SETTLE_S)
+    cpu_s = cpu_end - window.start
+    usage = meters.window(window.start, cpu_end)
     seconds = window.end - window.start
     writes = window.statements / seconds
     changes = len(window.sent)
-    h.details["broadcast"] = {
+    h.details[f"broadcast{label}"] = {
         "processes": plan.processes,
         "load_generators": plan.workers,
         "phones": phones,
@@ -300,7 +331,7 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     delivered = 100.0 * (1 - missing / max(1, phones * changes))
     h.figure(
         "broadcast",
-        "changes delivered to every phone",
+        f"changes delivered to every phone{label}",
         delivered,
         "%",
         "100 %",
@@ -310,7 +341,7 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     p99 = percentile(latencies, 99)
     h.figure(
         "broadcast",
-        "event state delivery p99",
+        f"event state delivery p99{label}",
         p99,
         "ms",
         f"<= {TARGET_DELIVERY_P99_MS:.0f}",
@@ -320,7 +351,7 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     )
     h.figure(
         "broadcast",
-        "  until every phone had it (per change)",
+        f"  until every phone had it (per change){label}",
         percentile(everyone, 50),
         "ms",
         note=f"p50 over the {changes} changes; max {max(everyone, default=0):.0f} ms",
@@ -329,7 +360,7 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     worst = max(complete, default=float("inf"))
     h.figure(
         "broadcast",
-        "receipts say 100 % (after the change)",
+        f"receipts say 100 % (after the change){label}",
         max(said, default=None),
         "s",
         f"<= {TARGET_RECEIPTS_S:.0f}",
@@ -340,7 +371,7 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     per_process = writes / plan.processes
     h.figure(
         "broadcast",
-        "receipt write statements per process",
+        f"receipt write statements per process{label}",
         per_process,
         "/s",
         f"<= {TARGET_WRITES:.0f}",
@@ -352,24 +383,28 @@ def _report(h: Harness, plan: Plan, window: Window, host: HostReceipts, meters: 
     postgres = usage.get("postgres", {}).get("cpu_cores")
     h.figure(
         "broadcast",
-        "  CPU, rollcall",
+        f"  CPU, rollcall{label}",
         rollcall,
         "cores",
         note=usage_note(usage) if usage else "",
     )
-    h.figure("broadcast", "  CPU, PostgreSQL", postgres, "cores")
+    h.figure("broadcast", f"  CPU, PostgreSQL{label}", postgres, "cores")
     deliveries = phones * changes
+    per_phone = rollcall * cpu_s / deliveries * 1e6 if rollcall is not None and deliveries else None
     h.figure(
         "broadcast",
-        "  rollcall CPU per phone and change",
-        rollcall * seconds / deliveries * 1e6 if rollcall is not None and deliveries else None,
+        f"  rollcall CPU per phone and change{label}",
+        per_phone,
         "us",
         note="sending the state and reading the receipt; the figure to compare between runs on"
         " a shared machine"
         + (
-            f" (PostgreSQL {postgres * seconds / deliveries * 1e6:.1f} us)"
+            f" (PostgreSQL {postgres * cpu_s / deliveries * 1e6:.1f} us)"
             if postgres is not None and deliveries
             else ""
         ),
     )
-    plots.resources(h.out, "broadcast", meters, (window.start, window.end))
+    plots.resources(
+        h.out, "broadcast-before" if label else "broadcast", meters, (window.start, window.end)
+    )
+    return p99, per_phone

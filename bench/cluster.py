@@ -265,8 +265,9 @@ WS_IMPLEMENTATION = "ROLLCALL_BENCH_WS"
 servers with that WebSocket protocol instead of `rollcall serve`'s own choice."""
 
 _WITH_WS = (
-    "import functools, sys, uvicorn; "
-    "uvicorn.run = functools.partial(uvicorn.run, ws=sys.argv.pop(1)); "
+    "import sys, uvicorn; "
+    "run, ws = uvicorn.run, sys.argv.pop(1); "
+    "uvicorn.run = lambda *a, **k: run(*a, **{**k, 'ws': ws}); "
     "from rollcall.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 

@@ -44,6 +44,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         public_url="http://rollcall.test",
         heartbeat_interval_s=10,
         presence_timeout_s=30,
+        gc_freeze=False,  # the test process is not a server: its heap stays collected as usual
         **UNLIMITED,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from rollcall import __version__, health, metrics_routes, problems
+from rollcall import __version__, gctune, health, metrics_routes, problems
 from rollcall.apidocs import routes as apidocs_routes
 from rollcall.attendance import routes as attendance_routes
 from rollcall.bodies import BodyGuard
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         runtime = await Runtime.start(settings, url)
         attach(app, runtime)
         await sockets.start(runtime)
+        if settings.gc_freeze:
+            gctune.tune()
         try:
             yield
         finally:

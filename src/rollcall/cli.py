@@ -148,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(
     app: ASGIApp | str, args: argparse.Namespace, *, settings: Settings, workers: int
 ) -> None:
-    from rollcall import supervisor
+    from rollcall import supervisor, wsprotocol
     from rollcall.httpprotocol import PROTOCOL
 
     trusted = settings.trusted_proxies
@@ -165,6 +165,7 @@ def _run_uvicorn(
         # the body's deadline in the app (limits.BodyGuard), and idle connections closed.
         http=PROTOCOL,
         timeout_keep_alive=settings.keep_alive_timeout_s,
+        ws=wsprotocol.PROTOCOL,  # uvicorn's websockets-sansio; broadcasts as prepared frames
         ws_max_size=64 * 1024,
         # Compressing a message happens on the event loop, all at once: a host's welcome of
         # 10,000 people (several MiB) held every other socket of the process for some 60 ms.

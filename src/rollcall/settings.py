@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     heartbeat_flush_s: float = Field(default=1.0, gt=0, le=60)
     receipt_flush_s: float = Field(default=0.5, gt=0, le=60)
     """How often each process writes the receipts (`seen`) it has buffered, in one statement."""
+    gc_freeze: bool = True
+    """After start-up, freeze what is alive and collect garbage less often (rollcall.gctune)."""
     presence_sweep_s: float = Field(default=1.0, gt=0, le=60)
     max_capacity: int = Field(default=10_000, ge=1, le=1_000_000)
     admin_token: str | None = None

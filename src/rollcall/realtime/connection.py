@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from rollcall.presence.service import PresenceRow
 from rollcall.protocol import Close, Role, ServerMessage
 from rollcall.ratelimits import MessageWindow
+from rollcall.wsprotocol import FRAMES, text_frame
 
 SEND_QUEUE_LIMIT = 5_000
 
@@ -31,10 +32,11 @@ class Encoded:
     A broadcast (a log message to every host of an event, an event change to every phone)
     is the same text for all its sockets: each socket's writer takes `text`, and only the
     first encodes it. A large message whose text was built elsewhere (the host's roster,
-    built by PostgreSQL) comes with its text.
+    built by PostgreSQL) comes with its text. Where the server takes prepared frames
+    (rollcall.wsprotocol), the frame too is built once, by the first socket that writes it.
     """
 
-    __slots__ = ("_message", "_text")
+    __slots__ = ("_frame", "_message", "_text")
 
     def __init__(
         self, message: Mapping[str, Any] | None = None, *, text: str | None = None
@@ -43,6 +45,7 @@ class Encoded:
             raise ValueError("an Encoded message has a message or a text")
         self._message = message
         self._text = text
+        self._frame: bytes | None = None
 
     @property
     def text(self) -> str:
@@ -50,6 +53,13 @@ class Encoded:
             assert self._message is not None
             self._text = encode(self._message)
         return self._text
+
+    @property
+    def frame(self) -> bytes:
+        """The WebSocket text frame of `text`, as the server would send it."""
+        if self._frame is None:
+            self._frame = text_frame(self.text)
+        return self._frame
 
 
 @dataclass(frozen=True)
@@ -84,9 +94,25 @@ class Connection:
     queue: asyncio.Queue[dict[str, Any] | Encoded | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )
+    writing: bool = False  # the writer task holds a message it has not finished sending
+    write_frame: Callable[[bytes], bool] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        scope = getattr(self.websocket, "scope", None) or {}
+        self.write_frame = (scope.get("extensions") or {}).get(FRAMES)
 
     def send(self, message: dict[str, Any] | Encoded) -> None:
+        """Queue a message for the writer task; a shared one (`Encoded`) is written at once
+        as its prepared frame when nothing is ahead of it and the server takes frames."""
         if self.closing:
+            return
+        if (
+            isinstance(message, Encoded)
+            and self.write_frame is not None
+            and not self.writing
+            and self.queue.empty()
+            and self.write_frame(message.frame)
+        ):
             return
         try:
             self.queue.put_nowait(message)

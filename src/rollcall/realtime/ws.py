@@ -601,6 +601,7 @@ async def _write(connection: Connection) -> None:
     websocket = connection.websocket
     while True:
         item = await connection.queue.get()
+        connection.writing = True  # a shared message sent meanwhile waits its turn
         try:
             if isinstance(item, Closing):
                 await _close(websocket, item.code, item.reason)
@@ -611,6 +612,8 @@ async def _write(connection: Connection) -> None:
             # The peer is gone; the reader notices and cleans up.
             connection.closing = True
             return
+        finally:
+            connection.writing = False
 
 
 def _now() -> str:

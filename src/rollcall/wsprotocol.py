@@ -1,0 +1,56 @@
+"""The WebSocket protocol `rollcall serve` runs: uvicorn's websockets-sansio protocol, which
+also takes a frame built once for many sockets and writes it straight to its transport.
+
+A broadcast (the event state to every phone of an event) is the same text for every socket,
+and with no compression (rollcall serves none) the same frame: a server's frames are not
+masked. Built once and written as bytes, it skips each socket's framing, its ASGI `send` and
+the wake-up of its writer task. The app finds the writer as an ASGI extension in the socket's
+scope (`FRAMES`); under another server or protocol it is absent and every message goes the
+ordinary way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+PROTOCOL = "rollcall.wsprotocol:FramedWebSocketProtocol"
+"""What `rollcall serve` gives uvicorn as `ws=`: each worker process imports it by name."""
+
+FRAMES = "rollcall.frames"
+"""The scope extension: a callable that writes a prepared frame now, or says False."""
+
+
+def text_frame(text: str) -> bytes:
+    """One final, unmasked text frame of `text`: what a server sends for a text message."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+class FramedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, with `write_frame` offered in the scope."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][FRAMES] = self.write_frame
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a prepared frame if the socket is open and its transport takes more now;
+        False (nothing written) otherwise: the caller sends the message the ordinary way,
+        which waits for the transport or finds the socket gone."""
+        if (
+            not self.handshake_complete
+            or self.initial_response is not None
+            or self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
