@@ -252,3 +252,21 @@ async def test_a_request_answered_before_its_body_arrived_closes_its_connection(
     status, answer = await raw.answer(timeout=5)
     dripping.cancel()
     assert status == 421, answer
+
+
+async def test_an_early_answer_reaches_a_client_that_is_still_sending(
+    public: RollcallServer,
+) -> None:
+    """The 421 goes out while the client's body is still arriving: the client reads the
+    answer, not a reset (the connection is ended after the answer, not closed with unread
+    bytes)."""
+    for _ in range(5):
+        raw = await Raw.open(public)
+        request = head(public, "/api/session/heartbeat", length=4_000_000).replace(
+            f"127.0.0.1:{public.port}".encode(), b"elsewhere.example"
+        )
+        await raw.send(request)
+        raw.writer.write(b" " * 1_000_000)  # a large body on its way, unread by the server
+        status, answer = await raw.answer(timeout=5)
+        raw.close()
+        assert status == 421, answer

@@ -39,6 +39,12 @@ def _limits_from_settings() -> HeaderLimits:
     return HeaderLimits(settings.header_timeout_s, settings.max_header_bytes)
 
 
+LINGER_S = 2.0
+"""How long a connection ended after an early answer still reads, and drops, what the client
+sends (as a web server's lingering close): long enough for the answer to reach the client and
+its bytes in flight to arrive; a trickler costs its socket no longer than that."""
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; each request's header block is bounded in time and size."""
 
@@ -97,7 +103,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.cycle is not None and self.cycle.more_body:
             # Answered before its body had arrived (a 421 for a foreign Host, say): the rest
             # of the body could keep the connection for as long as it trickled in.
-            self.transport.close()
+            self._close_after_answer()
         super().on_response_complete()
 
     def _counted(self, size: int) -> bool:
@@ -156,4 +162,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             lines.extend([name, b": ", value, b"\r\n"])
         lines.extend([b"\r\n", bytes(response.body)])
         self.transport.write(b"".join(lines))
-        self.transport.close()
+        self._close_after_answer()
+
+    def _close_after_answer(self) -> None:
+        """End the connection once the answer is out, without losing the answer.
+
+        Closing a socket that holds bytes the client sent and nobody read makes the kernel
+        reset the connection, and a reset can reach the client before it has read the answer
+        (it sees "connection reset" instead of the 408, 421 or 431). So: end the sending side
+        after the answer (FIN), keep reading and dropping what still comes, and close after
+        LINGER_S, or earlier when the client closes.
+        """
+        self._refused = True
+        self._disarm()
+        if not self.transport.can_write_eof():  # TLS: no half-close
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.transport.resume_reading()
+        self.loop.call_later(LINGER_S, self.transport.close)
