@@ -39,6 +39,7 @@ from tests.db.pooltools import (
     slow_driver,
 )
 from tests.factories import HostedEvent, create_event, join
+from tests.polling import eventually
 from tests.servers import UNLIMITED
 from tests.webhooks.receiver import Receiver
 
@@ -323,9 +324,12 @@ async def test_a_graceful_stop_lets_a_flush_under_way_finish(app: Served) -> Non
 
 
 async def _until_waiting_on_a_lock(observer: asyncpg.Connection[Any]) -> None:
-    async with asyncio.timeout(5):
-        while not await observer.fetchval(
-            """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-            AND application_name = 'rollcall' AND wait_event_type = 'Lock'"""
-        ):
-            await asyncio.sleep(0.01)
+    async def waiting() -> int:
+        return int(
+            await observer.fetchval(
+                """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                AND application_name = 'rollcall' AND wait_event_type = 'Lock'"""
+            )
+        )
+
+    await eventually(waiting, timeout=5, interval=0.01, what="a statement waiting on the lock")

@@ -20,6 +20,7 @@ import pytest
 from tests.factories import bearer, create_event, join
 from tests.faults.conftest import Phone, bounded
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.rawhttp import Raw, head
 from tests.servers import RollcallServer, rollcall_server
 
@@ -130,10 +131,12 @@ async def test_a_slow_crowd_leaves_every_phone_in(server: RollcallServer) -> Non
             for number in range(SLOW_SOCKETS // 2)
             for body in [slow_beat if number % 2 else slow_join]
         ]
-        connected_by = time.monotonic() + 30
-        while crowd.open < SLOW_SOCKETS:  # every slow socket connected before the phones
-            assert time.monotonic() < connected_by, crowd.open
-            await asyncio.sleep(0.05)
+
+        async def crowd_connected() -> bool:
+            return crowd.open >= SLOW_SOCKETS
+
+        # Every slow socket connected before the phones come.
+        await eventually(crowd_connected, timeout=30, what=f"{SLOW_SOCKETS} slow sockets open")
         probes_stop = asyncio.Event()
         probes = asyncio.create_task(_probe(client, server, probes_stop))
         started = time.monotonic()

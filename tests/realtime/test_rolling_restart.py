@@ -13,6 +13,7 @@ import contextlib
 import resource
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.factories import create_event
 from tests.faults.conftest import bounded
 from tests.faults.test_process_killed import TIMINGS, Host, Phone
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.servers import RollcallServer, rollcall_server
 
 # Four process starts on a shared machine and a presence timeout to wait out: tens of seconds
@@ -38,11 +40,13 @@ fault drill allows after a kill (tests/faults/test_process_killed.py): the pages
 starts at half a second and doubles up to 15 s, and a thousand phones arrive at once."""
 
 
-async def _wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await asyncio.sleep(0.05)
+async def _wait_for(condition: Callable[..., object], timeout: float, what: str) -> None:
+    """Until `condition()` holds: a plain check, asked between the phones' own work."""
+
+    async def check() -> object:
+        return condition()
+
+    await eventually(check, timeout=timeout, what=what)
 
 
 @pytest.mark.parametrize("phones", [pytest.param(20, id="20"), pytest.param(1_000, id="1000")])
