@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +35,19 @@ def database_url(pg: PgServer) -> Iterator[str]:
     """One database at head, shared by the tests that each make their own events."""
     with pg.fresh_database(migrated=True) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def module_db(pg: PgServer) -> Iterator[str]:
+    """A database at head of the module's own, for the `rollcall serve` processes it starts."""
+    with pg.fresh_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for the logs of the servers a module starts."""
+    return tmp_path_factory.mktemp("logs")
 
 
 @pytest.fixture

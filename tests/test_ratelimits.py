@@ -14,7 +14,6 @@ import pytest
 from rollcall.protocol import Close
 from rollcall.settings import Settings
 from tests.factories import create_event, join, new_device
-from tests.pg import PgServer
 from tests.realtime.client import Socket
 from tests.servers import RollcallServer, rollcall_server
 
@@ -25,28 +24,17 @@ DEFAULT_LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def limits_db(pg: PgServer) -> Iterator[str]:
-    with pg.fresh_database(migrated=True) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("limits")
-
-
-@pytest.fixture(scope="module")
-def behind_proxy(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
+def behind_proxy(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """Joins limited to 100 a minute; loopback is a trusted proxy, so X-Forwarded-For counts."""
     settings = {**DEFAULT_LIMITS, "limit_joins": "100/minute", "trusted_proxies": "127.0.0.1"}
-    with rollcall_server(limits_db, logs, **settings) as server:
+    with rollcall_server(module_db, logs, **settings) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def by_default(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
+def by_default(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """The default limits; the only trusted proxy is another machine, not the test's peer."""
-    with rollcall_server(limits_db, logs, trusted_proxies="192.0.2.99", **DEFAULT_LIMITS) as server:
+    with rollcall_server(module_db, logs, trusted_proxies="192.0.2.99", **DEFAULT_LIMITS) as server:
         yield server
 
 
@@ -110,7 +98,7 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
 
 
 @pytest.fixture(scope="module")
-def guarded(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
+def guarded(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """The default guesses, 3 creations a minute, an admin token; X-Forwarded-For counts."""
     settings = {
         **DEFAULT_LIMITS,
@@ -118,7 +106,7 @@ def guarded(limits_db: str, logs: Path) -> Iterator[RollcallServer]:
         "trusted_proxies": "127.0.0.1",
         "admin_token": ADMIN_TOKEN,
     }
-    with rollcall_server(limits_db, logs, **settings) as server:
+    with rollcall_server(module_db, logs, **settings) as server:
         yield server
 
 

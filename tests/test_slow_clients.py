@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from tests.factories import bearer, create_event, join
-from tests.pg import PgServer
 from tests.polling import eventually
 from tests.rawhttp import Raw, head
 from tests.servers import RollcallServer, rollcall_server
@@ -36,34 +35,23 @@ STRICT = {
 
 
 @pytest.fixture(scope="module")
-def slow_db(pg: PgServer) -> Iterator[str]:
-    with pg.fresh_database(migrated=True) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("logs")
-
-
-@pytest.fixture(scope="module")
-def server(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+def server(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """Default deadlines and pool; logs at INFO, so that quiet lines show."""
-    with rollcall_server(slow_db, logs, args=("--log-level", "info")) as running:
+    with rollcall_server(module_db, logs, args=("--log-level", "info")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def strict(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+def strict(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """Deadlines of a second and a small header limit."""
-    with rollcall_server(slow_db, logs, **STRICT) as running:
+    with rollcall_server(module_db, logs, **STRICT) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def public(slow_db: str, logs: Path) -> Iterator[RollcallServer]:
+def public(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """Serving only the host name of its ROLLCALL_PUBLIC_URL."""
-    with rollcall_server(slow_db, logs, public_url="http://rollcall.test") as running:
+    with rollcall_server(module_db, logs, public_url="http://rollcall.test") as running:
         yield running
 
 

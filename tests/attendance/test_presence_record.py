@@ -134,7 +134,7 @@ def report(database_url: str, code: str, fmt: str) -> str:
 
 
 async def test_rollcall_event_report_agrees_with_the_api(
-    server_a: RollcallServer, http_a: httpx.AsyncClient, realtime_db: str
+    server_a: RollcallServer, http_a: httpx.AsyncClient, module_db: str
 ) -> None:
     event = await create_event(http_a)
     for name in ("Ana", "=1+2", "Bo, the second"):
@@ -159,7 +159,7 @@ async def test_rollcall_event_report_agrees_with_the_api(
     )
 
     api = await roll(http_a, event)
-    printed = json.loads(report(realtime_db, event.code, "json"))
+    printed = json.loads(report(module_db, event.code, "json"))
     assert printed["generated_at"] >= api["generated_at"]
     assert {**printed, "generated_at": None} == {**api, "generated_at": None}
     assert len(printed["participants"]) == 4
@@ -167,12 +167,12 @@ async def test_rollcall_event_report_agrees_with_the_api(
     api_csv = await http_a.get(
         f"/api/events/{event.code}/attendance?format=csv", headers=event.host_headers
     )
-    assert report(realtime_db, event.code, "csv") == api_csv.text
+    assert report(module_db, event.code, "csv") == api_csv.text
 
 
-def test_rollcall_event_report_says_what_is_wrong(realtime_db: str) -> None:
-    unknown = run_report(realtime_db, "ZZZZZZ")
+def test_rollcall_event_report_says_what_is_wrong(module_db: str) -> None:
+    unknown = run_report(module_db, "ZZZZZZ")
     assert unknown.returncode == 1
     assert unknown.stderr.decode().strip() == "rollcall: no event has the code 'ZZZZZZ'"
-    wrong = run_report(realtime_db, "ZZZZZZ", "--format", "xlsx")
+    wrong = run_report(module_db, "ZZZZZZ", "--format", "xlsx")
     assert wrong.returncode == 2 and b"invalid choice: 'xlsx'" in wrong.stderr

@@ -8,30 +8,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pg import PgServer
 from tests.servers import FAST, RollcallServer, rollcall_server
 
 
 @pytest.fixture(scope="module")
-def realtime_db(pg: PgServer) -> Iterator[str]:
-    with pg.fresh_database(migrated=True) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("logs")
-
-
-@pytest.fixture(scope="module")
-def server_a(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
-    with rollcall_server(realtime_db, logs, **FAST) as server:
+def server_a(module_db: str, logs: Path) -> Iterator[RollcallServer]:
+    with rollcall_server(module_db, logs, **FAST) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def server_b(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
-    with rollcall_server(realtime_db, logs, **FAST) as server:
+def server_b(module_db: str, logs: Path) -> Iterator[RollcallServer]:
+    with rollcall_server(module_db, logs, **FAST) as server:
         yield server
 
 

@@ -24,9 +24,9 @@ DEFAULT_LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def guarded(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
+def guarded(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """A server with the default rate limits and a short room check period."""
-    with rollcall_server(realtime_db, logs, **FAST, **DEFAULT_LIMITS, room_check_s=5) as server:
+    with rollcall_server(module_db, logs, **FAST, **DEFAULT_LIMITS, room_check_s=5) as server:
         yield server
 
 

@@ -21,9 +21,9 @@ OTHER = "http://other.example"
 
 
 @pytest.fixture(scope="module")
-def listed(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
+def listed(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     with rollcall_server(
-        realtime_db, logs, allowed_origins=f"{APP}, https://second.example", **FAST
+        module_db, logs, allowed_origins=f"{APP}, https://second.example", **FAST
     ) as server:
         yield server
 

@@ -47,9 +47,9 @@ async def test_a_socket_from_another_site_is_refused_and_the_own_site_is_not(
 
 
 async def test_a_rebound_host_name_is_refused_when_the_public_url_is_set(
-    realtime_db: str, logs: Path
+    module_db: str, logs: Path
 ) -> None:
-    with rollcall_server(realtime_db, logs, public_url="http://rollcall.example", **FAST) as server:
+    with rollcall_server(module_db, logs, public_url="http://rollcall.example", **FAST) as server:
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             rebound = await http.get("/api/events/ABCDEF", headers={"host": "evil.example"})
             assert rebound.status_code == 421
@@ -87,14 +87,14 @@ async def test_a_rebound_host_name_is_refused_on_the_loopback_default(
 
 
 async def test_serving_all_interfaces_answers_the_lan_address_it_prints(
-    realtime_db: str, logs: Path
+    module_db: str, logs: Path
 ) -> None:
     lan = lan_addresses()
     if not lan:
         pytest.skip("this machine has no LAN address to dial")
     token = "a-long-enough-admin-token"
     with rollcall_server(
-        realtime_db, logs, args=["--host", "0.0.0.0"], admin_token=token, **FAST
+        module_db, logs, args=["--host", "0.0.0.0"], admin_token=token, **FAST
     ) as server:
         assert f"phones will use http://{lan[0]}:{server.port}" in server.log()
         base = f"http://{lan[0]}:{server.port}"
@@ -120,9 +120,9 @@ async def test_serving_all_interfaces_answers_the_lan_address_it_prints(
 
 
 async def test_sockets_past_the_cap_per_address_are_closed_with_4429(
-    realtime_db: str, logs: Path
+    module_db: str, logs: Path
 ) -> None:
-    with rollcall_server(realtime_db, logs, max_sockets_per_address=5, **FAST) as server:
+    with rollcall_server(module_db, logs, max_sockets_per_address=5, **FAST) as server:
         held = [await Socket.open(server.ws_url) for _ in range(5)]
         extra = await Socket.open(server.ws_url)
         assert await extra.closed() == Close.RATE_LIMITED
@@ -149,11 +149,11 @@ async def test_sockets_past_the_cap_per_address_are_closed_with_4429(
 
 
 async def test_a_flood_of_hellos_leaves_the_http_routes_a_connection(
-    realtime_db: str, logs: Path
+    module_db: str, logs: Path
 ) -> None:
     """Hellos whose lookups hang (the table is locked) hold at most half the pool."""
-    with rollcall_server(realtime_db, logs, **FAST) as server:
-        with psycopg.connect(realtime_db) as locker:
+    with rollcall_server(module_db, logs, **FAST) as server:
+        with psycopg.connect(module_db) as locker:
             locker.execute("LOCK TABLE event_participants IN ACCESS EXCLUSIVE MODE")
             flood = [await Socket.open(server.ws_url) for _ in range(30)]
             await asyncio.gather(
@@ -182,9 +182,9 @@ async def test_deeply_nested_json_closes_only_that_socket_with_4400(
 
 
 async def test_host_sockets_past_the_cap_are_closed_4429_and_a_freed_slot_is_reused(
-    realtime_db: str, logs: Path
+    module_db: str, logs: Path
 ) -> None:
-    with rollcall_server(realtime_db, logs, max_host_sockets_per_event=2, **FAST) as server:
+    with rollcall_server(module_db, logs, max_host_sockets_per_event=2, **FAST) as server:
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             event, other = await create_event(http), await create_event(http)
         hello = {"type": "hello", "role": "host", "event": event.code, "token": event.host_token}

@@ -244,9 +244,9 @@ async def test_a_waiting_participant_acting_on_ws_gets_an_error_and_stays(
 
 
 @pytest.fixture(scope="module")
-def limited(realtime_db: str, logs: Path) -> Iterator[RollcallServer]:
+def limited(module_db: str, logs: Path) -> Iterator[RollcallServer]:
     """A server that lets each participant send 3 actions a second."""
-    with rollcall_server(realtime_db, logs, **FAST, limit_actions="3/second") as server:
+    with rollcall_server(module_db, logs, **FAST, limit_actions="3/second") as server:
         yield server
 
 

@@ -59,11 +59,11 @@ async def test_a_reconnecting_host_gets_exactly_what_it_missed_in_order(
 
 
 async def test_a_since_the_server_no_longer_has_or_from_the_future_gets_a_fresh_welcome(
-    server_a: RollcallServer, http_a: httpx.AsyncClient, realtime_db: str
+    server_a: RollcallServer, http_a: httpx.AsyncClient, module_db: str
 ) -> None:
     event = await create_event(http_a)
     await _changes(http_a, event.code, event.host_headers, 60)  # 120 messages
-    conn = await asyncpg.connect(realtime_db)
+    conn = await asyncpg.connect(module_db)
     try:
         # 120 changes, plus whatever presence changes the sweeper announced meanwhile (on a
         # slow machine, phones that never beat go offline before the changes are done).
@@ -149,11 +149,11 @@ async def test_bad_input_closes_only_that_socket(
 
 
 async def test_the_listener_reconnects_by_itself(
-    server_a: RollcallServer, http_a: httpx.AsyncClient, realtime_db: str
+    server_a: RollcallServer, http_a: httpx.AsyncClient, module_db: str
 ) -> None:
     event = await create_event(http_a)
     host = await host_socket(server_a, event.code, event.host_token)
-    with psycopg.connect(realtime_db, autocommit=True) as conn:
+    with psycopg.connect(module_db, autocommit=True) as conn:
         killed = conn.execute(
             # With a timeout, pg_terminate_backend returns once the backend has exited.
             "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
