@@ -186,15 +186,50 @@ def test_the_list_works_from_the_keyboard_alone(
     keys.press("End")
     last = page.locator("[data-participant-id]:focus")
     expect(last).to_have_attribute("aria-posinset", str(PEOPLE))
-    # In sight by the next frame or two (the list redraws per frame), and it stays there.
+    _wait_for_the_focused_row_in_sight(page)
+
+
+def _wait_for_the_focused_row_in_sight(page: Page) -> None:
+    """In sight by the next frame or two (the list redraws per frame)."""
     page.wait_for_function(
-        "() => { const row = document.activeElement; "
+        "() => { const row = document.activeElement.closest('[data-participant-id]'); "
         "const box = row.getBoundingClientRect(); "
         "const view = row.closest('.roster-viewport').getBoundingClientRect(); "
         "return box.top >= view.top && box.bottom <= view.bottom + 1; }",
         timeout=5_000,
         polling=100,
     )
+
+
+def test_the_row_the_keyboard_is_on_stays_in_sight_when_the_list_changes(
+    server: RollcallServer,
+    contexts: Callable[..., BrowserContext],
+    crowd: tuple[HostedEvent, list[Joined]],
+) -> None:
+    event, _ = crowd
+    page = contexts(**PROJECTOR).new_page()
+    _open(page, server.base_url, event)
+    search = page.get_by_label("Search")
+    search.fill("silva")
+    expect(page.get_by_test_id("shown")).to_contain_text("shown of")
+    # Quicker than a frame: to the last match, then the search cleared. The whole list comes
+    # back with that person far down it; the list follows them.
+    page.evaluate(
+        """() => {
+            const key = (node, key) => node.dispatchEvent(
+                new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+            const search = document.querySelector("[data-testid=search]");
+            key(search, "ArrowDown");
+            key(document.activeElement, "End");
+            search.value = "";
+            search.dispatchEvent(new Event("input", { bubbles: true }));
+        }"""
+    )
+    expect(page.get_by_test_id("shown")).to_have_text(f"{PEOPLE} people")
+    focused = page.locator("[data-participant-id]:focus")
+    expect(focused).to_contain_text("Silva")
+    assert int(str(focused.get_attribute("aria-posinset"))) > 60
+    _wait_for_the_focused_row_in_sight(page)
 
 
 def test_projector_mode_hides_the_controls_and_is_remembered(

@@ -89,11 +89,25 @@ export class WindowedList {
   }
 
   show(rows, closed, teams) {
+    // The row the keyboard is on, in sight before the rows change (a search cleared, a sort),
+    // is in sight after, wherever it moved to.
+    if (this.list.contains(document.activeElement) && this.inSight(this.activeId)) {
+      this.keepInSight = true;
+    }
     this.rows = rows;
     this.closed = closed;
     this.teams = teams;
     this.indexOf = null;
     this.draw();
+  }
+
+  /** Whether the row of participant `id` is wholly in the visible part of the list. */
+  inSight(id) {
+    const index = id ? this.index(id) : -1;
+    if (index < 0 || !this.rowHeight) return false;
+    const top = index * this.rowHeight;
+    const view = this.node;
+    return top >= view.scrollTop && top + this.rowHeight <= view.scrollTop + view.clientHeight;
   }
 
   redrawSoon() {
