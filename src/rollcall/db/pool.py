@@ -112,7 +112,13 @@ class MeteredPool(_Pool):
         return connection
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool[Any]:
+POOL_MAX_SIZE = 10
+"""Database connections a server process keeps at most."""
+
+
+async def create_pool(
+    url: str, *, min_size: int = 1, max_size: int = POOL_MAX_SIZE
+) -> asyncpg.Pool[Any]:
     # The arguments asyncpg.create_pool() would pass, with its defaults, to the metered class.
     pool = MeteredPool(
         url,
