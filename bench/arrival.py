@@ -2,7 +2,8 @@
 
 Each arrival is a phone that just scanned the QR code: a new TCP connection for the join, then
 a second one for the WebSocket, kept open (silent) until the end of the run. 200 arrivals are
-in flight at any time, spread over the rollcall processes.
+in flight at any time, spread over the rollcall processes. Beside it, in the same run, the
+hello-join arrival: one connection, the join carried by the /ws hello, the token in the welcome.
 
 Right before each shape, the same arrival at Colyseus 0.18 (bench/colyseus.py), its peer: the
 target is rollcall at least PEER_RATIO times Colyseus's rate, measured minutes apart on the
@@ -37,6 +38,7 @@ class ArrivalJob(Job):
     start_at: float  # wall clock (time.time())
     end_at: float
     max_arrivals: int
+    hello_join: bool = False  # the join rides on the /ws hello: one connection
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,25 @@ async def arrival_job(job: ArrivalJob, channel: Channel) -> ArrivalResult:
             port = ports[index % len(ports)]
             code = codes[(worker * job.slots + slot) % len(codes)]
             started = time.perf_counter()
+            name = f"a{worker}s{slot}n{n}"
             try:
-                status, body = await http_join(port, code, str(uuid4()), f"a{worker}s{slot}n{n}")
-                if status != 201:
-                    failures[f"join {status} {body.get('code', '')}"] += 1
-                    continue
-                joined = time.perf_counter()
-                phone = Phone(port, body["session_token"], stats)
-                await phone.connect()
-            except (OSError, ConnectionError, TimeoutError) as exc:
+                if job.hello_join:
+                    phone = Phone(port, "", stats)
+                    join = {"event": code, "device_id": str(uuid4()), "display_name": name}
+                    await phone.connect(join=join)
+                    joined = time.perf_counter()  # one round trip: no split to show
+                else:
+                    status, body = await http_join(port, code, str(uuid4()), name)
+                    if status != 201:
+                        failures[f"join {status} {body.get('code', '')}"] += 1
+                        continue
+                    joined = time.perf_counter()
+                    phone = Phone(port, body["session_token"], stats)
+                    await phone.connect()
+            except ConnectionError as exc:
+                failures[str(exc)[:80]] += 1
+                continue
+            except (OSError, TimeoutError) as exc:
                 failures[type(exc).__name__] += 1
                 continue
             finished = time.perf_counter()
@@ -111,7 +123,13 @@ SHAPES = [(1, "one event"), (50, "50 events")]
 
 
 async def arrivals(
-    h: Harness, servers: Servers, codes: list[str], *, warmup: float, seconds: float
+    h: Harness,
+    servers: Servers,
+    codes: list[str],
+    *,
+    warmup: float,
+    seconds: float,
+    hello_join: bool = False,
 ) -> tuple[list[ArrivalResult], Sampler, float, float]:
     """Run the arrivals; returns each worker's result, the meters, the start and the end."""
     workers = 2
@@ -125,6 +143,7 @@ async def arrivals(
             start_at=start_at,
             end_at=end_at,
             max_arrivals=MAX_ARRIVALS // workers,
+            hello_join=hello_join,
         )
         for _ in range(workers)
     ]
@@ -161,7 +180,8 @@ async def run(h: Harness) -> None:
     processes = h.processes or 2
     warmup, seconds = (2.0, 6.0) if h.quick else (2.0, 10.0)
     print(
-        f"== arrival: join + /ws + welcome, {processes} rollcall process(es), {IN_FLIGHT} in flight"
+        f"== arrival: join + /ws + welcome, and the join on the hello, {processes} rollcall"
+        f" process(es), {IN_FLIGHT} in flight"
     )
     details = h.details.setdefault("arrival", {"processes": processes, "in_flight": IN_FLIGHT})
     latency_series: list[tuple[str, list[float]]] = []
@@ -190,6 +210,10 @@ async def run(h: Harness) -> None:
             details[f"{count}ev-before"] = _report_before(h, shape, earlier, earlier_meters)
         measured, meters = await _shape(h, processes, count, warmup, seconds)
         details[f"{count}ev"] = _report(h, shape, count, measured, meters, peer)
+        on_hello, hello_meters = await _shape(h, processes, count, warmup, seconds, hello_join=True)
+        details[f"{count}ev-hello-join"] = _report(
+            h, shape, count, on_hello, hello_meters, peer, hello_join=True
+        )
         if before and earlier.rate:
             h.figure(
                 "arrival",
@@ -199,6 +223,7 @@ async def run(h: Harness) -> None:
                 note=f"{measured.rate:,.0f} / {earlier.rate:,.0f} arrivals/s; before: {before}",
             )
         latency_series.append((f"arrival, {shape}", measured.total))
+        latency_series.append((f"hello-join arrival, {shape}", on_hello.total))
     plots.latency_figure(
         h.out,
         "arrival-latency",
@@ -208,14 +233,20 @@ async def run(h: Harness) -> None:
 
 
 async def _shape(
-    h: Harness, processes: int, count: int, warmup: float, seconds: float
+    h: Harness,
+    processes: int,
+    count: int,
+    warmup: float,
+    seconds: float,
+    *,
+    hello_join: bool = False,
 ) -> tuple[Arrivals, Sampler]:
     """Arrivals into `count` fresh events on fresh servers, measured."""
     h.forget_participants()
     with h.servers(processes) as servers:
         codes = [create_event(servers.url(), f"arrival {i}").code for i in range(count)]
         results, meters, start_at, end_at = await arrivals(
-            h, servers, codes, warmup=warmup, seconds=seconds
+            h, servers, codes, warmup=warmup, seconds=seconds, hello_join=hello_join
         )
     return _measure(results, start_at, (start_at + warmup, end_at), seconds), meters
 
@@ -280,26 +311,35 @@ def _report(
     measured: Arrivals,
     meters: Sampler,
     peer: colyseus.PeerRun | None,
+    *,
+    hello_join: bool = False,
 ) -> dict[str, object]:
-    """Print and keep the figures of one shape, plot it; returns its details."""
+    """Print and keep the figures of one shape (HTTP join then hello, or the join on the
+    hello), plot it; returns its details."""
     rate, total, failures = measured.rate, measured.total, measured.failures
     usage = meters.window(*measured.window)
     wanted = PEER_RATIO * peer.rate if peer is not None and peer.rate else None
+    way = "hello-join arrival" if hello_join else "participant arrival"
+    split = (
+        ""
+        if hello_join
+        else f" (join {percentile(measured.joins, 50) or 0:.0f},"
+        f" socket+welcome {percentile(measured.sockets, 50) or 0:.0f})"
+    )
     h.figure(
         "arrival",
-        f"participant arrival, {shape}",
+        f"{way}, {shape}",
         rate,
         "/s",
         f">= {wanted:,.0f} ({PEER_RATIO:g} x Colyseus)" if wanted else "(Colyseus not run)",
         rate >= wanted if wanted else None,
-        f"p50 {percentile(total, 50) or 0:.0f} ms (join {percentile(measured.joins, 50) or 0:.0f},"
-        f" socket+welcome {percentile(measured.sockets, 50) or 0:.0f}),"
+        f"p50 {percentile(total, 50) or 0:.0f} ms{split},"
         f" p99 {percentile(total, 99) or 0:.0f} ms; {sum(failures.values())} failed",
     )
     if wanted and peer is not None:
         h.figure(
             "arrival",
-            f"  rollcall / Colyseus, {shape}",
+            f"  rollcall / Colyseus, {way}, {shape}",
             rate / peer.rate,
             "x",
             f">= {PEER_RATIO:g}",
@@ -309,24 +349,25 @@ def _report(
     if usage:
         h.figure(
             "arrival",
-            f"  CPU, {shape}",
+            f"  CPU, {way}, {shape}",
             usage["rollcall"]["cpu_cores"],
             "cores",
             note=usage_note(usage),
         )
         h.figure(
             "arrival",
-            f"  rollcall CPU per arrival, {shape}",
+            f"  rollcall CPU per arrival, {way}, {shape}",
             *cost_per(usage, rate),
             note=pg_cost(usage, rate),
         )
     if failures:
         print("   failures:", dict(failures.most_common(4)))
+    what = "hello with its join + welcome" if hello_join else "join + /ws + welcome"
     plots.throughput(
         h.out,
-        f"arrival-{count}ev",
-        f"participant arrival, {shape}",
-        [(f"arrivals (join + /ws + welcome), {shape}", measured.start_at, measured.done_at)],
+        f"arrival-hello-{count}ev" if hello_join else f"arrival-{count}ev",
+        f"{way}, {shape}",
+        [(f"arrivals ({what}), {shape}", measured.start_at, measured.done_at)],
         cpu=meters,
         window=measured.window,
     )

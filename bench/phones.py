@@ -161,16 +161,28 @@ class Phone:
         self._beating = False
         self._beat_sent = 0.0
         self._restarting_since: float | None = None
+        self.refusal: str | None = None
 
-    async def connect(self, limit_s: float = 10) -> dict[str, Any]:
-        """Open the socket and return the welcome (raises when there is none)."""
+    async def connect(
+        self, limit_s: float = 10, *, join: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Open the socket and return the welcome (raises when there is none).
+
+        With `join` (the event's code and a join's fields), the hello joins instead of
+        presenting a token, and the welcome's token is the phone's from then on.
+        """
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
         self._connecting = True
+        hello: dict[str, Any] = {"type": ClientMessage.HELLO}
+        if join is None:
+            hello["token"] = self.token
+        else:
+            hello["join"] = join
         try:
             self.wire = await open_websocket(
                 self.port,
-                {"type": ClientMessage.HELLO, "token": self.token},
+                hello,
                 on_message=self._on_message,
                 on_close=self._on_close,
                 limit_s=limit_s,
@@ -192,9 +204,12 @@ class Phone:
                 self._beat_sent = 0.0
             return
         self.stats.messages[kind] += 1
+        if kind == ServerMessage.ERROR and self._connecting:
+            self.refusal = message.get("code")  # a refused hello-join says why, then closes
         if kind == ServerMessage.WELCOME:
             self.stats.welcomes += 1
             self.welcome = message
+            self.token = message.get("session_token", self.token)
             self.welcomed_at.append(time.time())
             self.attempt = 0
             self._restarting_since = None
@@ -220,7 +235,10 @@ class Phone:
         if code in RESTART_CLOSES:
             self._restarting_since = time.monotonic()
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ConnectionError(f"closed with {code} before the welcome"))
+            why = f" ({self.refusal})" if self.refusal else ""
+            self._waiter.set_exception(
+                ConnectionError(f"closed with {code} before the welcome{why}")
+            )
         if self._connecting:
             return  # connect() fails, and whoever called it decides what next
         if self.reconnect and not self.stopped and code not in FINAL_CLOSES:

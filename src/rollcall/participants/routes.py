@@ -11,7 +11,6 @@ import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from rollcall.auth import delete_session_cookie, session_token, set_session_cookie
-from rollcall.db.pool import borrow
 from rollcall.errors import (
     DeviceBanned,
     EventClosed,
@@ -20,7 +19,6 @@ from rollcall.errors import (
     EventNotFound,
     GeneratedNamesOff,
     InvalidToken,
-    MalformedRequest,
     NameNotAllowed,
     NamesGenerated,
     NameTaken,
@@ -34,13 +32,12 @@ from rollcall.errors import (
     StateTooLarge,
     TeamChoiceOff,
     TeamNotFound,
-    ValidationFailed,
 )
 from rollcall.events import service as events
 from rollcall.events.deps import HostEvent, PathEvent
 from rollcall.events.links import public_base, recovery_url
 from rollcall.events.schemas import GeneratedName
-from rollcall.participants import admission, generated, seats, service, teams
+from rollcall.participants import admission, arrival, generated, seats, service, teams
 from rollcall.participants.deps import ParticipantSession
 from rollcall.participants.outcomes import JoinOutcome
 from rollcall.participants.schemas import (
@@ -66,7 +63,7 @@ from rollcall.participants.schemas import (
 )
 from rollcall.presence.service import set_presence
 from rollcall.problems import BAD_BODY, openapi_problem, parse_json_body
-from rollcall.ratelimits import RateLimits, client_address, event_key
+from rollcall.ratelimits import client_address
 from rollcall.runtime import AppRuntime, AppSettings, Conn
 
 router = APIRouter(tags=["participants"])
@@ -127,43 +124,17 @@ async def join(
     then the body, closed, banned, rejoin, seat reclaim, locked, room check, full, the kind of
     name (chosen or generated), the word filter, the team, name taken. With
     `"generated_name": true` the server picks a free two-word name in `language`.
-    Per client address, joins of newcomers count against ROLLCALL_LIMIT_JOINS and unknown codes
-    against ROLLCALL_LIMIT_GUESSES; wrong room checks and recovery codes count against
-    ROLLCALL_LIMIT_GUESSES per (address, event). No pooled
-    connection is held while the join waits for its batch.
+    The limits and the unknown-code rule are arrival.join_from's, which the /ws hello-join
+    shares.
     """
-    address = client_address(request)
-    limits = runtime.limits
-    normalized = events.normalize_code(code)
-    if normalized is None:
-        raise await limits.unknown_code(address, code)
-    guesses = event_key(address, normalized)
-    allowance = await _reserve(limits, address, guesses)
-    try:
-        try:
-            body = await parse_json_body(request, JoinRequest)
-        except (MalformedRequest, ValidationFailed):
-            async with borrow(runtime.pool) as conn:
-                try:
-                    await events.get_event(conn, code=normalized)  # an unknown code is a 404 first
-                except EventNotFound:
-                    raise await limits.unknown_code(address, code) from None
-            raise
-        try:
-            result = await service.join(
-                runtime.joins,
-                code=normalized,
-                device_id=body.device_id,
-                display_name=service.NameChoice(body.display_name, body.suggestion, body.language),
-                room_check=body.room_check,
-                recovery_code=body.recovery_code,
-                team=body.team,
-                allowance=allowance,
-            )
-        except EventNotFound:
-            raise await limits.unknown_code(address, code) from None
-    finally:
-        await _charge(limits, address, guesses, allowance)
+    result = await arrival.join_from(
+        client_address(request),
+        code,
+        lambda: parse_json_body(request, JoinRequest),
+        limits=runtime.limits,
+        pool=runtime.pool,
+        joins=runtime.joins,
+    )
     response.status_code = JOIN_STATUS.get(result.outcome, 200)
     set_session_cookie(response, result.session_token, https=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"
@@ -171,33 +142,10 @@ async def join(
         participant=result.participant,
         session_token=result.session_token,
         rejoined=result.rejoined,
-        reclaimed=result.outcome == JoinOutcome.RECLAIMED,
+        reclaimed=result.reclaimed,
         recovery_code=result.recovery_code,
         heartbeat_interval_s=runtime.settings.heartbeat_interval_s,
     )
-
-
-async def _reserve(limits: RateLimits, address: str, guesses: str) -> service.JoinAllowance:
-    """Hold this attempt's place in the address's join limit, and in its guesses at this
-    event (room checks, recovery codes), while it runs."""
-    may_join = await limits.joins.reserve(address)
-    may_guess = await limits.event_guesses.reserve(guesses)
-    return service.JoinAllowance(
-        may_join=may_join,
-        may_guess=may_guess,
-        join_retry_after_s=1 if may_join else await limits.joins.retry_after_s(address),
-        guess_retry_after_s=1 if may_guess else await limits.event_guesses.retry_after_s(guesses),
-    )
-
-
-async def _charge(
-    limits: RateLimits, address: str, guesses: str, allowance: service.JoinAllowance
-) -> None:
-    """Count what the attempt turned out to be: a newcomer's join, a wrong guess, or neither."""
-    if allowance.may_join:
-        await limits.joins.release(address, spend=allowance.counts_as_join)
-    if allowance.may_guess:
-        await limits.event_guesses.release(guesses, spend=allowance.wrong_guess)
 
 
 @router.get("/api/session", response_model=SessionView, responses=openapi_problem(InvalidToken))

@@ -107,6 +107,10 @@ class JoinResult:
     def rejoined(self) -> bool:
         return self.outcome in outcomes.REJOINED
 
+    @property
+    def reclaimed(self) -> bool:
+        return self.outcome == JoinOutcome.RECLAIMED
+
 
 @dataclass(frozen=True)
 class Session:

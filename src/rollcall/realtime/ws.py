@@ -27,6 +27,8 @@ from rollcall.auth import cookie_token
 from rollcall.cors import app_origin, listed_origins
 from rollcall.db.pool import DB, UNAVAILABLE_ERRORS, borrow
 from rollcall.errors import (
+    DeviceBanned,
+    EventClosed,
     EventNotFound,
     InvalidToken,
     Problem,
@@ -39,7 +41,9 @@ from rollcall.events.service import EventRow
 from rollcall.live import actions, receipts, state
 from rollcall.live.schemas import ActionRequest, Receipts
 from rollcall.origins import origin_allowed
+from rollcall.participants import arrival
 from rollcall.participants import service as participants
+from rollcall.participants.schemas import JoinRequest
 from rollcall.presence.service import PresenceRow, note_away, set_presence
 from rollcall.problems import field_errors
 from rollcall.protocol import HELLO_TIMEOUT_S, ClientMessage, Close, Role, ServerMessage
@@ -56,12 +60,14 @@ PATH = "/ws"
 
 
 class Refused(Exception):
-    """The socket is closed with `code` before or instead of a welcome."""
+    """The socket is closed with `code` before or instead of a welcome, after `message` if
+    one is given (an `error` saying why)."""
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, message: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.message = message
 
 
 class Sockets:
@@ -169,6 +175,9 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
                 await asyncio.wait_for(writer, timeout=2)
             writer.cancel()
     except Refused as refused:
+        if refused.message is not None:
+            with contextlib.suppress(Exception):
+                await websocket.send_text(encode(refused.message))
         await _close(websocket, refused.code, refused.reason)
     except WebSocketDisconnect:
         pass
@@ -241,10 +250,59 @@ def _page_cookie_token(websocket: WebSocket, settings: Settings) -> str | None:
     return cookie_token(websocket.cookies)
 
 
+JOIN_CLOSE: dict[type[Problem], Close] = {
+    EventNotFound: Close.EVENT_NOT_FOUND,
+    EventClosed: Close.EVENT_CLOSED,
+    DeviceBanned: Close.KICKED,
+    RateLimited: Close.RATE_LIMITED,
+}
+"""The close code of a refused hello-join; any other refusal (the body, the name, a full or
+locked event, a room check, a recovery code) closes with Close.BAD_MESSAGE."""
+
+
+async def _join(websocket: WebSocket, join: Any, runtime: Runtime) -> participants.JoinResult:
+    """The join a hello carries, under the HTTP join's rules and limits (arrival.join_from).
+
+    Refused, the socket gets the problem as an `error` (what the HTTP join would answer) and
+    closes with the code JOIN_CLOSE gives.
+    """
+    fields = dict(join) if isinstance(join, dict) else {}
+    code = fields.pop("event", None)
+
+    async def read() -> JoinRequest:
+        try:
+            return JoinRequest.model_validate(fields)
+        except ValidationError as exc:
+            raise field_errors(exc.errors()) from exc
+
+    try:
+        if not isinstance(code, str):
+            raise ValidationFailed(
+                "join.event: the event's code",
+                errors=[{"field": "event", "message": "the event's code", "type": "missing"}],
+            )
+        return await arrival.join_from(
+            client_address(websocket),
+            code,
+            read,
+            limits=runtime.limits,
+            pool=runtime.pool,
+            joins=runtime.joins,
+        )
+    except Problem as problem:
+        close = JOIN_CLOSE.get(type(problem), Close.BAD_MESSAGE)
+        raise Refused(close, problem.code, _problem_message(problem)) from problem
+
+
 async def _open_participant(
     websocket: WebSocket, hello: dict[str, Any], runtime: Runtime, gate: SocketGate
 ) -> Connection:
-    token = hello.get("token") or _page_cookie_token(websocket, runtime.settings)
+    joined = None
+    if "join" in hello:
+        joined = await _join(websocket, hello["join"], runtime)
+        token: Any = joined.session_token
+    else:
+        token = hello.get("token") or _page_cookie_token(websocket, runtime.settings)
     if not isinstance(token, str) or not token:
         raise Refused(Close.INVALID_TOKEN, "no token")
     async with _hello_lookup(gate) as conn:
@@ -275,16 +333,20 @@ async def _open_participant(
     # The event state as of the seq the socket starts from (the described event may be a
     # moment older): every change after it follows in order.
     now = {"state": session.event_state, "state_version": session.event_state_version}
-    connection.send(
-        {
-            "type": ServerMessage.WELCOME,
-            "participant": session.participant.model_dump(mode="json"),
-            "event": described.model_copy(update=now).model_dump(mode="json"),
-            "event_state": session.event_state,
-            "event_state_version": session.event_state_version,
-            "heartbeat_interval_s": runtime.settings.heartbeat_interval_s,
-        }
-    )
+    welcome: dict[str, Any] = {
+        "type": ServerMessage.WELCOME,
+        "participant": session.participant.model_dump(mode="json"),
+        "event": described.model_copy(update=now).model_dump(mode="json"),
+        "event_state": session.event_state,
+        "event_state_version": session.event_state_version,
+        "heartbeat_interval_s": runtime.settings.heartbeat_interval_s,
+    }
+    if joined is not None:  # what the HTTP join would have answered besides
+        welcome["session_token"] = joined.session_token
+        welcome["rejoined"] = joined.rejoined
+        welcome["reclaimed"] = joined.reclaimed
+        welcome["recovery_code"] = joined.recovery_code
+    connection.send(welcome)
     return connection
 
 
@@ -415,8 +477,12 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
 
 
 def _refuse(connection: Connection, problem: Problem, **about: Any) -> None:
-    """An `error` message: the problem's code, status and detail, as HTTP would give them; the
-    socket stays open."""
+    """An `error` message (_problem_message); the socket stays open."""
+    connection.send(_problem_message(problem, **about))
+
+
+def _problem_message(problem: Problem, **about: Any) -> dict[str, Any]:
+    """An `error` message: the problem's code, status and detail, as HTTP would give them."""
     message: dict[str, Any] = {
         "type": ServerMessage.ERROR,
         "code": problem.code,
@@ -428,7 +494,7 @@ def _refuse(connection: Connection, problem: Problem, **about: Any) -> None:
         message["retry_after_s"] = problem.retry_after_s
     if "errors" in problem.extra:
         message["errors"] = problem.extra["errors"]
-    connection.send(message)
+    return message
 
 
 async def _act(runtime: Runtime, connection: Connection, message: dict[str, Any]) -> None:
