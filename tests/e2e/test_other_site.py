@@ -102,6 +102,8 @@ def test_a_listed_app_joins_reloads_as_the_same_player_and_plays(
     page = app_page(app_sites[0])
     first = page.evaluate(JOIN, [server.base_url, event.code, "Ana"])
     assert first["rejoined"] is False
+    calls = page.evaluate("performance.getEntriesByType('resource').map((entry) => entry.name)")
+    assert not [url for url in calls if url.endswith("/join")], "the join rode on the hello"
     [ana] = roster(api, event)
     assert ana["id"] == first["id"] and ana["presence"] == "online"
 
@@ -132,6 +134,34 @@ def test_a_listed_app_joins_reloads_as_the_same_player_and_plays(
     again = page.evaluate(JOIN, [server.base_url, event.code, None])
     assert again == {"id": first["id"], "rejoined": True, "name": "Ana"}
     assert page.evaluate("window.player.eventState.phase") == "asking"
+
+
+def test_a_listed_apps_refused_join_is_the_http_joins_error(
+    app_page: Callable[[str], Page],
+    app_sites: tuple[str, str],
+    server: RollcallServer,
+    api: httpx.Client,
+) -> None:
+    """Refused in the hello, the join rejects with the RollcallError the HTTP join would give."""
+    event: HostedEvent = create_event(api)
+    app_page(app_sites[0]).evaluate(JOIN, [server.base_url, event.code, "Ana"])
+    refused = app_page(app_sites[0]).evaluate(
+        """async ([server, codes]) => {
+            const { join } = await import(`${server}/sdk/rollcall.js`);
+            const errors = [];
+            for (const [code, name] of codes) {
+                try {
+                    await join(code, name, { server });
+                    errors.push(null);
+                } catch (error) {
+                    errors.push([error.name, error.code, error.status]);
+                }
+            }
+            return errors;
+        }""",
+        [server.base_url, [[event.code, "ANA"], ["ZZZZZZ", "Bo"]]],
+    )
+    assert refused == [["Error", "name_taken", 409], ["Error", "event_not_found", 404]]
 
 
 def test_a_second_tab_of_a_listed_app_takes_the_session_over_and_the_first_knows_it(

@@ -1,5 +1,5 @@
-// The phone's side of the SDK: one participant of one event. Joins over HTTP, then stays live on
-// /ws: heartbeats, away while the page is hidden, a beacon when it goes, reconnects with backoff
+// The phone's side of the SDK: one participant of one event. Joins (on another site, in the /ws
+// hello itself; on rollcall's own origin, over HTTP), then stays live on /ws: heartbeats, away while the page is hidden, a beacon when it goes, reconnects with backoff
 // and jitter, and the stale-socket rules (docs/protocol.md: 4409 is final, so are 4401, 4403,
 // 4410 and 4412). The live channel rides on it: the event state (and a receipt once the page's
 // handlers have shown it), and actions kept until rollcall acknowledges them. What happens is
@@ -167,10 +167,23 @@ export class Participant extends Emitter {
     if (this.#team) body.team = this.#team;
     if (this.#roomCheck) body.room_check = this.#roomCheck;
     if (this.#recoveryCode) body.recovery_code = this.#recoveryCode;
+    // On another site the join rides on the socket's hello: one connection and one round trip.
+    // On rollcall's own origin it stays an HTTP join: only an HTTP answer can set the session
+    // cookie (HttpOnly) that this browser's identity rests on across reloads, and that the
+    // page's beacon and the check of a revoked token use.
+    if (this.#server && (await this.#joinOnSocket(body))) return;
     const [answer, event] = await Promise.all([
       this.#api(`${eventPath(this.code)}/join`, { method: "POST", body }),
       this.#api(eventPath(this.code)).catch(() => null), // the join answer has no event
     ]);
+    this.#joined(answer, event);
+    this.emit("participant", { participant: this.participant });
+    if (event) this.emit("event", { event });
+    this.#connect(answer.heartbeat_interval_s);
+  }
+
+  /** Keep what a join answered (over HTTP, or in a hello-join's welcome). */
+  #joined(answer, event) {
     this.#recoveryCode = null; // used up by a move
     this.#generated = null; // named now: a rejoin gives the name
     this.#team = null; // chosen now: a rejoin keeps it
@@ -182,9 +195,40 @@ export class Participant extends Emitter {
     this.ended = null;
     rememberName(this.code, this.participant.display_name);
     if (this.#server) rememberToken(this.code, this.#token); // no cookie holds it for this page
-    this.emit("participant", { participant: this.participant });
-    if (event) this.emit("event", { event });
-    this.#connect(answer.heartbeat_interval_s);
+  }
+
+  /**
+   * Join in the hello: true once welcomed (the socket is live), a RollcallError as the HTTP join
+   * would give it when refused, false when the socket could not tell (rollcall out of reach,
+   * busy, or the socket refused): the HTTP join answers then.
+   */
+  #joinOnSocket(body) {
+    return new Promise((resolve, reject) => {
+      this.#connect(null, {
+        body: { event: this.code, ...body },
+        answer: (message) => {
+          if (message.type === ServerMessage.WELCOME) {
+            this.#joined(message, message.event);
+            resolve(true);
+            return true;
+          }
+          if (message.type === ServerMessage.ERROR) {
+            this.#stopLive();
+            const { code, detail, errors } = message;
+            const problem = errors ? { code, detail, errors } : { code, detail };
+            reject(new ApiError(message.status ?? 400, problem, message.retry_after_s ?? null));
+          }
+          return false;
+        },
+        unanswered: () => {
+          // After LiveSocket has scheduled its retry: stopping then cancels it.
+          queueMicrotask(() => {
+            this.#stopLive();
+            resolve(false);
+          });
+        },
+      });
+    });
   }
 
   /** Leave the event for good (rollcall marks this participant `left`); `end` follows. */
@@ -241,20 +285,38 @@ export class Participant extends Emitter {
     return api(path, { ...options, server: this.#server });
   }
 
-  #connect(heartbeatS) {
+  /**
+   * Go live. With `joining` ({body, answer, unanswered}: #joinOnSocket), the first hello carries
+   * the join, `answer` sees each message until it takes the welcome, and `unanswered` is told
+   * when the socket closes before; every later hello says the token.
+   */
+  #connect(heartbeatS, joining = null) {
     this.#heartbeatS = heartbeatS;
+    let join = joining;
     const live = new LiveSocket({
       server: this.#server,
-      hello: () => ({ type: ClientMessage.HELLO, token: this.#token }),
-      onMessage: (message) => this.#onMessage(message),
-      onStatus: (status) => this.#setConnection(status),
+      hello: () =>
+        join
+          ? { type: ClientMessage.HELLO, join: join.body }
+          : { type: ClientMessage.HELLO, token: this.#token },
+      onMessage: (message) => {
+        if (join) {
+          if (!join.answer(message)) return;
+          join = null;
+        }
+        this.#onMessage(message);
+      },
+      onStatus: (status) => {
+        if (join && (status === "reconnecting" || status === "offline")) join.unanswered();
+        else this.#setConnection(status);
+      },
       // LiveSocket's final closes are the participant's: 4401, 4403, 4404, 4409, 4410, 4412.
-      onFinal: (closeCode) => this.#onFinal(closeCode),
+      onFinal: (closeCode) => (join ? join.unanswered() : this.#onFinal(closeCode)),
     });
     this.#live = live;
     this.#watchPage();
     live.start();
-    live.beatEvery(heartbeatS);
+    if (heartbeatS) live.beatEvery(heartbeatS); // else the welcome says how often
   }
 
   #stopLive() {
