@@ -9,8 +9,8 @@ got (once the event has a state: before its first version there is nothing to ha
 is not logged and not replayed: a host's welcome carries the current one.
 
 When an event is due: a mark waits GATHER_S for the marks close behind it (every process
-writes the receipts of one change about one flush interval after it, within moments of each
-other), never more than MAX_WAIT_S after the first, so that each message says as much as it
+writes the receipts of one change once its phones have all reported it, or one flush interval
+after it, within moments of each other), never more than MAX_WAIT_S after the first, so that each message says as much as it
 can. An event's hosts get at most one message a second for one event-state version. The first
 count of a new version is not held back by the one before (with a change every second, each
 version's count would otherwise always land after the next change); it goes out as soon as
@@ -72,7 +72,7 @@ class ReceiptsFeed:
         self._pool = pool
         self._registry = registry
         # A new state's count goes out by then, whatever it says: its burst of receipts is
-        # written about a flush interval after the phones got it, on every process.
+        # written at most a flush interval after the phones got it, on every process.
         self._settle_s = receipt_flush_s + SETTLE_MARGIN_S
         self._due: dict[UUID, float] = {}  # events to count, and when (the loop's time)
         self._gather: dict[UUID, float] = {}  # when the marks gathered so far are due
