@@ -327,6 +327,11 @@ def _report(
         "closes": dict(closes),
         "until_everyone_ms": everyone,
         "receipts_complete_s": complete,
+        # Each receipts message the host got: s after its version's change, version, seen, of.
+        "receipts_messages": [
+            (round(at - window.sent.get(version, at), 3), version, seen, of)
+            for at, version, seen, of in host.receipts
+        ],
     }
     delivered = 100.0 * (1 - missing / max(1, phones * changes))
     h.figure(

@@ -1,5 +1,6 @@
 """When a buffered flush runs: periodically, or one interval after the first value of a burst,
-put off by a burst announced as coming, never by more than one more interval."""
+put off by a burst announced as coming, never by more than one more interval, and as soon as
+an announced burst is all in, though never twice within an interval."""
 
 from __future__ import annotations
 
@@ -67,5 +68,28 @@ async def test_a_burst_announced_puts_the_run_off_by_at_most_one_more_interval()
             await asyncio.sleep(INTERVAL_S / 2)
         ran = runs.at[-1] if runs.at[-1] > woken else await runs.next()
         assert ran - woken <= 2 * INTERVAL_S + 0.1
+    finally:
+        await periodic.stop()
+
+
+async def test_a_burst_all_in_is_written_at_once_but_never_twice_within_an_interval() -> None:
+    runs, wake = Runs(), asyncio.Event()
+    long_s = 1.0  # long enough that a run on the clock alone is plainly later
+    periodic = Periodic("test", runs, long_s, wake=wake)
+    periodic.start()
+    try:
+        loop = asyncio.get_running_loop()
+        periodic.defer()
+        wake.set()
+        await asyncio.sleep(0.05)
+        hurried = loop.time()
+        periodic.hurry()  # everything announced is in
+        first = await runs.next()
+        assert first - hurried < long_s / 4, "written as soon as it is all in"
+
+        wake.set()
+        periodic.hurry()  # the next burst, all in at once: not before an interval has passed
+        second = await runs.next(timeout=3 * long_s)
+        assert second - first >= long_s * 0.95
     finally:
         await periodic.stop()

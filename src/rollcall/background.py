@@ -28,7 +28,8 @@ class Periodic:
 
     With `wake`, only when there is work: `interval_s` after the event is set (so, at most
     once every `interval_s`), or later when `defer` asks, but never more than one more
-    interval. Each run's duration goes to
+    interval; or sooner when `hurry` says everything awaited is in, but never sooner than one
+    interval after the last run began. Each run's duration goes to
     rollcall_task_duration_seconds{task=<name, with underscores>}.
     """
 
@@ -45,6 +46,8 @@ class Periodic:
         self._interval = interval_s
         self._wake = wake
         self._not_before = 0.0  # the loop's time before which a run waits (`defer`)
+        self._hurried = asyncio.Event()  # `hurry`: run once the interval since the last allows
+        self._last_run = float("-inf")  # the loop's time the last run began
         self._task: asyncio.Task[None] | None = None
         self._working = False  # a run is under way
         self._stopping = False
@@ -55,18 +58,30 @@ class Periodic:
         intervals after it was woken): for work that is about to arrive in a burst."""
         self._not_before = asyncio.get_running_loop().time() + self._interval
 
+    def hurry(self) -> None:
+        """What a woken loop waits for is all in: run as soon as the interval allows."""
+        self._hurried.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when hurried."""
+        if seconds > 0 and not self._hurried.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurried.wait(), seconds)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if self._wake is not None:
                 await self._wake.wait()
             woken = loop.time()
-            await asyncio.sleep(self._interval)
+            await self._pause(self._interval)
             if self._wake is not None:
-                deferred = min(self._not_before, woken + 2 * self._interval) - loop.time()
-                if deferred > 0:
-                    await asyncio.sleep(deferred)
+                await self._pause(min(self._not_before, woken + 2 * self._interval) - loop.time())
+                if self._hurried.is_set():
+                    await asyncio.sleep(max(0.0, self._last_run + self._interval - loop.time()))
+                self._hurried.clear()
                 self._wake.clear()  # what comes from here on wakes the next run
+            self._last_run = loop.time()
             started = time.perf_counter()
             self._working = True
             try:
@@ -108,7 +123,8 @@ class WriteBuffer(ABC, Generic[V]):
 
     A thousand phones reporting every second cost one statement a second, not a thousand.
     `soon`: flush `flush_interval_s` after the first value of a batch instead (still at most
-    once an interval), so that a burst is written together, as early as the interval allows.
+    once an interval), so that a burst is written together, as early as the interval allows;
+    a burst of known size is written as soon as it is all in.
     A graceful stop writes what is left; a flush the database refuses is kept for the next.
     """
 
@@ -126,17 +142,24 @@ class WriteBuffer(ABC, Generic[V]):
         self._arrived = asyncio.Event() if soon else None
         self._loop = Periodic(name, self.flush, flush_interval_s, wake=self._arrived)
         self._lock = asyncio.Lock()
+        self._awaited = 0  # values still to come of the bursts announced
 
-    def expect_burst(self) -> None:
-        """Values are about to come all at once (a `soon` buffer): write them together, one
-        interval from now, rather than whatever came just before them a moment earlier."""
+    def expect_burst(self, size: int) -> None:
+        """`size` values are about to come all at once (a `soon` buffer): write them together
+        once they are in, or one interval from now, rather than whatever came just before them
+        a moment earlier."""
         self._loop.defer()
+        self._awaited += size
 
     def put(self, participant_id: UUID, value: V) -> None:
         old = self._pending.get(participant_id)
         self._pending[participant_id] = value if old is None else self.merge(old, value)
         if self._arrived is not None:
             self._arrived.set()
+        if self._awaited > 0:
+            self._awaited -= 1
+            if self._awaited == 0:
+                self._loop.hurry()
 
     def merge(self, old: V, new: V) -> V:
         """What to keep of two values for one participant, `new` being the later one."""
@@ -152,6 +175,7 @@ class WriteBuffer(ABC, Generic[V]):
             if not self._pending:
                 return 0
             batch, self._pending = self._pending, {}
+            self._awaited = 0  # the rest of a burst, if any, goes with the next flush
             try:
                 async with borrow(self._pool) as conn:
                     await self.write(conn, batch)

@@ -359,6 +359,56 @@ async def test_a_new_versions_count_is_not_held_back_by_the_last_count_of_the_on
     await host.close()
 
 
+async def test_receipts_all_in_are_counted_at_once_not_a_flush_interval_later(
+    module_db: str, logs: Path
+) -> None:
+    """A process that sent a state to its phones writes their receipts as soon as all of them
+    have reported it, not when its flush interval (here a long one) comes round."""
+    flush_s = 3.0
+    with rollcall_server(module_db, logs, **{**FAST, "receipt_flush_s": flush_s}) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+            event = await create_event(http)
+            joined = [(await join(http, event.code)).json() for _ in range(3)]
+            host = await host_socket(server, event.code, event.host_token)
+            phones = [(await participant_socket(server, j["session_token"]))[0] for j in joined]
+            async with beating(*phones):
+                changed_at = time.monotonic()
+                await set_state(http, event, {"question": "q1"})
+                for phone in phones:
+                    await phone.until(of_type("event_state"), timeout=2)
+                    await phone.send({"type": "seen", "event_version": 1})
+                await host.until(
+                    lambda m: m["type"] == "receipts" and m == {**m, "event_version": 1, "seen": 3},
+                    timeout=2 * flush_s,
+                )
+                assert time.monotonic() - changed_at < flush_s / 2
+            for socket in (*phones, host):
+                await socket.close()
+
+
+async def test_the_count_that_says_everyone_is_not_held_back_by_the_pace(
+    server_a: RollcallServer, http_a: httpx.AsyncClient
+) -> None:
+    event = await create_event(http_a)
+    joined = [(await join(http_a, event.code)).json() for _ in range(2)]
+    host = await host_socket(server_a, event.code, event.host_token)
+    phones = [(await participant_socket(server_a, j["session_token"]))[0] for j in joined]
+    async with beating(*phones):
+        await set_state(http_a, event, {"question": "q1"})
+        for phone in phones:
+            await phone.until(of_type("event_state"), timeout=2)
+        await phones[0].send({"type": "seen", "event_version": 1})
+        await host.until(lambda m: m["type"] == "receipts" and m["seen"] == 1, timeout=5)
+        first_at = time.monotonic()
+        await phones[1].send({"type": "seen", "event_version": 1})
+        everyone = await host.until(lambda m: m["type"] == "receipts" and m["seen"] == 2, timeout=5)
+        # Within the second that paces counts of one version: the last one is news.
+        assert time.monotonic() - first_at < 0.9
+        assert everyone == {"type": "receipts", "event_version": 1, "seen": 2, "of": 2}
+    for socket in (*phones, host):
+        await socket.close()
+
+
 async def test_a_seen_for_a_version_that_does_not_exist_is_an_error_and_stores_nothing(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:

@@ -54,8 +54,9 @@ class Seen:
 
 
 class ReceiptBuffer(WriteBuffer[Seen]):
-    """Receipts come in bursts, right after each change: each burst is written together, one
-    interval after it starts, and the processes' bursts are written at about the same time."""
+    """Receipts come in bursts, right after each change: each burst is written together, once
+    every phone sent the change has reported it or one interval after it starts, and the
+    processes' bursts are written at about the same time."""
 
     def __init__(self, pool: asyncpg.Pool[Any], *, flush_interval_s: float) -> None:
         super().__init__(pool, name="receipt flush", flush_interval_s=flush_interval_s, soon=True)

@@ -66,11 +66,11 @@ class Fanout:
         pool: asyncpg.Pool[Any],
         registry: Registry,
         on_host_event: Callable[[UUID, object], None] | None = None,
-        on_event_state: Callable[[], None] | None = None,
+        on_event_state: Callable[[int], None] | None = None,
     ) -> None:
         """`on_host_event(event_id, type)` hears of each notification of an event with a host
-        here (type None when the notification says none); `on_event_state()` of each event
-        state this process sends its phones (their receipts follow)."""
+        here (type None when the notification says none); `on_event_state(phones)` of each
+        event state this process has sent to that many phones (their receipts follow)."""
         self._pool = pool
         self._registry = registry
         self._on_host_event = on_host_event
@@ -275,14 +275,16 @@ class Fanout:
                 self._behind.discard(connection)
         for message in messages:
             outgoing = Outgoing(message)
-            if message["type"] == HostMessage.EVENT_STATE and self._on_event_state is not None:
-                self._on_event_state()
+            phones = 0
             for connection in self._recipients(event_id, message):
                 if connection.last_seq < since and connection in self._behind:
                     continue
                 if message["seq"] > connection.last_seq:
                     connection.last_seq = message["seq"]
                     deliver(connection, outgoing, self._registry)
+                    phones += connection.role == Role.PARTICIPANT
+            if message["type"] == HostMessage.EVENT_STATE and self._on_event_state is not None:
+                self._on_event_state(phones)
         if messages and self._registry.has_event(event_id):
             self._cursor[event_id] = max(self._cursor.get(event_id, 0), messages[-1]["seq"])
         if behind:  # read again from the oldest of them, once this pass ends

@@ -9,9 +9,10 @@ got (once the event has a state: before its first version there is nothing to ha
 is not logged and not replayed: a host's welcome carries the current one.
 
 When an event is due: a mark waits GATHER_S for the marks close behind it (every process
-writes the receipts of one change about one flush interval after it, within moments of each
-other), never more than MAX_WAIT_S after the first, so that each message says as much as it
-can. An event's hosts get at most one message a second for one event-state version. The first
+writes the receipts of one change once its phones have all reported it, or one flush interval
+after it, within moments of each other), never more than MAX_WAIT_S after the first, so that
+each message says as much as it can. An event's hosts get at most one message a second for one
+event-state version, and besides it the count that says everyone has it, at once. The first
 count of a new version is not held back by the one before (with a change every second, each
 version's count would otherwise always land after the next change); it goes out as soon as
 everyone has reported the version, or else SETTLE_MARGIN_S past one flush interval after the
@@ -72,13 +73,13 @@ class ReceiptsFeed:
         self._pool = pool
         self._registry = registry
         # A new state's count goes out by then, whatever it says: its burst of receipts is
-        # written about a flush interval after the phones got it, on every process.
+        # written at most a flush interval after the phones got it, on every process.
         self._settle_s = receipt_flush_s + SETTLE_MARGIN_S
         self._due: dict[UUID, float] = {}  # events to count, and when (the loop's time)
         self._gather: dict[UUID, float] = {}  # when the marks gathered so far are due
         self._first: dict[UUID, float] = {}  # the first of them
         self._fallback: dict[UUID, float] = {}  # a new state, counted by then whatever comes
-        self._sent: dict[UUID, tuple[int, float]] = {}  # the last message: version, when
+        self._sent: dict[UUID, tuple[int, float, bool]] = {}  # the last: version, when, everyone
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._round: asyncio.Task[None] | None = None
@@ -191,12 +192,14 @@ class ReceiptsFeed:
         if now.event_version == 0:
             return  # no event state yet: nothing to have seen
         last = self._sent.get(event_id)
+        everyone = now.seen >= now.of
         if last is not None and last[0] == now.event_version:
-            if at < last[1] + RECEIPTS_EVERY_S:  # one message a second for one version
+            # One message a second for one version; "everyone has it" is never held back.
+            if at < last[1] + RECEIPTS_EVERY_S and (last[2] or not everyone):
                 self._gather[event_id] = last[1] + RECEIPTS_EVERY_S
                 self._set_due(event_id)
                 return
-        elif now.seen < now.of and at < self._fallback.get(event_id, at):
+        elif not everyone and at < self._fallback.get(event_id, at):
             self._set_due(event_id)  # a new state not everyone has reported: more, or later
             return
         self._fallback.pop(event_id, None)
@@ -205,7 +208,7 @@ class ReceiptsFeed:
             if host.receipts != now:
                 host.receipts = now
                 host.send(message)
-                self._sent[event_id] = (now.event_version, at)
+                self._sent[event_id] = (now.event_version, at, everyone)
 
     async def stop(self) -> None:
         """No more rounds; one under way ends by itself (never cancelled in its query)."""
