@@ -82,7 +82,15 @@ async def test_one_device_is_one_participant_however_it_joins(
     third, joined = await welcomed(server_a, hello_join(event.code, device_id=other))
     assert joined["participant"]["id"] == over_http["participant"]["id"]
     assert joined["rejoined"] is True and joined["participant"]["display_name"] == "Bo"
-    await third.close()
+
+    # A new phone with the recovery code takes the seat; the old phone's socket is told.
+    code = joined["recovery_code"]
+    fourth, moved = await welcomed(server_a, hello_join(event.code, recovery_code=code))
+    assert moved["participant"]["id"] == joined["participant"]["id"]
+    assert moved["rejoined"] is True and moved["reclaimed"] is True
+    assert (await third.until(of_type(ServerMessage.MOVED), timeout=2))["type"] == "moved"
+    assert await third.closed() == Close.MOVED
+    await fourth.close()
 
 
 async def test_the_host_sees_a_hello_join_arrive_online(
