@@ -1,9 +1,10 @@
 // The phone's side of the SDK: one participant of one event. Joins (on another site, in the /ws
-// hello itself; on rollcall's own origin, over HTTP), then stays live on /ws: heartbeats, away while the page is hidden, a beacon when it goes, reconnects with backoff
-// and jitter, and the stale-socket rules (docs/protocol.md: 4409 is final, so are 4401, 4403,
-// 4410 and 4412). The live channel rides on it: the event state (and a receipt once the page's
-// handlers have shown it), and actions kept until rollcall acknowledges them. What happens is
-// told as DOM events on the Participant (an EventTarget).
+// hello itself; on rollcall's own origin, over HTTP), then stays live on /ws: heartbeats, away
+// while the page is hidden, a beacon when it goes, reconnects with backoff and jitter, and the
+// stale-socket rules (docs/protocol.md: 4409 is final, so are 4401, 4403, 4410 and 4412). The
+// live channel rides on it: the event state (and a receipt once the page's handlers have shown
+// it), and actions kept until rollcall acknowledges them. What happens is told as DOM events on
+// the Participant (an EventTarget).
 
 import { ApiError, api, serverOrigin } from "/static/shared/api.js";
 import { device, newUuid } from "/static/shared/device.js";
