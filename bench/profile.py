@@ -10,7 +10,8 @@ Two views of the same load, taken together:
   the NOTIFY queue's lock, the WAL flush…). On a serialised path this is the profile that
   matters, since the CPU is not what is busy.
 
-The loads: the join stampede into one event and into 50 events, and arrivals into 50 events.
+The loads: the join stampede into one event and into 50 events, and arrivals into 50 events
+(a join, then the /ws hello; and the join on the hello).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ LOADS = [
     ("joins-1ev", 1, "join stampede, one event"),
     ("joins-50ev", 50, "join stampede, 50 events"),
     ("arrival-50ev", 50, "arrival, 50 events"),
+    ("arrival-hello-50ev", 50, "hello-join arrival, 50 events"),
 ]
 
 
@@ -233,7 +235,14 @@ async def _profile(
         if tag.startswith("joins"):
             await joins.stampede(h, servers, codes, workers=2, warmup=2.0, seconds=seconds + 1)
         else:
-            await arrival.arrivals(h, servers, codes, warmup=2.0, seconds=seconds + 1)
+            await arrival.arrivals(
+                h,
+                servers,
+                codes,
+                warmup=2.0,
+                seconds=seconds + 1,
+                hello_join=tag.startswith("arrival-hello"),
+            )
 
     waits = WaitSampler(h.db)
     spied: list[Path] = []
