@@ -1,5 +1,5 @@
-"""Rate limits per client address: moving windows (the `limits` package's items and
-strategy), counted in this process's memory (LocalWindows) or, with ROLLCALL_RATE_LIMIT_STORAGE=redis://…, in a Redis every process of a
+"""Rate limits per client address: moving windows (the `limits` package), counted in this
+process's memory or, with ROLLCALL_RATE_LIMIT_STORAGE=redis://…, in a Redis every process of a
 fleet shares (one budget across them all).
 
 Each limit counts attempts that are spent; an attempt may also be reserved while it runs, so that
@@ -22,7 +22,8 @@ from typing import Any
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter as SharedWindows
 from limits.errors import StorageError
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 from starlette.requests import HTTPConnection
 
@@ -39,59 +40,6 @@ SHARED_RETRY_S = 5.0
 """After the shared storage failed, how long this process counts alone before it tries again."""
 
 
-SWEEP_S = 60.0
-"""How often this process's own windows drop the keys that have nothing left in them."""
-
-
-class LocalWindows:
-    """Moving windows in this process's memory, as `limits`' moving-window strategy counts
-    them, without its MemoryStorage's expiry thread (a `threading.Timer` every 10 ms while
-    requests come, which cost the arrival a tenth of its CPU): each key keeps the times of its
-    attempts, oldest first, and drops the expired ones when it is asked; keys left empty are
-    dropped once every SWEEP_S."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, tuple[float, deque[float]]] = {}  # key -> expiry, times
-        self._swept = time.time()
-
-    def _window(self, item: RateLimitItem, keys: tuple[str, ...], now: float) -> deque[float]:
-        key = item.key_for(*keys)
-        expiry = item.get_expiry()
-        found = self._events.get(key)
-        if found is None:
-            found = self._events[key] = (expiry, deque())
-        times = found[1]
-        while times and times[0] < now - expiry:
-            times.popleft()
-        return times
-
-    def _sweep(self, now: float) -> None:
-        if now - self._swept < SWEEP_S:
-            return
-        self._swept = now
-        for key, (expiry, times) in list(self._events.items()):
-            if not times or times[-1] < now - expiry:
-                del self._events[key]
-
-    async def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
-        now = time.time()
-        self._sweep(now)
-        times = self._window(item, keys, now)
-        if len(times) + cost > item.amount:
-            return False
-        times.extend([now] * cost)
-        return True
-
-    async def test(self, item: RateLimitItem, *keys: str, cost: int = 1) -> bool:
-        return len(self._window(item, keys, time.time())) + cost <= item.amount
-
-    async def get_window_stats(self, item: RateLimitItem, *keys: str) -> WindowStats:
-        now = time.time()
-        times = self._window(item, keys, now)
-        start = times[0] if times else now
-        return WindowStats(start + item.get_expiry(), item.amount - len(times))
-
-
 class Windows:
     """The moving windows of every limit: in the shared storage when there is one and it answers,
     else in this process's memory.
@@ -102,7 +50,7 @@ class Windows:
     """
 
     def __init__(self, storage: str) -> None:
-        self.local = LocalWindows()
+        self.local = MovingWindowRateLimiter(MemoryStorage())
         self.shared: SharedWindows | None = None
         if storage != MEMORY:
             self.shared = SharedWindows(
@@ -138,7 +86,7 @@ class Windows:
                 return result
         if self.shared is not None:
             metrics.RATE_LIMITS_ALONE.inc()
-        return await getattr(self.local, method)(*args, **options)
+        return getattr(self.local, method)(*args, **options)
 
     def _lost(self, exc: Exception) -> None:
         self._shared_from = time.monotonic() + SHARED_RETRY_S
