@@ -169,6 +169,7 @@ class Window:
     arrivals: list[Arrivals]
     statements: int  # UPDATE statements that wrote receipts
     ramp_s: float
+    written: list[float]  # when each of them had run (wall clock, before its commit)
 
 
 async def run(h: Harness, *, phones: int | None = None) -> None:
@@ -277,14 +278,16 @@ async def _broadcast(
     pool.broadcast("measured", end)
     arrivals = await pool.gather("arrivals", Arrivals, limit_s=120)
     with h.db.connect() as conn:
-        found = conn.execute(
-            "SELECT count(*) FROM bench_updates WHERE strpos(query, %s) > 0"
-            " AND at >= to_timestamp(%s) AND at < to_timestamp(%s)",
-            ("seen_event_version", start, end),
-        ).fetchone()
+        written = [
+            float(row[0])
+            for row in conn.execute(
+                "SELECT extract(epoch FROM at) FROM bench_updates WHERE strpos(query, %s) > 0"
+                " AND at >= to_timestamp(%s) AND at < to_timestamp(%s) ORDER BY at",
+                ("seen_event_version", start, end),
+            ).fetchall()
+        ]
         conn.execute(STOP_COUNTING)
-    statements = int(found[0]) if found else 0
-    return Window(start, end, sent, arrivals, statements, ramp_s)
+    return Window(start, end, sent, arrivals, len(written), ramp_s, written)
 
 
 def _report(
@@ -327,6 +330,11 @@ def _report(
         "closes": dict(closes),
         "until_everyone_ms": everyone,
         "receipts_complete_s": complete,
+        # Each receipt write: s after the change before it (when its UPDATE had run).
+        "receipt_writes": [
+            round(at - max((t for t in window.sent.values() if t <= at), default=at), 3)
+            for at in window.written
+        ],
         # Each receipts message the host got: s after its version's change, version, seen, of.
         "receipts_messages": [
             (round(at - window.sent.get(version, at), 3), version, seen, of)
