@@ -23,7 +23,10 @@ pytestmark = pytest.mark.faults
 
 LIMIT = 4  # connections the database allows its (non-superuser) role
 REQUESTS = 40
-AFTER_IN_FLIGHT = 4
+AFTER_IN_FLIGHT = LIMIT - 2
+"""Requests at once once the other client let go: the pool can hold LIMIT connections less the
+listener's and the webhook deliverer's. One more at once makes the pool open a connection past
+the database's limit, which is refused (503), not queued."""
 
 
 @pytest.fixture
@@ -116,9 +119,8 @@ async def test_a_full_connection_limit_is_503_and_service_comes_back(
             assert elapsed < 5 * 2, f"{REQUESTS} answers took {elapsed:.1f} s"
             assert health.status_code in (200, 503)
 
-            # The other client let go: every request is served again. A few at a time, as
-            # the pool has only LIMIT connections less the listener's and the deliverer's:
-            # 40 at once on 2 connections is a queue longer than the pool's wait.
+            # The other client let go: every request is served again, as many at a time as
+            # the pool can hold connections (AFTER_IN_FLIGHT).
             async def all_served() -> list[int] | None:
                 again = await bounded(
                     AFTER_IN_FLIGHT,
