@@ -91,7 +91,8 @@ export class WindowedList {
   show(rows, closed, teams) {
     // The row the keyboard is on, in sight before the rows change (a search cleared, a sort),
     // is in sight after, wherever it moved to.
-    if (this.list.contains(document.activeElement) && this.inSight(this.activeId)) {
+    const active = this.activeId ? this.index(this.activeId) : -1;
+    if (this.list.contains(document.activeElement) && active >= 0 && this.inSight(active)) {
       this.keepInSight = true;
     }
     this.rows = rows;
@@ -101,13 +102,12 @@ export class WindowedList {
     this.draw();
   }
 
-  /** Whether the row of participant `id` is wholly in the visible part of the list. */
-  inSight(id) {
-    const index = id ? this.index(id) : -1;
-    if (index < 0 || !this.rowHeight) return false;
-    const top = index * this.rowHeight;
+  /** Whether row `index` is wholly in the visible part of the list. */
+  inSight(index) {
+    const height = this.size();
+    const top = index * height;
     const view = this.node;
-    return top >= view.scrollTop && top + this.rowHeight <= view.scrollTop + view.clientHeight;
+    return top >= view.scrollTop && top + height <= view.scrollTop + view.clientHeight;
   }
 
   redrawSoon() {
@@ -197,13 +197,11 @@ export class WindowedList {
 
   /** Scroll the least that brings row `index` wholly into sight. */
   scrollTo(index) {
+    if (this.inSight(index)) return;
     const height = this.size();
     const top = index * height;
     const view = this.node;
-    if (top < view.scrollTop) view.scrollTop = top;
-    else if (top + height > view.scrollTop + view.clientHeight) {
-      view.scrollTop = top + height - view.clientHeight;
-    }
+    view.scrollTop = top < view.scrollTop ? top : top + height - view.clientHeight;
   }
 
   /** The height of one row, read from the page once (and again when the list is resized). */
