@@ -226,9 +226,7 @@ async def _drill(
             progress(f"{writes.done} writes; a process of this release beside the old one")
         # Past the presence timeout (and a sweep) since the upgrade: a beat it lost, or a
         # sweep it confused, would show by now.
-        quiet_until = upgraded_at + TIMINGS["presence_timeout_s"] + 2
-        while time.monotonic() < quiet_until:
-            await asyncio.sleep(0.2)
+        await asyncio.sleep(upgraded_at + TIMINGS["presence_timeout_s"] + 2 - time.monotonic())
         # The phones' own sockets closing at the end will say offline; until then, nobody.
         offline = await asyncio.to_thread(_phones_shown_offline, url, phones, event)
         assert offline == 0, "no phone was shown offline (the other joins never beat)"
