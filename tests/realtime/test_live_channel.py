@@ -65,6 +65,21 @@ async def until_receipts(
     return await eventually(as_wanted, timeout=timeout, what=f"receipts {wanted}")
 
 
+async def phones_in_a_new_event(
+    http: httpx.AsyncClient, host_server: RollcallServer, *phone_servers: RollcallServer
+) -> tuple[HostedEvent, Socket, list[Socket]]:
+    """A new event, its host's socket on `host_server`, and a phone joined for each of
+    `phone_servers`, its socket on that server."""
+    event = await create_event(http)
+    joined = [(await join(http, event.code)).json() for _ in phone_servers]
+    host = await host_socket(host_server, event.code, event.host_token)
+    phones = [
+        (await participant_socket(server, j["session_token"]))[0]
+        for server, j in zip(phone_servers, joined, strict=True)
+    ]
+    return event, host, phones
+
+
 @contextlib.asynccontextmanager
 async def beating(*phones: Socket) -> AsyncIterator[None]:
     """The phones beat as pages do (every 0.4 s, inside the 2 s timeout) while in the block."""
@@ -331,13 +346,7 @@ async def test_receipts_count_and_list_who_is_behind_online_first(
 async def test_a_new_versions_count_is_not_held_back_by_the_last_count_of_the_one_before(
     server_a: RollcallServer, server_b: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    joined = [(await join(http_a, event.code)).json() for _ in range(2)]
-    host = await host_socket(server_a, event.code, event.host_token)
-    phones = [
-        (await participant_socket(server, j["session_token"]))[0]
-        for server, j in zip((server_a, server_b), joined, strict=True)
-    ]
+    event, host, phones = await phones_in_a_new_event(http_a, server_a, server_a, server_b)
     for version in (1, 2):
         await set_state(http_a, event, {"question": f"q{version}"})
         for phone in phones:
@@ -367,10 +376,7 @@ async def test_receipts_all_in_are_counted_at_once_not_a_flush_interval_later(
     flush_s = 3.0
     with rollcall_server(module_db, logs, **{**FAST, "receipt_flush_s": flush_s}) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-            event = await create_event(http)
-            joined = [(await join(http, event.code)).json() for _ in range(3)]
-            host = await host_socket(server, event.code, event.host_token)
-            phones = [(await participant_socket(server, j["session_token"]))[0] for j in joined]
+            event, host, phones = await phones_in_a_new_event(http, server, *[server] * 3)
             async with beating(*phones):
                 changed_at = time.monotonic()
                 await set_state(http, event, {"question": "q1"})
@@ -389,10 +395,7 @@ async def test_receipts_all_in_are_counted_at_once_not_a_flush_interval_later(
 async def test_the_count_that_says_everyone_is_not_held_back_by_the_pace(
     server_a: RollcallServer, http_a: httpx.AsyncClient
 ) -> None:
-    event = await create_event(http_a)
-    joined = [(await join(http_a, event.code)).json() for _ in range(2)]
-    host = await host_socket(server_a, event.code, event.host_token)
-    phones = [(await participant_socket(server_a, j["session_token"]))[0] for j in joined]
+    event, host, phones = await phones_in_a_new_event(http_a, server_a, server_a, server_a)
     async with beating(*phones):
         await set_state(http_a, event, {"question": "q1"})
         for phone in phones:
