@@ -50,4 +50,5 @@ def test_the_chain_is_the_one_the_code_expects(alembic_config: Config) -> None:
         "names_seats_teams",
         "live_channel",
         "functions_as_files",
+        "room_to_update",
     ]
