@@ -1,6 +1,7 @@
 """When a buffered flush runs: periodically, or one interval after the first value of a burst,
 put off by a burst announced as coming, never by more than one more interval, and as soon as
-an announced burst is all in, though never twice within an interval."""
+an announced burst is all in, though never twice within an interval; a burst still coming
+when its interval is over is waited for while it comes."""
 
 from __future__ import annotations
 
@@ -91,5 +92,37 @@ async def test_a_burst_all_in_is_written_at_once_but_never_twice_within_an_inter
         periodic.hurry()  # the next burst, all in at once: not before an interval has passed
         second = await runs.next(timeout=3 * long_s)
         assert second - first >= long_s * 0.95
+    finally:
+        await periodic.stop()
+
+
+async def test_a_burst_still_coming_when_its_interval_is_over_is_written_once_it_stops() -> None:
+    runs, wake = Runs(), asyncio.Event()
+    periodic = Periodic("test", runs, INTERVAL_S, wake=wake)
+    periodic.start()
+    try:
+        loop = asyncio.get_running_loop()
+        periodic.defer()
+        started = loop.time()
+        wake.set()
+        # The burst keeps coming for 1.5 intervals, a value every 0.15 of one.
+        while loop.time() - started < 1.5 * INTERVAL_S:
+            periodic.arriving()
+            await asyncio.sleep(0.15 * INTERVAL_S)
+        last = loop.time()
+        ran = await runs.next()
+        assert ran >= last, "not written while the burst was still coming"
+        assert ran - last < INTERVAL_S, "written soon after it stopped"
+        assert len(runs.at) == 1
+
+        # One that never stops is written two intervals after it began at the latest.
+        periodic.defer()
+        started = loop.time()
+        wake.set()
+        while not runs.ran.is_set() or len(runs.at) < 2:
+            periodic.arriving()
+            await asyncio.sleep(0.1 * INTERVAL_S)
+            assert loop.time() - started < 4 * INTERVAL_S, "never written"
+        assert runs.at[1] - started <= 2 * INTERVAL_S + 0.1
     finally:
         await periodic.stop()

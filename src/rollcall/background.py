@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 STOP_WAIT_S = COMMAND_TIMEOUT_S + 1.0
 """How long a stop waits for a run under way: its statement ends within the command timeout."""
 
+BURST_GAP_S = 0.1
+"""A burst still coming once its interval is over is waited for until none of it came for this
+long (never past the woken run's two intervals)."""
+
 
 class Periodic:
     """Run `work` every `interval_s`; a database outage is logged and retried, never fatal.
@@ -48,6 +52,8 @@ class Periodic:
         self._not_before = 0.0  # the loop's time before which a run waits (`defer`)
         self._hurried = asyncio.Event()  # `hurry`: run once the interval since the last allows
         self._last_run = float("-inf")  # the loop's time the last run began
+        self._burst = False  # a burst was announced since the last run and is not all in
+        self._last_arrival = float("-inf")  # the loop's time the last of it came
         self._task: asyncio.Task[None] | None = None
         self._working = False  # a run is under way
         self._stopping = False
@@ -57,9 +63,15 @@ class Periodic:
         """The next run comes no sooner than one interval from now (and no later than two
         intervals after it was woken): for work that is about to arrive in a burst."""
         self._not_before = asyncio.get_running_loop().time() + self._interval
+        self._burst = True
+
+    def arriving(self) -> None:
+        """A value of the burst announced came (its run waits while they keep coming)."""
+        self._last_arrival = asyncio.get_running_loop().time()
 
     def hurry(self) -> None:
         """What a woken loop waits for is all in: run as soon as the interval allows."""
+        self._burst = False
         self._hurried.set()
 
     async def _pause(self, seconds: float) -> None:
@@ -76,12 +88,19 @@ class Periodic:
             woken = loop.time()
             await self._pause(self._interval)
             if self._wake is not None:
-                await self._pause(min(self._not_before, woken + 2 * self._interval) - loop.time())
+                latest = woken + 2 * self._interval
+                await self._pause(min(self._not_before, latest) - loop.time())
+                while self._burst and not self._hurried.is_set():
+                    until = min(self._last_arrival + BURST_GAP_S, latest)
+                    if until <= loop.time():
+                        break
+                    await self._pause(until - loop.time())
                 if self._hurried.is_set():
                     await asyncio.sleep(max(0.0, self._last_run + self._interval - loop.time()))
                 self._hurried.clear()
                 self._wake.clear()  # what comes from here on wakes the next run
             self._last_run = loop.time()
+            self._burst = False
             started = time.perf_counter()
             self._working = True
             try:
@@ -124,7 +143,9 @@ class WriteBuffer(ABC, Generic[V]):
     A thousand phones reporting every second cost one statement a second, not a thousand.
     `soon`: flush `flush_interval_s` after the first value of a batch instead (still at most
     once an interval), so that a burst is written together, as early as the interval allows;
-    a burst of known size is written as soon as it is all in.
+    a burst of known size is written as soon as it is all in, and while it keeps coming the
+    flush waits for it (Periodic), rather than writing most of it and leaving the rest for an
+    interval later.
     A graceful stop writes what is left; a flush the database refuses is kept for the next.
     """
 
@@ -160,6 +181,8 @@ class WriteBuffer(ABC, Generic[V]):
             self._awaited -= 1
             if self._awaited == 0:
                 self._loop.hurry()
+            else:
+                self._loop.arriving()
 
     def merge(self, old: V, new: V) -> V:
         """What to keep of two values for one participant, `new` being the later one."""
