@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench import plots
-from bench.cluster import BEFORE, Sampler, Servers, raise_open_file_limit, rollcall_from
+from bench.cluster import BEFORE, Sampler, Servers, on_tree_schema, raise_open_file_limit
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
 from bench.heartbeats import (
     COUNT_UPDATES,
@@ -181,7 +181,7 @@ async def run(h: Harness, *, phones: int | None = None) -> None:
     if not before:
         await _once(h, plan, changes)
         return
-    with rollcall_from(before):
+    with on_tree_schema(h.db.url, before):
         earlier = await _once(h, plan, changes, label=" (before)")
     now = await _once(h, plan, changes)
     for name, was, is_ in zip(

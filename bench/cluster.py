@@ -215,6 +215,21 @@ def rollcall_from(src: str) -> Iterator[None]:
             os.environ[SOURCE] = kept
 
 
+@contextlib.contextmanager
+def on_tree_schema(database_url: str, src: str) -> Iterator[None]:
+    """Servers started meanwhile run the rollcall of this src/ directory, on the database
+    brought down to that tree's schema; brought back to head after."""
+    head = schema_head(src)
+    print(f"   before: {src}, its schema at {head}", flush=True)
+    Servers(database_url, 1).migrate(to=head, down=True)
+    try:
+        with rollcall_from(src):
+            yield
+    finally:
+        Servers(database_url, 1).migrate()
+        print("   after: this rollcall, its schema at head", flush=True)
+
+
 HEAD_OF_TREE = """
 try:
     from rollcall.db.schema import head

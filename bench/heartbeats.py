@@ -38,9 +38,8 @@ from bench.cluster import (
     BEFORE,
     Sampler,
     Servers,
+    on_tree_schema,
     raise_open_file_limit,
-    rollcall_from,
-    schema_head,
 )
 from bench.harness import Harness, NewEvent, create_event, percentile, usage_note
 from bench.phones import PhoneSummary, arrive_all
@@ -239,13 +238,8 @@ async def run(h: Harness) -> None:
     before = os.environ.get(BEFORE)
     earlier = None
     if before:
-        head = schema_head(before)
-        print(f"   before: {before}, its schema at {head}", flush=True)
-        Servers(h.db.url, 1).migrate(to=head, down=True)
-        with rollcall_from(before):
+        with on_tree_schema(h.db.url, before):
             earlier = await _one_soak(h, plan)
-        Servers(h.db.url, 1).migrate()
-        print("   after: this rollcall, its schema at head", flush=True)
     soak = await _one_soak(h, plan)
     if earlier is None:
         _report(h, plan, soak)
