@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import create_event, join
 from tests.pg import PgServer
-from tests.realtime.client import Socket
+from tests.realtime.client import Socket, of_type
 from tests.servers import rollcall_server
 
 PHONES = 1_000
@@ -105,3 +105,47 @@ async def test_a_thousand_phones_beating_each_second_make_one_update_per_flush(
     assert statements >= elapsed / FLUSH_S / 2, "the beats did reach the database"
     assert float(lag) <= BEAT_S + FLUSH_S + 0.5
     assert offline == 0
+
+
+async def test_a_phones_receipts_write_its_heartbeat_at_most_every_half_interval(
+    pg: PgServer, tmp_path: Path
+) -> None:
+    """Every message says the phone is there, but a burst of them (a receipt a second, answers)
+    writes its row's heartbeat once per half interval, not once per flush: the explicit
+    heartbeat still is written at once."""
+    interval_s, flush_s = 4.0, 0.2
+    with pg.fresh_database(migrated=True) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(COUNTER)
+        with rollcall_server(
+            url,
+            tmp_path,
+            heartbeat_interval_s=interval_s,
+            heartbeat_flush_s=flush_s,
+            presence_timeout_s=10,
+        ) as server:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+                event = await create_event(http)
+                token = (await join(http, event.code)).json()["session_token"]
+                changed = await http.patch(
+                    f"/api/events/{event.code}/state", json={"q": 1}, headers=event.host_headers
+                )
+                assert changed.status_code == 200, changed.text
+            socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
+            assert (await socket.next(10))["type"] == "welcome"
+            await asyncio.sleep(1.0)  # the socket's opening is written
+            before = _statements(url)
+            for _ in range(16):  # one receipt a flush interval, for 3.2 s
+                await socket.send({"type": "seen", "event_version": 1})
+                await asyncio.sleep(flush_s)
+            await asyncio.sleep(2 * flush_s)
+            during = _statements(url) - before
+            await socket.send({"type": "heartbeat"})
+            assert (await socket.until(of_type("ack"), timeout=5))["type"] == "ack"
+            await asyncio.sleep(3 * flush_s)
+            after_beat = _statements(url) - before - during
+            await socket.close()
+    # One beat once half the interval (2 s) is over, and perhaps the socket's own arrival
+    # (presence is paced); each receipt's beat was written before, one a flush.
+    assert during <= 2, f"{during} heartbeat statements for 16 receipts over 3.2 s"
+    assert after_beat == 1, "an explicit heartbeat is written"

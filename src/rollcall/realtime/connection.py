@@ -91,6 +91,7 @@ class Connection:
     settling: asyncio.Task[None] | None = None  # announces where quick away/back flips ended
     holds_host_slot: bool = False  # counted in its event's host sockets on this process
     receipts: object = None  # a host's: the receipts it was last sent (welcome included)
+    beat_due: float = 0.0  # the loop's time from which a message besides heartbeats beats again
     queue: asyncio.Queue[dict[str, Any] | Encoded | Closing] = field(
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_LIMIT)
     )

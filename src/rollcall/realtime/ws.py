@@ -197,6 +197,9 @@ async def _arrive(hub: Hub, connection: Connection) -> None:
     assert connection.participant_id is not None
     runtime = hub.runtime
     await runtime.heartbeats.socket_opened(connection.participant_id)
+    connection.beat_due = (
+        asyncio.get_running_loop().time() + runtime.settings.heartbeat_interval_s / 2
+    )
     if not connection.present:  # (one already online needs only the beat: nothing to say)
         await _mark_here(runtime, connection, away=False, known=connection.known)
 
@@ -445,7 +448,12 @@ async def _host_welcome(
 
 
 async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) -> None:
+    """Each message in turn. Every message says the participant is there: a heartbeat is
+    written as one, any other message at most every half heartbeat interval (a burst of
+    receipts or answers would otherwise write each phone's row twice)."""
     heartbeats = runtime.heartbeats
+    loop = asyncio.get_running_loop()
+    beat_every_s = runtime.settings.heartbeat_interval_s / 2
     while True:
         message = _decode(await websocket.receive())
         if connection.messages is not None and not connection.messages.allow():
@@ -456,7 +464,9 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
                 raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
             continue
-        await heartbeats.beat(connection.participant_id)
+        if kind == ClientMessage.HEARTBEAT or loop.time() >= connection.beat_due:
+            connection.beat_due = loop.time() + beat_every_s
+            await heartbeats.beat(connection.participant_id)
         if kind == ClientMessage.HEARTBEAT:
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
         elif kind == ClientMessage.ACTION:
