@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 RECEIPTS_EVERY_S = 1.0
 """A host gets its event's receipts for one event-state version at most this often."""
 
-GATHER_S = 0.1
+GATHER_S = 0.03
 """How long a count waits for further marks after one (each pushes it back, to MAX_WAIT_S)."""
 
 SETTLE_MARGIN_S = 0.35
