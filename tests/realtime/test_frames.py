@@ -17,7 +17,7 @@ from websockets.frames import Frame, Opcode
 
 from rollcall.protocol import Role
 from rollcall.realtime.connection import Connection, Encoded, encode
-from rollcall.wsprotocol import FramedWebSocketProtocol, text_frame
+from rollcall.wsprotocol import MESSAGES, FramedWebSocketProtocol, text_frame
 from tests.factories import create_event, join
 from tests.realtime.test_live_channel import set_state
 from tests.servers import RollcallServer
@@ -109,6 +109,12 @@ class _Transport(asyncio.Transport):
     def is_closing(self) -> bool:
         return False
 
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -171,4 +177,35 @@ async def test_a_shared_message_waits_behind_what_is_queued_or_a_full_transport(
     protocol.pause_writing()
     connection.send(Encoded({"type": "event_state", "state": {}, "version": 3}))
     assert transport.written == [] and connection.queue.qsize() == 2
+    await _end(protocol)
+
+
+# --- the other way: a message the app takes as it is read
+
+
+async def test_a_message_the_app_takes_skips_the_queue_and_never_overtakes_one_queued() -> None:
+    connection, _, protocol = await _accepted()
+    taken: list[bytes] = []
+
+    def take(data: bytes) -> bool:
+        if b"seen" in data:
+            taken.append(bytes(data))
+            return True
+        return False
+
+    connection.websocket.scope["extensions"][MESSAGES] = take
+    # A queue the app does not read: what it did not take waits there.
+    reading, protocol.queue = protocol.queue, asyncio.Queue()
+
+    def client(text: str) -> bytes:
+        return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+
+    protocol.data_received(client('{"type":"seen","event_version":1}'))
+    assert taken == [b'{"type":"seen","event_version":1}'] and protocol.queue.empty()
+    protocol.data_received(client('{"type":"heartbeat"}'))  # declined: to the queue
+    protocol.data_received(client('{"type":"seen","event_version":2}'))  # behind it: queued too
+    assert len(taken) == 1
+    queued = [protocol.queue.get_nowait()["text"] for _ in range(protocol.queue.qsize())]
+    assert queued == ['{"type":"heartbeat"}', '{"type":"seen","event_version":2}']
+    protocol.queue = reading
     await _end(protocol)

@@ -35,6 +35,10 @@ class HeartbeatBuffer(WriteBuffer[Beat]):
         super().__init__(pool, name="heartbeat flush", flush_interval_s=flush_interval_s)
 
     async def beat(self, participant_id: UUID) -> None:
+        self.put_beat(participant_id)
+
+    def put_beat(self, participant_id: UUID) -> None:
+        """`beat`, for code that cannot await."""
         self.put(participant_id, Beat(datetime.now(UTC)))
 
     async def socket_opened(self, participant_id: UUID) -> None:

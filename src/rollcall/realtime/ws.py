@@ -53,10 +53,14 @@ from rollcall.realtime.gate import SocketGate, TooBusy
 from rollcall.realtime.hub import Hub
 from rollcall.runtime import Runtime
 from rollcall.settings import Settings
+from rollcall.wsprotocol import MESSAGES
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws"
+
+QUICK_SEEN_MAX_BYTES = 200
+"""A `seen` longer than this (a phone's is some 50 bytes) goes the ordinary way."""
 
 
 class Refused(Exception):
@@ -160,10 +164,12 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
         try:
             if connection.participant_id is not None:
                 await _arrive(hub, connection)
+                websocket.scope["extensions"][MESSAGES] = _receipts_at_once(runtime, connection)
             await _read(websocket, connection, runtime)
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
+            websocket.scope["extensions"].pop(MESSAGES, None)
             if connection.settling is not None:
                 connection.settling.cancel()
             hub.unregister(connection)
@@ -585,6 +591,45 @@ async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any
     runtime.receipts.seen(
         connection.participant_id, event_version=event_version or 0, version=version or 0
     )
+
+
+def _receipts_at_once(runtime: Runtime, connection: Connection) -> Callable[[bytes], bool]:
+    """What the server hands the app as it reads each message (wsprotocol.MESSAGES): a `seen`
+    that needs nothing but the buffer (versions this socket was sent, within the message
+    limit) is buffered at once; anything else (another type, a version to look up, an error
+    to answer) is left to `_read`, which handles it as it handles every message."""
+    assert connection.participant_id is not None
+    participant_id = connection.participant_id
+    loop = asyncio.get_running_loop()
+    beat_every_s = runtime.settings.heartbeat_interval_s / 2
+
+    def take(data: bytes) -> bool:
+        if len(data) > QUICK_SEEN_MAX_BYTES or b'"seen"' not in data:
+            return False
+        try:
+            message = json.loads(data)
+            if not isinstance(message, dict) or message.get("type") != ClientMessage.SEEN:
+                return False
+            event_version = _version(message, "event_version")
+            version = _version(message, "version")
+        except (ValueError, RecursionError, ValidationFailed):
+            return False
+        if (
+            (event_version is None and version is None)
+            or (event_version or 0) > connection.event_version
+            or (version or 0) > connection.state_version
+            or (connection.messages is not None and not connection.messages.allow())
+        ):
+            return False
+        if loop.time() >= connection.beat_due:
+            connection.beat_due = loop.time() + beat_every_s
+            runtime.heartbeats.put_beat(participant_id)
+        runtime.receipts.seen(
+            participant_id, event_version=event_version or 0, version=version or 0
+        )
+        return True
+
+    return take
 
 
 async def _mark_here(
