@@ -68,14 +68,20 @@ class ReceiptBuffer(WriteBuffer[Seen]):
         return Seen(max(old.event_version, new.event_version), max(old.version, new.version))
 
     async def write(self, conn: DB, batch: dict[UUID, Seen]) -> None:
-        await conn.execute(
-            FLUSH_SQL,
-            list(batch),
-            [seen.event_version for seen in batch.values()],
-            [seen.version for seen in batch.values()],
-            RECEIPTS_CHANNEL,
-            NOTIFY_EVENTS,
-        )
+        """One statement, committed without waiting for its WAL flush: the hosts hear of it
+        at once, where the flush (which another commit may hold up for a good part of a second
+        on a busy disk) would make them wait. Receipts are reports, not records: a crash of
+        PostgreSQL may lose the last fraction of a second of them, never anything else."""
+        async with conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.execute(
+                FLUSH_SQL,
+                list(batch),
+                [seen.event_version for seen in batch.values()],
+                [seen.version for seen in batch.values()],
+                RECEIPTS_CHANNEL,
+                NOTIFY_EVENTS,
+            )
         metrics.RECEIPTS_FLUSHED.inc(len(batch))
 
 
