@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from uuid import uuid4
 
 from bench import colyseus, plots
-from bench.cluster import BEFORE, Sampler, Servers, rollcall_from
+from bench.cluster import BEFORE, Sampler, Servers, on_tree_schema
 from bench.harness import Harness, cost_per, create_event, percentile, pg_cost, usage_note
 from bench.phones import Phone, PhoneStats, PhoneSummary, http_join
 from bench.workers import Channel, Job, run_slots
@@ -205,7 +205,7 @@ async def run(h: Harness) -> None:
             details[f"colyseus-{count}ev"] = asdict(peer)
         before = os.environ.get(BEFORE)
         if before:
-            with rollcall_from(before):
+            with on_tree_schema(h.db.url, before):
                 earlier, earlier_meters = await _shape(h, processes, count, warmup, seconds)
             details[f"{count}ev-before"] = _report_before(h, shape, earlier, earlier_meters)
         measured, meters = await _shape(h, processes, count, warmup, seconds)

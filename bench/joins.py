@@ -18,7 +18,7 @@ from typing import Any
 from uuid import uuid4
 
 from bench import baseline, limitcost, plots
-from bench.cluster import BEFORE, Sampler, Servers, rollcall_from
+from bench.cluster import BEFORE, Sampler, Servers, on_tree_schema
 from bench.harness import (
     MAX_CAPACITY,
     UNBINDING_LIMITS,
@@ -282,7 +282,7 @@ async def _before(
 ) -> tuple[Stampede, Sampler]:
     """The same stampede on the rollcall of another src/ directory (ROLLCALL_BENCH_BEFORE),
     on servers of its own, right before this tree's: a baseline in the same run."""
-    with rollcall_from(src), h.servers(plan.processes) as servers:
+    with on_tree_schema(h.db.url, src), h.servers(plan.processes) as servers:
         codes = [create_event(servers.url(), f"before {i}").code for i in range(count)]
         print(f"   {shape}: before ({src})", flush=True)
         result, meters = await _load(h, plan, servers, codes, shape)

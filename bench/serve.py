@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from bench.cluster import BEFORE, REPO, MachineMeter, Servers, rollcall_from
+from bench.cluster import BEFORE, REPO, MachineMeter, Servers, on_tree_schema
 from bench.harness import MAX_CAPACITY, UNBINDING_LIMITS, Harness, create_event
 from bench.joins import plain_insert
 from bench.profile import WaitSampler
@@ -124,11 +124,11 @@ def _cpu_seconds(pids: list[int]) -> dict[int, float]:
 
 
 @contextlib.contextmanager
-def _tree(src: str | None) -> Iterator[None]:
+def _tree(h: Harness, src: str | None) -> Iterator[None]:
     if src is None:
         yield
     else:
-        with rollcall_from(src):
+        with on_tree_schema(h.db.url, src):
             yield
 
 
@@ -150,7 +150,7 @@ async def run(h: Harness) -> None:
         trees.append(("before", os.environ[BEFORE]))
     trees.append(("this tree", None))
     for label, src in trees:
-        with _tree(src):
+        with _tree(h, src):
             measured = _serve_and_load(h, wrk, workers, seconds)
         h.forget_participants()
         _report(h, label, measured, plain.tps, details.setdefault(label, {}))
