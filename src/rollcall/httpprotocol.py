@@ -18,7 +18,11 @@ from asyncio import TimerHandle
 from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from rollcall import metrics
 from rollcall.errors import HeadersTooLarge, Problem, RequestTimeout
@@ -90,6 +94,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_headers = False
         if not self._refused:
             super().on_headers_complete()
+            if self.cycle is not None:
+                self.cycle.__class__ = OneWriteCycle
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
@@ -181,3 +187,62 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.write_eof()
         self.transport.resume_reading()
         self.loop.call_later(LINGER_S, self.transport.close)
+
+
+class _Held:
+    """A stand-in transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class _AfterHead:
+    """The connection's transport, which writes the held head with the first bytes after it."""
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self._transport = transport
+        self.head: bytes | None = head
+
+    def write(self, data: bytes) -> None:
+        head, self.head = self.head, None
+        self._transport.write(data if head is None else head + data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request-response cycle, which writes a response's head together with its
+    body: one write (one packet) instead of two for an answer sent whole, as the API's are."""
+
+    _head: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            transport, held = self.transport, _Held()
+            self.transport = held  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            self._head = held.data
+            return
+        head, self._head = self._head, None
+        if head is None:
+            await super().send(message)
+            return
+        if self.scope["method"] == "HEAD" or not message.get("body"):
+            self.transport.write(head)  # nothing written after it: the head alone, now
+            await super().send(message)
+            return
+        transport, after = self.transport, _AfterHead(self.transport, head)
+        self.transport = after  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+            if after.head is not None and not transport.is_closing():
+                transport.write(after.head)  # the body was refused before it was written
