@@ -260,3 +260,15 @@ def test_serve_refuses_a_rate_limit_storage_it_cannot_count_in(tmp_path: Path) -
     assert refused.returncode == 2
     assert "ROLLCALL_RATE_LIMIT_STORAGE" in refused.stderr and "redis://" in refused.stderr
     assert "secret" not in refused.stderr
+
+
+def test_serve_logs_each_request_only_when_asked(database_url: str, tmp_path: Path) -> None:
+    """No line per request by default (the proxy in front logs them); --access-log adds it."""
+    logged = {}
+    for flag in ((), ("--access-log",)):
+        with rollcall_server(database_url, tmp_path, args=["--log-level", "info", *flag]) as server:
+            assert httpx.get(f"{server.base_url}/api/events/ZZZZZZ", timeout=5).status_code == 404
+            server.stop()
+            logged[flag] = server.log()
+    assert "GET /api/events/ZZZZZZ" not in logged[()]
+    assert "GET /api/events/ZZZZZZ" in logged[("--access-log",)]

@@ -159,6 +159,9 @@ def _run_uvicorn(
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        # A line per request is CPU and a write on every join; the proxy in front (Caddy in
+        # the stack of docs/operations.md) logs every request anyway. --access-log asks for it.
+        access_log=args.access_log,
         timeout_graceful_shutdown=5,
         # Slow clients cost only their own socket: a deadline and a size bound on each header
         # block (the protocol, reading ROLLCALL_HEADER_TIMEOUT_S and ROLLCALL_MAX_HEADER_BYTES),
@@ -245,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema first")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log a line for every request (off by default: the proxy in front logs them)",
+    )
     serve.add_argument(
         "--open-creation",
         action="store_true",
