@@ -164,12 +164,14 @@ async def _serve(websocket: WebSocket, hub: Hub, gate: SocketGate) -> None:
         try:
             if connection.participant_id is not None:
                 await _arrive(hub, connection)
-                websocket.scope["extensions"][MESSAGES] = _receipts_at_once(runtime, connection)
+                if (extensions := websocket.scope.get("extensions")) is not None:
+                    extensions[MESSAGES] = _receipts_at_once(runtime, connection)
             await _read(websocket, connection, runtime)
         except Refused as refused:
             connection.close(refused.code, refused.reason)
         finally:
-            websocket.scope["extensions"].pop(MESSAGES, None)
+            if (extensions := websocket.scope.get("extensions")) is not None:
+                extensions.pop(MESSAGES, None)
             if connection.settling is not None:
                 connection.settling.cancel()
             hub.unregister(connection)
