@@ -201,7 +201,7 @@ async def assert_clean(app_served: Served) -> None:
     assert joined.status_code == 201, joined.text
     participant = joined.json()["participant"]["id"]
     heartbeats = app_served.runtime.heartbeats
-    await heartbeats.beat(uuid.UUID(participant))
+    heartbeats.beat(uuid.UUID(participant))
     assert await heartbeats.flush() >= 1
 
 

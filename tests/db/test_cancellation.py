@@ -186,7 +186,7 @@ async def _heartbeat_flush(app: Served, event: HostedEvent) -> Callable[[], Awai
 
     async def work() -> None:
         for participant_id in ids:
-            await app.runtime.heartbeats.socket_opened(participant_id)
+            app.runtime.heartbeats.socket_opened(participant_id)
         await app.runtime.heartbeats.flush()
 
     return work
@@ -310,7 +310,7 @@ async def test_a_graceful_stop_lets_a_flush_under_way_finish(app: Served) -> Non
         await holder.execute(
             "SELECT 1 FROM event_participants WHERE id = $1 FOR UPDATE", participant_id
         )
-        await heartbeats.socket_opened(participant_id)
+        heartbeats.socket_opened(participant_id)
         await _until_waiting_on_a_lock(holder)  # the periodic flush is in its UPDATE
         stopping = asyncio.create_task(heartbeats.stop())
         # Cancelled, the flush would let go of its statement and stop would end at once.

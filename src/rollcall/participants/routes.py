@@ -179,7 +179,7 @@ async def heartbeat(
 ) -> HeartbeatResponse:
     """A heartbeat. The optional body `{"away": true|false}` also says whether the page is hidden
     (a page sends `{"away": true}` with navigator.sendBeacon when it goes away)."""
-    await runtime.heartbeats.beat(session.participant.id)
+    runtime.heartbeats.beat(session.participant.id)
     if request.headers.get("content-length", "0") != "0":
         body = await parse_json_body(request, HeartbeatRequest)
         if body.away is not None:

@@ -34,14 +34,10 @@ class HeartbeatBuffer(WriteBuffer[Beat]):
     def __init__(self, pool: asyncpg.Pool[Any], *, flush_interval_s: float) -> None:
         super().__init__(pool, name="heartbeat flush", flush_interval_s=flush_interval_s)
 
-    async def beat(self, participant_id: UUID) -> None:
-        self.put_beat(participant_id)
-
-    def put_beat(self, participant_id: UUID) -> None:
-        """`beat`, for code that cannot await."""
+    def beat(self, participant_id: UUID) -> None:
         self.put(participant_id, Beat(datetime.now(UTC)))
 
-    async def socket_opened(self, participant_id: UUID) -> None:
+    def socket_opened(self, participant_id: UUID) -> None:
         """The participant opened a socket: a beat, and one more connection to count."""
         self.put(participant_id, Beat(datetime.now(UTC), 1))
 

@@ -79,4 +79,4 @@ class Hub:
     async def _beat_for_away(self) -> None:
         for pid, connection in self.registry.participants():
             if connection.away and not connection.closing:
-                await self.runtime.heartbeats.beat(pid)
+                self.runtime.heartbeats.beat(pid)

@@ -204,10 +204,8 @@ async def _arrive(hub: Hub, connection: Connection) -> None:
     """
     assert connection.participant_id is not None
     runtime = hub.runtime
-    await runtime.heartbeats.socket_opened(connection.participant_id)
-    connection.beat_due = (
-        asyncio.get_running_loop().time() + runtime.settings.heartbeat_interval_s / 2
-    )
+    runtime.heartbeats.socket_opened(connection.participant_id)
+    connection.beat_due = _next_beat(runtime)
     if not connection.present:  # (one already online needs only the beat: nothing to say)
         await _mark_here(runtime, connection, away=False, known=connection.known)
 
@@ -455,13 +453,22 @@ async def _host_welcome(
     return HostWelcome(Encoded(text=text), seq, resumed, counted)
 
 
+def _next_beat(runtime: Runtime) -> float:
+    """When a message besides a heartbeat next counts as one: half a heartbeat interval on."""
+    return asyncio.get_running_loop().time() + runtime.settings.heartbeat_interval_s / 2
+
+
+def _sign_of_life(runtime: Runtime, connection: Connection, kind: str) -> None:
+    """Every message says the participant is there: a heartbeat is written as one, any other
+    message at most every half heartbeat interval (a burst of receipts or answers would
+    otherwise write each phone's row twice)."""
+    assert connection.participant_id is not None
+    if kind == ClientMessage.HEARTBEAT or asyncio.get_running_loop().time() >= connection.beat_due:
+        connection.beat_due = _next_beat(runtime)
+        runtime.heartbeats.beat(connection.participant_id)
+
+
 async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) -> None:
-    """Each message in turn. Every message says the participant is there: a heartbeat is
-    written as one, any other message at most every half heartbeat interval (a burst of
-    receipts or answers would otherwise write each phone's row twice)."""
-    heartbeats = runtime.heartbeats
-    loop = asyncio.get_running_loop()
-    beat_every_s = runtime.settings.heartbeat_interval_s / 2
     while True:
         message = _decode(await websocket.receive())
         if connection.messages is not None and not connection.messages.allow():
@@ -472,9 +479,7 @@ async def _read(websocket: WebSocket, connection: Connection, runtime: Runtime) 
                 raise Refused(Close.BAD_MESSAGE, f"unknown message type {kind!r}")
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
             continue
-        if kind == ClientMessage.HEARTBEAT or loop.time() >= connection.beat_due:
-            connection.beat_due = loop.time() + beat_every_s
-            await heartbeats.beat(connection.participant_id)
+        _sign_of_life(runtime, connection, kind)
         if kind == ClientMessage.HEARTBEAT:
             connection.send({"type": ServerMessage.ACK, "server_time": _now()})
         elif kind == ClientMessage.ACTION:
@@ -556,6 +561,24 @@ def _version(message: dict[str, Any], field: str) -> int | None:
     return value
 
 
+def _seen_versions(message: dict[str, Any]) -> tuple[int, int]:
+    """The event state version and the participant's own version a `seen` reports (0 for one
+    not given); ValidationFailed for one that is no whole number, or for neither given."""
+    event_version = _version(message, "event_version")
+    version = _version(message, "version")
+    if event_version is None and version is None:
+        raise ValidationFailed(
+            "seen: give event_version, version or both",
+            errors=[{"field": "event_version", "message": "missing", "type": "missing"}],
+        )
+    return event_version or 0, version or 0
+
+
+def _sent(connection: Connection, event_version: int, version: int) -> bool:
+    """Both versions were sent to this socket (or reported by it before)."""
+    return event_version <= connection.event_version and version <= connection.state_version
+
+
 async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any]) -> None:
     """A receipt: the event state version (and the participant's own) its app has shown.
 
@@ -564,17 +587,11 @@ async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any
     """
     assert connection.participant_id is not None
     try:
-        event_version = _version(message, "event_version")
-        version = _version(message, "version")
-        if event_version is None and version is None:
-            raise ValidationFailed(
-                "seen: give event_version, version or both",
-                errors=[{"field": "event_version", "message": "missing", "type": "missing"}],
-            )
+        event_version, version = _seen_versions(message)
     except ValidationFailed as problem:
         _refuse(connection, problem)
         return
-    if (event_version or 0) > connection.event_version or (version or 0) > connection.state_version:
+    if not _sent(connection, event_version, version):
         async with borrow(runtime.pool) as conn:
             connection.event_version = max(
                 connection.event_version,
@@ -584,15 +601,13 @@ async def _seen(runtime: Runtime, connection: Connection, message: dict[str, Any
                 connection.state_version,
                 await participants.state_version(conn, participant_id=connection.participant_id),
             )
-        if (event_version or 0) > connection.event_version:
+        if event_version > connection.event_version:
             _refuse(connection, UnknownVersion(f"the event state has no version {event_version}"))
             return
-        if (version or 0) > connection.state_version:
+        if version > connection.state_version:
             _refuse(connection, UnknownVersion(f"the state has no version {version}"))
             return
-    runtime.receipts.seen(
-        connection.participant_id, event_version=event_version or 0, version=version or 0
-    )
+    runtime.receipts.seen(connection.participant_id, event_version=event_version, version=version)
 
 
 def _receipts_at_once(runtime: Runtime, connection: Connection) -> Callable[[bytes], bool]:
@@ -602,8 +617,6 @@ def _receipts_at_once(runtime: Runtime, connection: Connection) -> Callable[[byt
     to answer) is left to `_read`, which handles it as it handles every message."""
     assert connection.participant_id is not None
     participant_id = connection.participant_id
-    loop = asyncio.get_running_loop()
-    beat_every_s = runtime.settings.heartbeat_interval_s / 2
 
     def take(data: bytes) -> bool:
         if len(data) > QUICK_SEEN_MAX_BYTES or b'"seen"' not in data:
@@ -612,23 +625,15 @@ def _receipts_at_once(runtime: Runtime, connection: Connection) -> Callable[[byt
             message = json.loads(data)
             if not isinstance(message, dict) or message.get("type") != ClientMessage.SEEN:
                 return False
-            event_version = _version(message, "event_version")
-            version = _version(message, "version")
+            event_version, version = _seen_versions(message)
         except (ValueError, RecursionError, ValidationFailed):
             return False
-        if (
-            (event_version is None and version is None)
-            or (event_version or 0) > connection.event_version
-            or (version or 0) > connection.state_version
-            or (connection.messages is not None and not connection.messages.allow())
+        if not _sent(connection, event_version, version) or (
+            connection.messages is not None and not connection.messages.allow()
         ):
             return False
-        if loop.time() >= connection.beat_due:
-            connection.beat_due = loop.time() + beat_every_s
-            runtime.heartbeats.put_beat(participant_id)
-        runtime.receipts.seen(
-            participant_id, event_version=event_version or 0, version=version or 0
-        )
+        _sign_of_life(runtime, connection, ClientMessage.SEEN)
+        runtime.receipts.seen(participant_id, event_version=event_version, version=version)
         return True
 
     return take
