@@ -11,35 +11,9 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from rollcall.httpprotocol import GuardedHttpProtocol, HeaderLimits
+from tests.transports import RecordingTransport
 
 BODY = b'{"ok":true}'
-
-
-class _Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
 
 
 async def whole(scope: Any, receive: Any, send: Any) -> None:
@@ -61,7 +35,7 @@ async def _answer(app: Any, method: bytes, monkeypatch: pytest.MonkeyPatch) -> l
     monkeypatch.setattr(GuardedHttpProtocol, "limits", HeaderLimits(5.0, 8192))
     config = Config(app=app, lifespan="off", log_level="warning", access_log=False)
     config.load()
-    transport = _Transport()
+    transport = RecordingTransport()
     protocol = GuardedHttpProtocol(config, ServerState(), {})
     protocol.connection_made(transport)
     protocol.data_received(method + b" /x HTTP/1.1\r\nHost: x\r\n\r\n")

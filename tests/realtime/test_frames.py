@@ -21,6 +21,7 @@ from rollcall.wsprotocol import MESSAGES, FramedWebSocketProtocol, text_frame
 from tests.factories import create_event, join
 from tests.realtime.test_live_channel import set_state
 from tests.servers import RollcallServer
+from tests.transports import RecordingTransport
 
 # --- on the wire, from a real server
 
@@ -98,33 +99,7 @@ async def test_every_phone_gets_the_same_bytes_the_one_encoding_of_the_state(
 # --- in one process: the frame is written when nothing is ahead of it
 
 
-class _Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-
-async def _accepted() -> tuple[Connection, _Transport, FramedWebSocketProtocol]:
+async def _accepted() -> tuple[Connection, RecordingTransport, FramedWebSocketProtocol]:
     """A socket accepted by the protocol and a Connection on it (no writer task: nothing
     is sent unless `send` writes it itself)."""
     made: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
@@ -138,7 +113,7 @@ async def _accepted() -> tuple[Connection, _Transport, FramedWebSocketProtocol]:
 
     config = Config(app=app, lifespan="off", log_level="warning")
     config.load()
-    transport = _Transport()
+    transport = RecordingTransport()
     state = ServerState()
     protocol = FramedWebSocketProtocol(config, state, {})
     protocol.connection_made(transport)

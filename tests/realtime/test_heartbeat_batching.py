@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,8 +15,9 @@ import pytest
 
 from tests.factories import create_event, join
 from tests.pg import PgServer
+from tests.polling import eventually
 from tests.realtime.client import Socket, of_type
-from tests.servers import rollcall_server
+from tests.servers import RollcallServer, rollcall_server
 
 PHONES = 1_000
 SOAK_S = 30
@@ -40,62 +43,85 @@ def _statements(url: str) -> int:
     return int(row[0])
 
 
+async def _connections(url: str) -> int:
+    """The sockets opened by the participants of the database, as written."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(connections), 0) FROM event_participants"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _statements_since(url: str, counted: int) -> int:
+    return _statements(url) - counted
+
+
+@contextlib.contextmanager
+def counted(
+    pg: PgServer, tmp_path: Path, **settings: float
+) -> Iterator[tuple[str, RollcallServer]]:
+    """A fresh database that counts its heartbeat statements (COUNTER), and a server on it."""
+    with pg.fresh_database(migrated=True) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(COUNTER)
+        with rollcall_server(url, tmp_path, **settings) as server:
+            yield url, server
+
+
 @pytest.mark.slow
 async def test_a_thousand_phones_beating_each_second_make_one_update_per_flush(
     pg: PgServer, tmp_path: Path
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
-    with pg.fresh_database(migrated=True) as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(COUNTER)
-        with rollcall_server(
-            url,
-            tmp_path,
-            heartbeat_interval_s=BEAT_S,
-            heartbeat_flush_s=FLUSH_S,
-            presence_timeout_s=5,
-            presence_sweep_s=1,
-        ) as server:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-                event = await create_event(http, capacity=PHONES)
-                limit = asyncio.Semaphore(50)
+    with counted(
+        pg,
+        tmp_path,
+        heartbeat_interval_s=BEAT_S,
+        heartbeat_flush_s=FLUSH_S,
+        presence_timeout_s=5,
+        presence_sweep_s=1,
+    ) as (url, server):
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            event = await create_event(http, capacity=PHONES)
+            limit = asyncio.Semaphore(50)
 
-                async def token() -> str:
-                    async with limit:
-                        return str((await join(http, event.code)).json()["session_token"])
-
-                tokens = await asyncio.gather(*(token() for _ in range(PHONES)))
-
-            async def connect(t: str) -> Socket:
+            async def token() -> str:
                 async with limit:
-                    socket = await Socket.open(server.ws_url, {"type": "hello", "token": t})
-                    assert (await socket.next(15))["type"] == "welcome"
-                    return socket
+                    return str((await join(http, event.code)).json()["session_token"])
 
-            phones = await asyncio.gather(*(connect(t) for t in tokens))
-            stop_at = time.monotonic() + SOAK_S + 2
+            tokens = await asyncio.gather(*(token() for _ in range(PHONES)))
 
-            async def beat(socket: Socket, offset: float) -> None:
-                await asyncio.sleep(offset)
-                while time.monotonic() < stop_at:
-                    await socket.send({"type": "heartbeat"})
-                    assert (await socket.next(10))["type"] == "ack"
-                    await asyncio.sleep(BEAT_S)
+        async def connect(t: str) -> Socket:
+            async with limit:
+                socket = await Socket.open(server.ws_url, {"type": "hello", "token": t})
+                assert (await socket.next(15))["type"] == "welcome"
+                return socket
 
-            beating = asyncio.gather(*(beat(s, i * BEAT_S / PHONES) for i, s in enumerate(phones)))
-            await asyncio.sleep(2)  # every phone has beaten at least once
-            before, started = _statements(url), time.monotonic()
-            await asyncio.sleep(SOAK_S)
-            after, elapsed = _statements(url), time.monotonic() - started
-            with psycopg.connect(url) as conn:
-                lag, offline = conn.execute(
-                    "SELECT extract(epoch FROM max(now() - last_heartbeat)),"
-                    " count(*) FILTER (WHERE reported_presence <> 'online')"
-                    " FROM event_participants"
-                ).fetchone()  # type: ignore[misc]
-            await beating
-            await asyncio.gather(*(s.close() for s in phones))
+        phones = await asyncio.gather(*(connect(t) for t in tokens))
+        stop_at = time.monotonic() + SOAK_S + 2
+
+        async def beat(socket: Socket, offset: float) -> None:
+            await asyncio.sleep(offset)
+            while time.monotonic() < stop_at:
+                await socket.send({"type": "heartbeat"})
+                assert (await socket.next(10))["type"] == "ack"
+                await asyncio.sleep(BEAT_S)
+
+        beating = asyncio.gather(*(beat(s, i * BEAT_S / PHONES) for i, s in enumerate(phones)))
+        await asyncio.sleep(2)  # every phone has beaten at least once
+        before, started = _statements(url), time.monotonic()
+        await asyncio.sleep(SOAK_S)
+        after, elapsed = _statements(url), time.monotonic() - started
+        with psycopg.connect(url) as conn:
+            lag, offline = conn.execute(
+                "SELECT extract(epoch FROM max(now() - last_heartbeat)),"
+                " count(*) FILTER (WHERE reported_presence <> 'online')"
+                " FROM event_participants"
+            ).fetchone()  # type: ignore[misc]
+        await beating
+        await asyncio.gather(*(s.close() for s in phones))
 
     statements = after - before
     print(
@@ -114,37 +140,37 @@ async def test_a_phones_receipts_write_its_heartbeat_at_most_every_half_interval
     writes its row's heartbeat once per half interval, not once per flush: the explicit
     heartbeat still is written at once."""
     interval_s, flush_s = 4.0, 0.2
-    with pg.fresh_database(migrated=True) as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(COUNTER)
-        with rollcall_server(
-            url,
-            tmp_path,
-            heartbeat_interval_s=interval_s,
-            heartbeat_flush_s=flush_s,
-            presence_timeout_s=10,
-        ) as server:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-                event = await create_event(http)
-                token = (await join(http, event.code)).json()["session_token"]
-                changed = await http.patch(
-                    f"/api/events/{event.code}/state", json={"q": 1}, headers=event.host_headers
-                )
-                assert changed.status_code == 200, changed.text
-            socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
-            assert (await socket.next(10))["type"] == "welcome"
-            await asyncio.sleep(1.0)  # the socket's opening is written
-            before = _statements(url)
-            for _ in range(16):  # one receipt a flush interval, for 3.2 s
-                await socket.send({"type": "seen", "event_version": 1})
-                await asyncio.sleep(flush_s)
-            await asyncio.sleep(2 * flush_s)
-            during = _statements(url) - before
-            await socket.send({"type": "heartbeat"})
-            assert (await socket.until(of_type("ack"), timeout=5))["type"] == "ack"
-            await asyncio.sleep(3 * flush_s)
-            after_beat = _statements(url) - before - during
-            await socket.close()
+    with counted(
+        pg,
+        tmp_path,
+        heartbeat_interval_s=interval_s,
+        heartbeat_flush_s=flush_s,
+        presence_timeout_s=10,
+    ) as (url, server):
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+            event = await create_event(http)
+            token = (await join(http, event.code)).json()["session_token"]
+            changed = await http.patch(
+                f"/api/events/{event.code}/state", json={"q": 1}, headers=event.host_headers
+            )
+            assert changed.status_code == 200, changed.text
+        socket = await Socket.open(server.ws_url, {"type": "hello", "token": token})
+        assert (await socket.next(10))["type"] == "welcome"
+        await eventually(lambda: _connections(url), what="the socket's opening written")
+        before = _statements(url)
+        for _ in range(16):  # one receipt a flush interval, for 3.2 s
+            await socket.send({"type": "seen", "event_version": 1})
+            await asyncio.sleep(flush_s)
+        # What did not happen has no event to wait for: two flush intervals for any beat the
+        # last receipts would have put.
+        await asyncio.sleep(2 * flush_s)
+        during = _statements(url) - before
+        await socket.send({"type": "heartbeat"})
+        assert (await socket.until(of_type("ack"), timeout=5))["type"] == "ack"
+        after_beat = await eventually(
+            lambda: _statements_since(url, before + during), what="the heartbeat written"
+        )
+        await socket.close()
     # One beat once half the interval (2 s) is over, and perhaps the socket's own arrival
     # (presence is paced); each receipt's beat was written before, one a flush.
     assert during <= 2, f"{during} heartbeat statements for 16 receipts over 3.2 s"
